@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { AppConfig } from './src/config/app-config';
+import { validateEnvironment } from './src/config/environment';
+import { buildDataSourceOptions } from './src/database/database-options';
+import { TasksDataSource } from './src/database/tasks-data-source';
+
+/**
+ * The TypeORM CLI's DataSource (`npm run migration:*`). Same options builder as the app; it
+ * connects to DATABASE_DIRECT_URL when set, since migrations want a direct, non-pooled
+ * connection (on Neon: the host without `-pooler`).
+ */
+// Like the app, read `.env` when present; variables already set in the environment win.
+if (existsSync('.env')) process.loadEnvFile('.env');
+const { database } = AppConfig.fromEnvironment(validateEnvironment(process.env));
+const url = database.directUrl;
+if (!url) {
+  throw new Error(
+    'Set DATABASE_URL (or DATABASE_DIRECT_URL) to the database to migrate, for example ' +
+      'DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tasks npm run migration:run',
+  );
+}
+
+export default new TasksDataSource(buildDataSourceOptions({ ...database, url }));

@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { LoggingModule } from './http/logging.module';
+import { TasksModule } from './tasks/tasks.module';
+
+@Module({})
+export class AppModule {
+  /** Async because configuration is read and validated first: a bad environment rejects here. */
+  static async forRoot(): Promise<DynamicModule> {
+    return {
+      module: AppModule,
+      imports: [
+        await ConfigModule.forRoot(),
+        LoggingModule,
+        DatabaseModule,
+        HealthModule,
+        TasksModule,
+      ],
+    };
+  }
+}

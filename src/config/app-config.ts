@@ -1,0 +1,70 @@
+import type { Environment, LogLevel, NodeEnv } from './environment';
+
+/** A fixed secret so that `npm start` works with no configuration; never accepted in production. */
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production!';
+
+export interface DatabaseSettings {
+  /** Null in development and test without DATABASE_URL: an embedded server is started. */
+  url: string | null;
+  directUrl: string | null;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  startupRetryMs: number;
+  runMigrations: boolean;
+}
+
+export interface AuthSettings {
+  jwtSecret: string | null;
+  jwksUrl: string | null;
+  issuer: string | null;
+  audience: string | null;
+  usesDevelopmentSecret: boolean;
+}
+
+/** Typed, derived configuration: the only way code reads settings after start-up. */
+export class AppConfig {
+  constructor(
+    readonly nodeEnv: NodeEnv,
+    readonly http: { port: number; host: string; corsOrigins: string[]; shutdownGraceMs: number },
+    readonly database: DatabaseSettings,
+    readonly auth: AuthSettings,
+    readonly logLevel: LogLevel,
+  ) {}
+
+  static fromEnvironment(env: Environment): AppConfig {
+    const embedded = !env.DATABASE_URL;
+    const usesDevelopmentSecret =
+      env.NODE_ENV !== 'production' && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL;
+    return new AppConfig(
+      env.NODE_ENV,
+      {
+        port: env.PORT,
+        host: env.HOST,
+        corsOrigins: (env.CORS_ORIGINS ?? '')
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter((origin) => origin.length > 0),
+        shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      },
+      {
+        url: env.DATABASE_URL ?? null,
+        directUrl: env.DATABASE_DIRECT_URL ?? env.DATABASE_URL ?? null,
+        poolMax: env.DATABASE_POOL_MAX,
+        connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+        statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+        startupRetryMs: env.DATABASE_STARTUP_RETRY_MS,
+        // Migrations are a deployment step against a real database; the embedded one is ours.
+        runMigrations: env.DB_MIGRATIONS_RUN ?? embedded,
+      },
+      {
+        jwtSecret: env.AUTH_JWT_SECRET ?? (usesDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : null),
+        jwksUrl: env.AUTH_JWKS_URL ?? null,
+        issuer: env.AUTH_JWT_ISSUER ?? null,
+        audience: env.AUTH_JWT_AUDIENCE ?? null,
+        usesDevelopmentSecret,
+      },
+      env.LOG_LEVEL,
+    );
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The data layer's error hierarchy. The HTTP layer maps these to responses in one place
+ * (`http/problem-details.filter.ts`); a driver error never crosses this boundary as itself, so
+ * its SQL, parameters and stack cannot reach a client.
+ */
+export class DataLayerError extends Error {
+  constructor(
+    message: string,
+    /** SQLSTATE of the driver error behind this one, when there was one: safe to log. */
+    readonly sqlState?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The database could not be reached, or did not answer within the configured timeouts. */
+export class DatabaseUnavailableError extends DataLayerError {}
+
+/** Input the database refused (a check constraint, a too-long value): the caller's mistake. */
+export class DataValidationError extends DataLayerError {
+  constructor(
+    message: string,
+    readonly field: string | null,
+    sqlState?: string,
+  ) {
+    super(message, sqlState);
+  }
+}
+
+interface DriverError {
+  code?: string;
+  constraint?: string;
+  message?: string;
+}
+
+// SQLSTATE classes and codes that mean "the database is not there right now", retryable.
+const UNAVAILABLE_CLASSES = ['08', '53', '57P'];
+const UNAVAILABLE_CODES = new Set(['57014', '40001', '40P01', '55P03', '25006']);
+// Node and node-postgres errors raised before a statement reaches the server.
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+const UNAVAILABLE_MESSAGES = [
+  /timeout exceeded when trying to connect/i,
+  /query read timeout/i,
+  /connection terminated/i,
+  /connection timeout/i,
+  /Client has encountered a connection error/i,
+  /Cannot use a pool after calling end/i,
+  /Client was closed and is not queryable/i,
+];
+
+const CONSTRAINT_FIELDS: Record<string, string> = {
+  ck_tasks_title_not_blank: 'title',
+  ck_tasks_description_length: 'description',
+  ck_tasks_user_id_not_blank: 'user_id',
+};
+
+/** Turns whatever the driver threw into a `DataLayerError`, keeping only the SQLSTATE. */
+export function translateDriverError(error: unknown): DataLayerError {
+  if (error instanceof DataLayerError) return error;
+  const driverError = (error ?? {}) as DriverError;
+  const code = typeof driverError.code === 'string' ? driverError.code : undefined;
+  const message = typeof driverError.message === 'string' ? driverError.message : '';
+
+  if (
+    (code &&
+      (UNAVAILABLE_CODES.has(code) ||
+        UNAVAILABLE_NODE_CODES.has(code) ||
+        UNAVAILABLE_CLASSES.some((prefix) => code.startsWith(prefix)))) ||
+    UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message))
+  ) {
+    return new DatabaseUnavailableError('The database is unavailable', code);
+  }
+  if (code === '23514' || code === '23502') {
+    const field = (driverError.constraint && CONSTRAINT_FIELDS[driverError.constraint]) ?? null;
+    return new DataValidationError('The database refused the value', field, code);
+  }
+  if (code === '22001') {
+    return new DataValidationError('A value is longer than its column allows', null, code);
+  }
+  if (code === '22021' || code === '22P05') {
+    return new DataValidationError('A value contains a character the database refuses', null, code);
+  }
+  return new DataLayerError('The database failed to execute a statement', code);
+}

@@ -1,0 +1,45 @@
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from '../../migrations';
+import { Task } from '../tasks/task.entity';
+
+export interface ConnectionSettings {
+  url: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+}
+
+/** Name of the table in which TypeORM records the migrations it has run. */
+export const MIGRATIONS_TABLE = 'migrations';
+
+/**
+ * The one builder of TypeORM options: the application (`DatabaseModule`) and the TypeORM CLI
+ * (`ormconfig.ts`) both call it, so the two can never drift apart.
+ */
+export function buildDataSourceOptions(settings: ConnectionSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    // The URL is handed to node-postgres as a connection string, so `sslmode` and the other
+    // libpq-style parameters it carries (Neon URLs have `sslmode=require`) are honoured.
+    url: settings.url,
+    entities: [Task],
+    migrations: MIGRATIONS,
+    migrationsTableName: MIGRATIONS_TABLE,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    applicationName: 'tasks-service',
+    extra: {
+      max: settings.poolMax,
+      // Bounds both a new connection and the wait for a free one from the pool.
+      connectionTimeoutMillis: settings.connectTimeoutMs,
+      // Server-side bound on every statement; the client-side bound below also covers a server
+      // that stopped answering altogether (a network partition), so no request hangs.
+      statement_timeout: settings.statementTimeoutMs,
+      query_timeout: settings.statementTimeoutMs + settings.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+    },
+  };
+}

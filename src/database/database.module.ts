@@ -1,0 +1,103 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { buildDataSourceOptions } from './database-options';
+import { waitForDatabase } from './database-startup';
+import { EmbeddedPostgresServer } from './embedded-postgres';
+import { TasksDataSource } from './tasks-data-source';
+
+/** Where the application's database is: the configured URL, or an embedded server it started. */
+export class DatabaseEndpoint implements OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+
+  constructor(
+    readonly url: string,
+    private readonly embedded: EmbeddedPostgresServer | null,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  /** Closes the pool before stopping an embedded server, so no connection sees it vanish. */
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.embedded) return;
+    const dataSource = this.moduleRef.get(DataSource, { strict: false });
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await this.embedded.stop();
+    this.logger.log('embedded PostgreSQL stopped');
+  }
+}
+
+async function resolveEndpoint(config: AppConfig, moduleRef: ModuleRef): Promise<DatabaseEndpoint> {
+  if (config.database.url) return new DatabaseEndpoint(config.database.url, null, moduleRef);
+  const logger = new Logger('EmbeddedPostgres');
+  logger.warn('DATABASE_URL is not set: starting an embedded PostgreSQL under .data/');
+  const embedded = await EmbeddedPostgresServer.start({
+    dataDir: `.data/${config.nodeEnv}`,
+    database: 'tasks',
+    log: (message) => logger.debug(message),
+  });
+  return new DatabaseEndpoint(embedded.url, embedded, moduleRef);
+}
+
+/** Applies pending migrations at start-up when DB_MIGRATIONS_RUN is on (under the advisory lock). */
+@Injectable()
+export class StartupMigrations implements OnModuleInit {
+  private readonly logger = new Logger('Migrations');
+
+  constructor(
+    private readonly config: AppConfig,
+    @Inject(DataSource) private readonly dataSource: TasksDataSource,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (!this.config.database.runMigrations) return;
+    const applied = await this.dataSource.runMigrations();
+    this.logger.log(
+      { applied: applied.map((migration) => migration.name) },
+      'migrations up to date',
+    );
+  }
+}
+
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [AppConfig, DatabaseEndpoint],
+      extraProviders: [
+        {
+          provide: DatabaseEndpoint,
+          inject: [AppConfig, ModuleRef],
+          useFactory: resolveEndpoint,
+        },
+      ],
+      useFactory: async (config: AppConfig, endpoint: DatabaseEndpoint) => {
+        const logger = new Logger('Database');
+        const latencyMs = await waitForDatabase({
+          url: endpoint.url,
+          connectTimeoutMs: config.database.connectTimeoutMs,
+          retryMs: config.database.startupRetryMs,
+          onRetry: (attempt, reason) =>
+            logger.warn({ attempt, reason }, 'database not reachable yet; retrying'),
+        });
+        logger.log({ latencyMs: Math.round(latencyMs * 100) / 100 }, 'database reachable');
+        return {
+          ...buildDataSourceOptions({ ...config.database, url: endpoint.url }),
+          // Start-up retries are ours (above); TypeORM's own would retry for minutes.
+          retryAttempts: 0,
+        };
+      },
+      dataSourceFactory: async (options?: DataSourceOptions) =>
+        new TasksDataSource(options as DataSourceOptions).initialize(),
+    }),
+  ],
+  providers: [StartupMigrations],
+})
+export class DatabaseModule {}

@@ -1,0 +1,57 @@
+import { Controller, Get } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorResult,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { AppConfig } from '../config/app-config';
+import { ShutdownService } from './shutdown.service';
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly shutdown: ShutdownService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Readiness: the database answers a ping within the timeout, and no shutdown has begun. */
+  @Get()
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.readiness();
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready(): Promise<HealthCheckResult> {
+    return this.readiness();
+  }
+
+  /** Liveness: the process answers. No dependency is checked, so a database outage never
+   * makes an orchestrator restart healthy pods. */
+  @Get('live')
+  @HealthCheck()
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  private readiness(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => this.lifecycle(),
+      () => this.database.pingCheck('database', { timeout: this.config.database.connectTimeoutMs }),
+    ]);
+  }
+
+  private lifecycle(): HealthIndicatorResult {
+    const indicator = this.indicators.check('lifecycle');
+    return this.shutdown.isShuttingDown
+      ? indicator.down({ state: 'shutting_down' })
+      : indicator.up({ state: 'serving' });
+  }
+}

@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { AppConfig } from './config/app-config';
+import { InvalidEnvironmentError } from './config/environment';
+import { DataLayerError } from './database/data-layer.errors';
+import { ShutdownService } from './health/shutdown.service';
+
+/** Start-up failures the operator can fix are one clear line, not a stack trace. */
+function exitOnStartupFailure(error: unknown): never {
+  const known = error instanceof InvalidEnvironmentError || error instanceof DataLayerError;
+  const line = {
+    level: 'fatal',
+    time: Date.now(),
+    msg: known ? error.message : 'start-up failed',
+    ...(known
+      ? {}
+      : {
+          err:
+            error instanceof Error ? { type: error.name, message: error.message } : String(error),
+        }),
+  };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+  process.exit(1);
+}
+
+async function bootstrap(): Promise<void> {
+  const started = performance.now();
+  const app = await createApp().catch(exitOnStartupFailure);
+  const config = app.get(AppConfig);
+  const shutdown = app.get(ShutdownService);
+  const logger = new Logger('Bootstrap');
+
+  // SIGTERM: readiness turns 503 at once, requests keep being served for SHUTDOWN_GRACE_MS so
+  // that load balancers catch up, then the listener closes, in-flight requests finish, the pool
+  // closes and the process exits 0. SIGINT (Ctrl-C in a terminal) skips the grace period.
+  const stop = (signal: NodeJS.Signals, graceMs: number): void => {
+    if (shutdown.isShuttingDown) return;
+    shutdown.beginShutdown(signal, graceMs);
+    setTimeout(() => {
+      app
+        .close()
+        .then(() => process.exit(0))
+        .catch((error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        });
+    }, graceMs).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM', config.http.shutdownGraceMs));
+  process.on('SIGINT', () => stop('SIGINT', 0));
+
+  await app.listen(config.http.port, config.http.host);
+  if (config.auth.usesDevelopmentSecret) {
+    logger.warn(
+      'No AUTH_JWT_SECRET or AUTH_JWKS_URL: using the fixed DEVELOPMENT secret. Never deploy like this. ' +
+        'Get a token with: npm run token -- <userId>',
+    );
+  }
+  logger.log(
+    { url: await app.getUrl(), startupMs: Math.round(performance.now() - started) },
+    'tasks service listening',
+  );
+}
+
+void bootstrap();

@@ -1,0 +1,249 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository, SelectQueryBuilder } from 'typeorm';
+import { translateDriverError } from '../database/data-layer.errors';
+import { Task } from './task.entity';
+import { InvalidTaskInputError, TaskNotFoundError, VersionConflictError } from './task.errors';
+import type {
+  CreateTaskInput,
+  ListTasksQuery,
+  TaskCursor,
+  TaskPatch,
+  TaskSort,
+} from './task-query';
+
+export interface TaskPage {
+  tasks: Task[];
+  /** Set when more tasks follow the last one returned. */
+  next: TaskCursor | null;
+}
+
+/**
+ * Data access for tasks. Every method takes the owner first, and every statement it issues
+ * carries `user_id = $owner`: a task of another user behaves exactly like one that does not
+ * exist. The abstract class is the DI token, so a module can provide another implementation.
+ */
+export abstract class TasksRepository {
+  abstract create(userId: string, input: CreateTaskInput): Promise<Task>;
+  abstract findOne(userId: string, id: string): Promise<Task | null>;
+  abstract list(userId: string, query: ListTasksQuery): Promise<TaskPage>;
+  abstract update(
+    userId: string,
+    id: string,
+    patch: TaskPatch,
+    expectedVersion?: number,
+  ): Promise<Task>;
+  abstract toggleCompleted(userId: string, id: string, expectedVersion?: number): Promise<Task>;
+  abstract remove(userId: string, id: string, expectedVersion?: number): Promise<void>;
+}
+
+/** Entity property names; TypeORM renders them as the snake_case columns of `TaskRow`. */
+const TASK_PROPERTIES = [
+  'id',
+  'userId',
+  'title',
+  'description',
+  'completed',
+  'version',
+  'createdAt',
+  'updatedAt',
+];
+
+interface TaskRow {
+  id: string;
+  user_id: string;
+  title: string;
+  description: string | null;
+  completed: boolean;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The select list of a read: the same row shape as a write's `RETURNING`. */
+const SELECTED_COLUMNS = [
+  'task.id AS id',
+  'task.user_id AS user_id',
+  'task.title AS title',
+  'task.description AS description',
+  'task.completed AS completed',
+  'task.version AS version',
+  'task.created_at AS created_at',
+  'task.updated_at AS updated_at',
+];
+
+const toTask = (row: TaskRow): Task => ({
+  id: row.id,
+  userId: row.user_id,
+  title: row.title,
+  description: row.description,
+  completed: row.completed,
+  version: row.version,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+const SORT_COLUMNS: Record<TaskSort, { column: keyof TaskRow; descending: boolean }> = {
+  created_at: { column: 'created_at', descending: false },
+  '-created_at': { column: 'created_at', descending: true },
+  updated_at: { column: 'updated_at', descending: false },
+  '-updated_at': { column: 'updated_at', descending: true },
+  title: { column: 'title', descending: false },
+  '-title': { column: 'title', descending: true },
+};
+
+const assertOwner = (userId: string): void => {
+  if (typeof userId !== 'string' || userId.trim() === '') {
+    throw new InvalidTaskInputError('The owner id must not be blank', 'user_id');
+  }
+};
+
+@Injectable()
+export class TypeOrmTasksRepository extends TasksRepository {
+  constructor(@InjectRepository(Task) private readonly tasks: Repository<Task>) {
+    super();
+  }
+
+  async create(userId: string, input: CreateTaskInput): Promise<Task> {
+    assertOwner(userId);
+    const result = await this.run(() =>
+      this.tasks
+        .createQueryBuilder()
+        .insert()
+        .into(Task)
+        .values({
+          userId,
+          title: input.title,
+          description: input.description ?? null,
+          completed: input.completed ?? false,
+        })
+        .returning(TASK_PROPERTIES)
+        .execute(),
+    );
+    return toTask((result.raw as TaskRow[])[0]);
+  }
+
+  async findOne(userId: string, id: string): Promise<Task | null> {
+    const row = await this.run(() =>
+      this.owned(userId).select(SELECTED_COLUMNS).andWhere('id = :id', { id }).getRawOne<TaskRow>(),
+    );
+    return row ? toTask(row) : null;
+  }
+
+  async list(userId: string, query: ListTasksQuery): Promise<TaskPage> {
+    const { column, descending } = SORT_COLUMNS[query.sort];
+    const direction = descending ? 'DESC' : 'ASC';
+    const builder = this.owned(userId).select(SELECTED_COLUMNS);
+    if (query.completed !== undefined) {
+      builder.andWhere('completed = :completed', { completed: query.completed });
+    }
+    if (query.after) {
+      // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+      // page N costs what page 1 costs.
+      builder.andWhere(`(${column}, id) ${descending ? '<' : '>'} (:afterValue, :afterId)`, {
+        afterValue: query.after.value,
+        afterId: query.after.id,
+      });
+    }
+    const rows = await this.run(() =>
+      builder
+        .orderBy(column, direction)
+        .addOrderBy('id', direction)
+        .limit(query.limit + 1)
+        .getRawMany<TaskRow>(),
+    );
+    const tasks = rows.slice(0, query.limit).map(toTask);
+    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    return {
+      tasks,
+      next: last ? { sort: query.sort, value: cursorValue(last[column]), id: last.id } : null,
+    };
+  }
+
+  async update(
+    userId: string,
+    id: string,
+    patch: TaskPatch,
+    expectedVersion?: number,
+  ): Promise<Task> {
+    const changes: Partial<Record<keyof Task, unknown>> = {};
+    if (patch.title !== undefined) changes.title = patch.title;
+    if (patch.description !== undefined) changes.description = patch.description;
+    if (patch.completed !== undefined) changes.completed = patch.completed;
+    if (Object.keys(changes).length === 0) {
+      throw new InvalidTaskInputError('An update must change at least one field', null);
+    }
+    return this.write(userId, id, expectedVersion, changes);
+  }
+
+  async toggleCompleted(userId: string, id: string, expectedVersion?: number): Promise<Task> {
+    return this.write(userId, id, expectedVersion, { completed: () => 'NOT completed' });
+  }
+
+  async remove(userId: string, id: string, expectedVersion?: number): Promise<void> {
+    const builder = this.owned(userId).delete().andWhere('id = :id', { id });
+    if (expectedVersion !== undefined) {
+      builder.andWhere('version = :expectedVersion', { expectedVersion });
+    }
+    const result = await this.run(() => builder.returning(['id']).execute());
+    if ((result.raw as unknown[]).length === 0) {
+      await this.explainMissing(userId, id, expectedVersion);
+    }
+  }
+
+  /** One atomic `UPDATE … WHERE user_id AND id [AND version] RETURNING …`, never read-then-write. */
+  private async write(
+    userId: string,
+    id: string,
+    expectedVersion: number | undefined,
+    changes: Record<string, unknown>,
+  ): Promise<Task> {
+    const builder = this.owned(userId)
+      .update()
+      .set({ ...changes, version: () => 'version + 1' })
+      .andWhere('id = :id', { id });
+    if (expectedVersion !== undefined) {
+      builder.andWhere('version = :expectedVersion', { expectedVersion });
+    }
+    const result = await this.run(() => builder.returning(TASK_PROPERTIES).execute());
+    const rows = result.raw as TaskRow[];
+    if (rows.length === 0) return this.explainMissing(userId, id, expectedVersion);
+    return toTask(rows[0]);
+  }
+
+  /**
+   * A write matched no row: says whether the task is missing (for this owner) or at another
+   * version. Runs only on that failure path, so a successful write stays one statement.
+   */
+  private async explainMissing(
+    userId: string,
+    id: string,
+    expectedVersion: number | undefined,
+  ): Promise<never> {
+    const current = expectedVersion === undefined ? null : await this.findOne(userId, id);
+    if (current && expectedVersion !== undefined) {
+      throw new VersionConflictError(id, expectedVersion, current.version);
+    }
+    throw new TaskNotFoundError(id);
+  }
+
+  /**
+   * The one place a tasks statement starts: scoped to its owner before anything else is added.
+   * Columns are unqualified so that the same predicate reads right in SELECT, UPDATE and DELETE.
+   */
+  private owned(userId: string): SelectQueryBuilder<Task> {
+    assertOwner(userId);
+    return this.tasks.createQueryBuilder('task').where('user_id = :userId', { userId });
+  }
+
+  private async run<T>(statement: () => Promise<T>): Promise<T> {
+    try {
+      return await statement();
+    } catch (error) {
+      throw translateDriverError(error);
+    }
+  }
+}
+
+const cursorValue = (value: TaskRow[keyof TaskRow]): string =>
+  value instanceof Date ? value.toISOString() : String(value);
