@@ -1,3 +1,4 @@
+import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -24,6 +25,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
   const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(), adapter, {
+    // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
+    logger: new ConsoleLogger({ json: true, colors: false }),
     bufferLogs: true,
     abortOnError: false,
   });

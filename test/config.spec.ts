@@ -1,0 +1,137 @@
+import { AppConfig, DEVELOPMENT_JWT_SECRET } from '../src/config/app-config';
+import { InvalidEnvironmentError, validateEnvironment } from '../src/config/environment';
+
+// FR-001: configuration from the environment, validated once, all problems reported together.
+describe('environment validation', () => {
+  const problemsOf = (raw: Record<string, string>): string[] => {
+    try {
+      validateEnvironment(raw);
+    } catch (error) {
+      if (error instanceof InvalidEnvironmentError) return error.problems;
+      throw error;
+    }
+    throw new Error('expected the environment to be refused');
+  };
+
+  it('applies the documented defaults to an empty environment', () => {
+    const env = validateEnvironment({});
+    expect(env).toMatchObject({
+      NODE_ENV: 'development',
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      DATABASE_POOL_MAX: 10,
+      LOG_LEVEL: 'info',
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it('parses numbers and booleans strictly', () => {
+    const env = validateEnvironment({
+      PORT: '8080',
+      DATABASE_POOL_MAX: '4',
+      DB_MIGRATIONS_RUN: 'false',
+      LOG_LEVEL: 'DEBUG',
+    });
+    expect(env).toMatchObject({
+      PORT: 8080,
+      DATABASE_POOL_MAX: 4,
+      DB_MIGRATIONS_RUN: false,
+      LOG_LEVEL: 'debug',
+    });
+  });
+
+  it('names every offending variable in one error', () => {
+    const problems = problemsOf({
+      NODE_ENV: 'staging',
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://nope',
+      DATABASE_POOL_MAX: '0',
+      AUTH_JWT_SECRET: 'short',
+      DB_MIGRATIONS_RUN: 'yes',
+      LOG_LEVEL: 'loud',
+    });
+    const named = problems.map((problem) => problem.split(' ')[0]).sort();
+    expect(named).toEqual(
+      [
+        'AUTH_JWT_SECRET',
+        'DATABASE_POOL_MAX',
+        'DATABASE_URL',
+        'DB_MIGRATIONS_RUN',
+        'LOG_LEVEL',
+        'NODE_ENV',
+        'PORT',
+      ].sort(),
+    );
+    expect(problems.join('\n')).toMatch(/AUTH_JWT_SECRET must be longer than or equal to 32/);
+  });
+
+  it('does not echo secret values in its message', () => {
+    const secret = 'too-short-secret';
+    const error = (() => {
+      try {
+        return validateEnvironment({ AUTH_JWT_SECRET: secret });
+      } catch (caught) {
+        return caught as Error;
+      }
+    })();
+    expect(error).toBeInstanceOf(InvalidEnvironmentError);
+    expect((error as Error).message).not.toContain(secret);
+  });
+
+  it('requires a database and an auth setting in production', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual([
+      'DATABASE_URL is required when NODE_ENV=production',
+      'AUTH_JWT_SECRET or AUTH_JWKS_URL is required when NODE_ENV=production',
+    ]);
+    expect(() =>
+      validateEnvironment({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgresql://app@db.example.com/tasks?sslmode=require',
+        AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+      }),
+    ).not.toThrow();
+  });
+
+  it('refuses both auth settings at once', () => {
+    expect(
+      problemsOf({
+        AUTH_JWT_SECRET: 'x'.repeat(32),
+        AUTH_JWKS_URL: 'https://idp.example.com/jwks',
+      }),
+    ).toEqual(['AUTH_JWT_SECRET and AUTH_JWKS_URL are exclusive: set one of them']);
+  });
+});
+
+describe('AppConfig', () => {
+  it('uses the development secret only in development and test without auth settings', () => {
+    const dev = AppConfig.fromEnvironment(validateEnvironment({}));
+    expect(dev.auth).toMatchObject({ jwtSecret: DEVELOPMENT_JWT_SECRET, usesDevelopmentSecret: true });
+
+    const configured = AppConfig.fromEnvironment(
+      validateEnvironment({ AUTH_JWT_SECRET: 's'.repeat(40) }),
+    );
+    expect(configured.auth).toMatchObject({ jwtSecret: 's'.repeat(40), usesDevelopmentSecret: false });
+  });
+
+  it('runs migrations at start-up by default only on the embedded database', () => {
+    expect(AppConfig.fromEnvironment(validateEnvironment({})).database.runMigrations).toBe(true);
+    const external = validateEnvironment({ DATABASE_URL: 'postgresql://127.0.0.1/tasks' });
+    expect(AppConfig.fromEnvironment(external).database.runMigrations).toBe(false);
+    const forced = validateEnvironment({
+      DATABASE_URL: 'postgresql://127.0.0.1/tasks',
+      DB_MIGRATIONS_RUN: 'true',
+    });
+    expect(AppConfig.fromEnvironment(forced).database.runMigrations).toBe(true);
+  });
+
+  it('defaults the direct URL to DATABASE_URL and splits CORS origins', () => {
+    const config = AppConfig.fromEnvironment(
+      validateEnvironment({
+        DATABASE_URL: 'postgresql://pooled/tasks',
+        CORS_ORIGINS: ' https://a.example , ,https://b.example',
+      }),
+    );
+    expect(config.database.directUrl).toBe('postgresql://pooled/tasks');
+    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+});

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { TasksDataSource } from '../src/database/tasks-data-source';
+import { openDataSource } from './support/test-data-source';
+import { adminQuery, TEST_ADMIN_URL_VAR, withDatabase } from './support/test-database';
+
+const run = promisify(execFile);
+
+/** Everything about `tasks` that the migrations own, in a comparable form. */
+async function schemaOf(dataSource: TasksDataSource): Promise<unknown> {
+  const [columns, constraints, indexes, triggers] = await Promise.all([
+    dataSource.query(
+      `SELECT column_name, data_type, character_maximum_length, datetime_precision, is_nullable, column_default
+         FROM information_schema.columns WHERE table_name = 'tasks' ORDER BY column_name`,
+    ),
+    dataSource.query(
+      `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+        WHERE conrelid = 'tasks'::regclass ORDER BY conname`,
+    ),
+    dataSource.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' ORDER BY indexname`,
+    ),
+    dataSource.query(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal`,
+    ),
+  ]);
+  return { columns, constraints, indexes, triggers };
+}
+
+// FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
+describe('migrations', () => {
+  const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
+  const name = `tasks_migrations_${process.pid}`;
+  let dataSource: TasksDataSource;
+
+  beforeAll(async () => {
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery(adminUrl(), `CREATE DATABASE ${name}`);
+    dataSource = await openDataSource(withDatabase(adminUrl(), name));
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+
+  it('creates the tasks table of the contract, and a second run is a no-op', async () => {
+    const applied = await dataSource.runMigrations();
+    expect(applied.map((migration) => migration.name)).toEqual(['CreateTasks1732406400000']);
+    const schema = (await schemaOf(dataSource)) as {
+      columns: { column_name: string; is_nullable: string; column_default: string | null }[];
+      constraints: { conname: string; definition: string }[];
+      indexes: { indexname: string; indexdef: string }[];
+      triggers: { tgname: string }[];
+    };
+
+    expect(schema.columns.map((column) => column.column_name)).toEqual([
+      'completed',
+      'created_at',
+      'description',
+      'id',
+      'title',
+      'updated_at',
+      'user_id',
+      'version',
+    ]);
+    const column = (name: string) => schema.columns.find((c) => c.column_name === name);
+    expect(column('user_id')).toMatchObject({ is_nullable: 'NO', character_maximum_length: 255 });
+    expect(column('description')).toMatchObject({ is_nullable: 'YES' });
+    expect(column('id')?.column_default).toBe('gen_random_uuid()');
+    expect(column('completed')?.column_default).toBe('false');
+    expect(column('version')?.column_default).toBe('1');
+    expect(column('created_at')?.column_default).toBe('now()');
+    expect(schema.triggers).toEqual([{ tgname: 'update_tasks_updated_at' }]);
+    const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
+    expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
+    expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
+      expect.arrayContaining(['ck_tasks_title_not_blank', 'ck_tasks_user_id_not_blank', 'pk_tasks']),
+    );
+
+    expect(await dataSource.runMigrations()).toEqual([]);
+    expect(await schemaOf(dataSource)).toEqual(schema);
+  });
+
+  it('refuses a blank title and a blank owner at the database, even from raw SQL', async () => {
+    for (const [userId, title] of [
+      ['someone', ''],
+      ['someone', '   '],
+      ['', 'title'],
+      [' ', 'title'],
+    ]) {
+      await expect(
+        dataSource.query('INSERT INTO tasks (user_id, title) VALUES ($1, $2)', [userId, title]),
+      ).rejects.toMatchObject({ code: '23514' });
+    }
+    await expect(
+      dataSource.query('INSERT INTO tasks (user_id, title) VALUES (NULL, $1)', ['title']),
+    ).rejects.toMatchObject({ code: '23502' });
+    const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM tasks');
+    expect(count).toBe(0);
+  });
+
+  it('reverts to nothing, and running again restores the same schema', async () => {
+    const before = await schemaOf(dataSource);
+    await dataSource.undoLastMigration();
+    const [{ exists }] = await dataSource.query(`SELECT to_regclass('tasks') IS NOT NULL AS exists`);
+    expect(exists).toBe(false);
+    const [{ functions }] = await dataSource.query(
+      `SELECT count(*)::int AS functions FROM pg_proc WHERE proname = 'set_tasks_updated_at'`,
+    );
+    expect(functions).toBe(0);
+
+    await dataSource.runMigrations();
+    expect(await schemaOf(dataSource)).toEqual(before);
+  });
+
+  it('serialises concurrent runners with the advisory lock', async () => {
+    await dataSource.undoLastMigration();
+    const runners = await Promise.all(
+      [1, 2, 3].map(() => openDataSource(withDatabase(adminUrl(), name))),
+    );
+    try {
+      const results = await Promise.all(runners.map((runner) => runner.runMigrations()));
+      expect(results.map((applied) => applied.length).sort()).toEqual([0, 0, 1]);
+    } finally {
+      await Promise.all(runners.map((runner) => runner.destroy()));
+    }
+    const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM migrations');
+    expect(count).toBe(1);
+  });
+
+  it('runs through the TypeORM CLI and ormconfig.ts (npm run migration:show)', async () => {
+    const { stdout } = await run(
+      'npx',
+      ['typeorm-ts-node-commonjs', '-d', 'ormconfig.ts', 'migration:show'],
+      {
+        env: { ...process.env, DATABASE_URL: withDatabase(adminUrl(), name), NODE_ENV: 'test' },
+        timeout: 60_000,
+      },
+    );
+    expect(stdout).toMatch(/\[X\] \d+ CreateTasks1732406400000/);
+  }, 90_000);
+});
