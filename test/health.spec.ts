@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { ShutdownService } from '../src/health/shutdown.service';
 import { startTestApp, TestApp } from './support/test-app';
+import { adminQuery, TEST_ADMIN_URL_VAR } from './support/test-database';
 
 describe('health routes', () => {
   let testApp: TestApp;
@@ -42,5 +43,38 @@ describe('health routes', () => {
     expect(response.body.error).toMatchObject({ lifecycle: { status: 'down' } });
     await request(server()).get('/health/ready').expect(503);
     await request(server()).get('/health/live').expect(200);
+  });
+});
+
+describe('health with the database unreachable', () => {
+  let testApp: TestApp;
+  const admin = (sql: string) =>
+    adminQuery(
+      process.env[TEST_ADMIN_URL_VAR] as string,
+      sql.replace(/\$db/g, testApp.database.name),
+    );
+
+  beforeAll(async () => {
+    testApp = await startTestApp({ DATABASE_CONNECT_TIMEOUT_MS: '1000' });
+  });
+  afterAll(async () => {
+    await admin('ALTER DATABASE $db ALLOW_CONNECTIONS true');
+    await testApp.close();
+  });
+
+  it('answers 503 while the database refuses connections, and 200 again once it is back', async () => {
+    const server = testApp.app.getHttpServer();
+    await request(server).get('/health').expect(200);
+
+    await admin('ALTER DATABASE $db ALLOW_CONNECTIONS false');
+    await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$db'`);
+    const started = performance.now();
+    const down = await request(server).get('/health').expect(503);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(down.body).toMatchObject({ status: 'error', error: { database: { status: 'down' } } });
+    await request(server).get('/health/live').expect(200);
+
+    await admin('ALTER DATABASE $db ALLOW_CONNECTIONS true');
+    await request(server).get('/health').expect(200);
   });
 });

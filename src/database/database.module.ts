@@ -44,6 +44,7 @@ async function resolveEndpoint(config: AppConfig, moduleRef: ModuleRef): Promise
     database: 'tasks',
     log: (message) => logger.debug(message),
   });
+  logger.log(`embedded PostgreSQL listening on ${new URL(embedded.url).host}`);
   return new DatabaseEndpoint(embedded.url, embedded, moduleRef);
 }
 
@@ -84,10 +85,11 @@ export class StartupMigrations implements OnModuleInit {
           url: endpoint.url,
           connectTimeoutMs: config.database.connectTimeoutMs,
           retryMs: config.database.startupRetryMs,
+          // Plain-string messages: these lines may be printed before the JSON logger takes over.
           onRetry: (attempt, reason) =>
-            logger.warn({ attempt, reason }, 'database not reachable yet; retrying'),
+            logger.warn(`database not reachable yet (attempt ${attempt}: ${reason}); retrying`),
         });
-        logger.log({ latencyMs: Math.round(latencyMs * 100) / 100 }, 'database reachable');
+        logger.log(`database reachable: SELECT 1 took ${latencyMs.toFixed(2)} ms`);
         return {
           ...buildDataSourceOptions({ ...config.database, url: endpoint.url }),
           // Start-up retries are ours (above); TypeORM's own would retry for minutes.
