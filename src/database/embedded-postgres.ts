@@ -102,6 +102,7 @@ export class EmbeddedPostgresServer {
       throw new Error(
         `embedded PostgreSQL did not start in ${dataDir}` +
           (error instanceof Error ? `: ${error.message}` : ' (see the log above)'),
+        { cause: error },
       );
     }
     await EmbeddedPostgresServer.ensureDatabase(urlFor(port, 'postgres'), options.database);
