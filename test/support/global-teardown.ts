@@ -6,5 +6,10 @@ export default async function globalTeardown(): Promise<void> {
   if (adminUrl && template) {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
   }
-  await globalThis.__EMBEDDED_POSTGRES__?.stop();
+  const server = globalThis.__EMBEDDED_POSTGRES__;
+  if (server && server.exitCode === null) {
+    const exited = new Promise((done) => server.once('exit', done));
+    server.stdin?.end();
+    await exited;
+  }
 }
