@@ -1,0 +1,703 @@
+import 'reflect-metadata';
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { AppConfig, DEVELOPMENT_JWT_SECRET } from '../src/config/app-config';
+import { Environment, ENVIRONMENT_VARIABLES, validateEnvironment } from '../src/config/environment';
+import { HealthController } from '../src/health/health.controller';
+
+/**
+ * The deployment artefacts (Dockerfile, .dockerignore, docker-compose.yml, deploy/k8s) checked
+ * against the code they deploy, without a Docker engine, a cluster or a database. Routes come
+ * from the metadata Nest's router itself reads (the `path` and `method` keys that @Controller
+ * and @Get write), so a renamed route or a moved probe path fails here, not in a rollout; and
+ * each health handler is called with recording fakes to learn which ones ping the database.
+ */
+
+const ROOT = resolve(__dirname, '..');
+const K8S_DIR = join(ROOT, 'deploy/k8s');
+const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+
+type Json = Record<string, unknown>;
+type Env = Record<string, string>;
+
+const obj = (value: unknown, what: string): Json => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${what} is not a mapping`);
+  }
+  return value as Json;
+};
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+// ---------------------------------------------------------------------------------------------
+// What the code serves
+
+const packageJson = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  engines: { node: string };
+};
+const DEFAULTS = new Environment();
+const MIGRATION_COMMAND = ['node', 'node_modules/typeorm/cli.js', '-d', 'dist/ormconfig.js'];
+
+const joinPath = (...parts: string[]): string =>
+  '/' +
+  parts
+    .flatMap((part) => part.split('/'))
+    .filter((segment) => segment.length > 0)
+    .join('/');
+
+/** GET routes of a controller, as full paths, each with the name of its handler. */
+function getRoutes(controller: new (...args: never[]) => unknown): Map<string, string> {
+  const prefixes = [Reflect.getMetadata(PATH_METADATA, controller) as string | string[]].flat();
+  const routes = new Map<string, string>();
+  for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+    const handler = (controller.prototype as Record<string, unknown>)[name];
+    if (name === 'constructor' || typeof handler !== 'function') continue;
+    const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+    const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+    if (paths === undefined || method !== RequestMethod.GET) continue;
+    for (const prefix of prefixes) {
+      for (const path of [paths].flat()) routes.set(joinPath(prefix, path), name);
+    }
+  }
+  return routes;
+}
+
+/** Calls a HealthController handler with fakes and reports whether it pings the database. */
+async function pingsDatabase(handler: string): Promise<boolean> {
+  let pinged = false;
+  const indicator = { up: (data: Json) => data, down: (data: Json) => data };
+  const controller = new HealthController(
+    { check: async (checks: Array<() => unknown>) => Promise.all(checks.map((c) => c())) } as never,
+    { check: () => indicator } as never,
+    { pingCheck: () => ((pinged = true), {}) } as never,
+    { isShuttingDown: false } as never,
+    { database: { connectTimeoutMs: 1000 } } as never,
+  );
+  await (controller as unknown as Record<string, () => Promise<unknown>>)[handler]();
+  return pinged;
+}
+
+const HEALTH_ROUTES = getRoutes(HealthController);
+
+// ---------------------------------------------------------------------------------------------
+// The artefacts
+
+interface Manifest {
+  file: string;
+  doc: Json;
+}
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(entry.name) ? [path] : [];
+  });
+}
+
+const MANIFEST_FILES = yamlFiles(K8S_DIR).map((path) => relative(ROOT, path));
+
+function parseYamlFile(file: string): Json[] {
+  return parseAllDocuments(read(file), { merge: true }).map((document, index) => {
+    if (document.errors.length > 0) {
+      throw new Error(`${file} document ${index}: ${document.errors.map((e) => e.message)}`);
+    }
+    return obj(document.toJS(), `${file} document ${index}`);
+  });
+}
+
+const MANIFESTS: Manifest[] = MANIFEST_FILES.flatMap((file) =>
+  parseYamlFile(file).map((doc) => ({ file, doc })),
+);
+
+function only(kind: string, name?: string): Manifest {
+  const found = MANIFESTS.filter(
+    ({ doc }) =>
+      doc.kind === kind && (name === undefined || obj(doc.metadata, 'metadata').name === name),
+  );
+  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
+  return found[0];
+}
+
+const spec = (manifest: Manifest): Json => obj(manifest.doc.spec, `${manifest.file} spec`);
+const podSpec = (manifest: Manifest): Json =>
+  obj(obj(spec(manifest).template, 'template').spec, `${manifest.file} pod spec`);
+const podLabels = (manifest: Manifest): Json =>
+  obj(obj(obj(spec(manifest).template, 'template').metadata, 'metadata').labels, 'labels');
+const firstContainer = (manifest: Manifest): Json => {
+  const containers = list(podSpec(manifest).containers);
+  expect(containers).toHaveLength(1);
+  return obj(containers[0], `${manifest.file} container`);
+};
+const selects = (selector: Json, labels: Json): boolean =>
+  Object.entries(selector).every(([key, value]) => labels[key] === value);
+
+/** The environment a container gets: envFrom (ConfigMaps, the example Secret) then env. */
+function containerEnv(container: Json): Env {
+  const env: Env = {};
+  const dataOf = (kind: 'ConfigMap' | 'Secret', name: unknown): Json => {
+    const source = only(kind, String(name)).doc;
+    return kind === 'Secret'
+      ? obj(source.stringData, 'Secret stringData')
+      : obj(source.data, 'data');
+  };
+  for (const source of list(container.envFrom).map((s) => obj(s, 'envFrom'))) {
+    const ref = source.configMapRef ?? source.secretRef;
+    const data = dataOf(source.configMapRef ? 'ConfigMap' : 'Secret', obj(ref, 'ref').name);
+    for (const [key, value] of Object.entries(data)) env[key] = String(value);
+  }
+  for (const entry of list(container.env).map((e) => obj(e, 'env'))) {
+    const name = String(entry.name);
+    if (entry.value !== undefined) {
+      env[name] = String(entry.value);
+    } else {
+      const from = obj(entry.valueFrom, `${name} valueFrom`);
+      const ref = obj(from.configMapKeyRef ?? from.secretKeyRef, `${name} key ref`);
+      const data = dataOf(from.configMapKeyRef ? 'ConfigMap' : 'Secret', ref.name);
+      env[name] = String(data[String(ref.key)]);
+    }
+  }
+  return env;
+}
+
+interface DockerStage {
+  name: string | null;
+  instructions: Array<{ keyword: string; args: string }>;
+}
+
+/** Dockerfile stages, continuation lines joined and comments dropped. */
+function dockerStages(source: string): { args: Env; stages: DockerStage[] } {
+  const logical = source
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  const args: Env = {};
+  const stages: DockerStage[] = [];
+  for (const line of logical) {
+    const [, keyword, rest] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    const upper = keyword.toUpperCase();
+    if (upper === 'FROM') {
+      stages.push({ name: /\sAS\s+(\S+)/i.exec(rest)?.[1] ?? null, instructions: [] });
+    } else if (stages.length === 0 && upper === 'ARG') {
+      const [name, value] = rest.split('=');
+      args[name] = value;
+    } else {
+      stages[stages.length - 1].instructions.push({ keyword: upper, args: rest.trim() });
+    }
+  }
+  return { args, stages };
+}
+
+/** `KEY=value KEY2=value` of an ENV instruction. */
+const dockerEnv = (args: string): Env =>
+  Object.fromEntries(
+    [...args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map(([, key, value]) => [
+      key,
+      value.replace(/^"|"$/g, ''),
+    ]),
+  );
+
+/** Docker's .dockerignore rules: last matching pattern wins, a match on a parent counts. */
+function dockerIgnored(patterns: string[], path: string): boolean {
+  const glob: Record<string, string> = { '**/': '(.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' };
+  const toRegExp = (pattern: string): RegExp =>
+    new RegExp(
+      '^' +
+        (pattern.match(/\*\*\/|\*\*|\*|\?|[^*?]+/g) ?? [])
+          .map((token) => glob[token] ?? token.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
+          .join('') +
+        '$',
+    );
+  const segments = path.split('/');
+  const candidates = segments.map((_, i) => segments.slice(0, i + 1).join('/'));
+  let ignored = false;
+  for (const raw of patterns) {
+    const negated = raw.startsWith('!');
+    const pattern = (negated ? raw.slice(1) : raw).replace(/^\/+|\/+$/g, '');
+    if (candidates.some((candidate) => toRegExp(pattern).test(candidate))) ignored = !negated;
+  }
+  return ignored;
+}
+
+/** Compose's `${VAR-default}` / `${VAR:-default}` with an empty environment: the default. */
+const interpolate = (value: string): string =>
+  value.replace(/\$\{(\w+)(:?-([^}]*))?\}/g, (_, name: string, hasDefault, fallback: string) => {
+    if (hasDefault === undefined) throw new Error(`\${${name}} has no default in compose`);
+    return fallback;
+  });
+
+function composeEnv(service: Json): Env {
+  const raw = service.environment ?? {};
+  const entries: Array<[string, unknown]> = Array.isArray(raw)
+    ? raw.map((item: string) => [item.split('=')[0], item.split('=').slice(1).join('=')])
+    : Object.entries(obj(raw, 'environment'));
+  return Object.fromEntries(entries.map(([key, value]) => [key, interpolate(String(value))]));
+}
+
+const sleepSeconds = (preStop: Json): number => {
+  if (preStop.sleep) return Number(obj(preStop.sleep, 'sleep').seconds);
+  const command = list(obj(preStop.exec, 'preStop exec').command).join(' ');
+  const match = /(?:^|\s)sleep\s+(\d+)\b/.exec(command);
+  if (!match) throw new Error(`preStop does not sleep: ${command}`);
+  return Number(match[1]);
+};
+
+/**
+ * Whether the newest release of a Node major line satisfies an `engines.node` range. Enough of
+ * semver for what package.json files say: `||`, `>=`, `>`, `<`, `^`, `~`, `x`, bare versions.
+ */
+function acceptsLatestOf(range: string, major: number): boolean {
+  const version = [major, 999, 999];
+  const compare = (a: number[], b: number[]): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  const parts = (text: string): number[] =>
+    text
+      .replace(/^v/, '')
+      .split('.')
+      .concat(['0', '0'])
+      .slice(0, 3)
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : 0));
+  return range.split('||').some((alternative) =>
+    alternative
+      .trim()
+      .replace(/(>=|<=|>|<|\^|~)\s+/g, '$1')
+      .split(/\s+/)
+      .filter((comparator) => comparator.length > 0 && comparator !== '*')
+      .every((comparator) => {
+        const [, op, text] = /^(>=|<=|>|<|\^|~|=)?(.*)$/.exec(comparator)!;
+        const wanted = parts(text);
+        const wildcard = /(^|\.)[x*]/i.test(text) || text.split('.').length < 3;
+        switch (op) {
+          case '>=':
+            return compare(version, wanted) >= 0;
+          case '>':
+            return compare(version, wanted) > 0;
+          case '<':
+            return compare(version, wanted) < 0;
+          case '<=':
+            return compare(version, wanted) <= 0;
+          case '^':
+            return major === wanted[0] && compare(version, wanted) >= 0;
+          case '~':
+            return major === wanted[0] && version[1] === wanted[1];
+          default:
+            // `20`, `20.x`: the whole line; `20.19.0`: that exact version.
+            return wildcard ? major === wanted[0] : compare(version, wanted) === 0;
+        }
+      }),
+  );
+}
+
+/** Which port a probe or Service target means: a number, or a container port's name. */
+const resolvePort = (container: Json, port: unknown): number => {
+  if (typeof port === 'number') return port;
+  const named = list(container.ports)
+    .map((p) => obj(p, 'port'))
+    .find((p) => p.name === port);
+  if (!named) throw new Error(`no container port named ${String(port)}`);
+  return Number(named.containerPort);
+};
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the code the manifests are checked against', () => {
+  it('serves the health routes the probes may use, and knows which ones ping the database', async () => {
+    // If Nest's metadata keys ever change, this fails instead of every check below passing
+    // vacuously.
+    expect([...HEALTH_ROUTES.keys()].sort()).toEqual(['/health', '/health/live', '/health/ready']);
+    expect(await pingsDatabase(HEALTH_ROUTES.get('/health/live')!)).toBe(false);
+    expect(await pingsDatabase(HEALTH_ROUTES.get('/health/ready')!)).toBe(true);
+  });
+
+  it('has no global prefix or versioning that the route metadata would not show', () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? sources(join(dir, entry.name))
+          : entry.name.endsWith('.ts')
+            ? [join(dir, entry.name)]
+            : [],
+      );
+    for (const file of sources(join(ROOT, 'src'))) {
+      // A prefix changes every path: account for it in getRoutes() before removing this.
+      expect(readFileSync(file, 'utf8')).not.toMatch(/setGlobalPrefix|enableVersioning/);
+    }
+  });
+});
+
+describe('every manifest', () => {
+  it('parses, and the kustomizations list every resource except the Secret example', () => {
+    expect(MANIFEST_FILES.length).toBeGreaterThan(0);
+    const kustomizations = MANIFESTS.filter(({ doc }) => doc.kind === 'Kustomization');
+    const listed = new Set(
+      kustomizations.flatMap(({ file, doc }) =>
+        list(doc.resources).map((resource) =>
+          relative(ROOT, resolve(ROOT, file, '..', String(resource))),
+        ),
+      ),
+    );
+    for (const file of listed) expect(existsSync(join(ROOT, file))).toBe(true);
+    for (const { file, doc } of MANIFESTS) {
+      expect(typeof doc.apiVersion).toBe('string');
+      expect(typeof doc.kind).toBe('string');
+      if (doc.kind === 'Kustomization') continue;
+      if (doc.kind === 'Secret') {
+        // Applying an example would overwrite the real credentials.
+        expect(listed.has(file)).toBe(false);
+        expect(file).toMatch(/example/);
+      } else {
+        expect(listed.has(file)).toBe(true);
+      }
+    }
+  });
+
+  it('sets only variables the service reads', () => {
+    const known = new Set<string>(ENVIRONMENT_VARIABLES);
+    const keys = [
+      ...MANIFESTS.filter(({ doc }) => doc.kind === 'ConfigMap').flatMap(({ doc }) =>
+        Object.keys(obj(doc.data, 'data')),
+      ),
+      ...MANIFESTS.filter(({ doc }) => doc.kind === 'Secret').flatMap(({ doc }) =>
+        Object.keys(obj(doc.stringData, 'stringData')),
+      ),
+      ...[only('Deployment'), only('Job')].flatMap((m) =>
+        Object.keys(containerEnv(firstContainer(m))),
+      ),
+    ];
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.filter((key) => !known.has(key))).toEqual([]);
+  });
+
+  it('ships no real secret: the example holds placeholders only', () => {
+    const secret = only('Secret');
+    for (const value of Object.values(obj(secret.doc.stringData, 'stringData'))) {
+      expect(String(value)).toContain('CHANGE_ME');
+    }
+    expect(secret.doc.data).toBeUndefined();
+  });
+
+  it('uses one image, set in one place per kustomization, for the service and the Job', () => {
+    const image = firstContainer(only('Deployment')).image;
+    expect(firstContainer(only('Job')).image).toBe(image);
+    const overrides = MANIFESTS.filter(({ doc }) => doc.kind === 'Kustomization').map(({ doc }) =>
+      list(doc.images).map((entry) => obj(entry, 'image')),
+    );
+    expect(overrides.length).toBe(2);
+    for (const images of overrides) expect(images).toEqual(overrides[0]);
+    expect(overrides[0].map((entry) => entry.name)).toEqual([image]);
+  });
+});
+
+describe('the Deployment', () => {
+  const deployment = only('Deployment');
+  const pod = podSpec(deployment);
+  const container = firstContainer(deployment);
+  const env = containerEnv(container);
+  const validated = validateEnvironment(env);
+  const port = validated.PORT;
+
+  it('has an environment that passes the service own validation, as production', () => {
+    expect(env.NODE_ENV).toBe('production');
+    expect(validated.NODE_ENV).toBe('production');
+    expect(env.DATABASE_URL).toBeTruthy();
+    expect(Boolean(env.AUTH_JWT_SECRET) !== Boolean(env.AUTH_JWKS_URL)).toBe(true);
+    expect(validated.DB_MIGRATIONS_RUN).toBe(false);
+  });
+
+  it('runs the image CMD, two replicas, on the port the service listens on', () => {
+    expect(container.command).toBeUndefined();
+    expect(container.args).toBeUndefined();
+    expect(spec(deployment).replicas).toBe(2);
+    expect(port).toBe(Number(env.PORT ?? DEFAULTS.PORT));
+    const http = list(container.ports).map((p) => obj(p, 'port'));
+    expect(http.map((p) => p.containerPort)).toEqual([port]);
+  });
+
+  it('probes served routes on the service port: liveness and startup check no dependency', async () => {
+    const probe = (name: string): Json => {
+      const httpGet = obj(obj(container[name], name).httpGet, `${name} httpGet`);
+      expect(resolvePort(container, httpGet.port)).toBe(port);
+      const handler = HEALTH_ROUTES.get(String(httpGet.path));
+      if (!handler) throw new Error(`${name} probes ${String(httpGet.path)}, which is not served`);
+      return { ...httpGet, handler };
+    };
+    const liveness = probe('livenessProbe');
+    const readiness = probe('readinessProbe');
+    const startup = probe('startupProbe');
+    // A database outage must take pods out of the Service, never restart them in a loop.
+    expect(await pingsDatabase(String(liveness.handler))).toBe(false);
+    expect(await pingsDatabase(String(startup.handler))).toBe(false);
+    expect(await pingsDatabase(String(readiness.handler))).toBe(true);
+    expect(liveness.path).toBe('/health/live');
+    expect(readiness.path).toBe('/health/ready');
+  });
+
+  it('gives start-up long enough to wait for a waking database', () => {
+    const startup = obj(container.startupProbe, 'startupProbe');
+    const budget =
+      Number(startup.failureThreshold) * Number(startup.periodSeconds) +
+      Number(startup.initialDelaySeconds ?? 0);
+    // The service listens only once the database answered (up to the retry window, plus one
+    // connect timeout for the last attempt).
+    expect(budget).toBeGreaterThan(
+      (validated.DATABASE_STARTUP_RETRY_MS + validated.DATABASE_CONNECT_TIMEOUT_MS) / 1000,
+    );
+  });
+
+  it('lets a graceful shutdown finish before the kubelet kills the pod', () => {
+    const preStop = sleepSeconds(obj(obj(container.lifecycle, 'lifecycle').preStop, 'preStop'));
+    const grace = Number(pod.terminationGracePeriodSeconds);
+    expect(preStop).toBeGreaterThan(0);
+    expect(grace).toBeGreaterThan(preStop + validated.SHUTDOWN_GRACE_MS / 1000);
+    // Margin: the longest an in-flight request can take (pg's query_timeout).
+    const longestRequest =
+      (validated.DATABASE_STATEMENT_TIMEOUT_MS + validated.DATABASE_CONNECT_TIMEOUT_MS) / 1000;
+    expect(grace).toBeGreaterThanOrEqual(
+      preStop + validated.SHUTDOWN_GRACE_MS / 1000 + longestRequest,
+    );
+  });
+
+  it('runs as non-root on a read-only root file system, with /tmp writable, within limits', () => {
+    const podSecurity = obj(pod.securityContext ?? {}, 'pod securityContext');
+    const security = obj(container.securityContext, 'securityContext');
+    expect(security.runAsNonRoot ?? podSecurity.runAsNonRoot).toBe(true);
+    expect(Number(security.runAsUser ?? podSecurity.runAsUser)).toBeGreaterThan(0);
+    expect(security.readOnlyRootFilesystem).toBe(true);
+    expect(security.allowPrivilegeEscalation).toBe(false);
+    const tmp = list(container.volumeMounts)
+      .map((m) => obj(m, 'mount'))
+      .find((m) => m.mountPath === '/tmp');
+    const volume = list(pod.volumes)
+      .map((v) => obj(v, 'volume'))
+      .find((v) => v.name === tmp?.name);
+    expect(volume?.emptyDir).toBeDefined();
+    const resources = obj(container.resources, 'resources');
+    for (const kind of ['requests', 'limits']) {
+      expect(Object.keys(obj(resources[kind], kind)).sort()).toEqual(['cpu', 'memory']);
+    }
+  });
+
+  it('is selected by the Service, the PDB and the HPA, and the migration pods are not', () => {
+    const labels = podLabels(deployment);
+    const jobLabels = podLabels(only('Job'));
+    const service = only('Service');
+    const serviceSpec = spec(service);
+    const selector = obj(serviceSpec.selector, 'Service selector');
+    expect(selects(selector, labels)).toBe(true);
+    expect(selects(selector, jobLabels)).toBe(false);
+    for (const servicePort of list(serviceSpec.ports).map((p) => obj(p, 'port'))) {
+      expect(resolvePort(container, servicePort.targetPort)).toBe(port);
+    }
+    const pdbSelector = obj(obj(spec(only('PodDisruptionBudget')).selector, 's').matchLabels, 'm');
+    expect(selects(pdbSelector, labels)).toBe(true);
+    expect(selects(pdbSelector, jobLabels)).toBe(false);
+    const hpa = spec(only('HorizontalPodAutoscaler'));
+    expect(obj(hpa.scaleTargetRef, 'scaleTargetRef')).toMatchObject({
+      kind: 'Deployment',
+      name: obj(deployment.doc.metadata, 'metadata').name,
+    });
+    expect(hpa.minReplicas).toBe(spec(deployment).replicas);
+    expect(Number(hpa.maxReplicas)).toBeGreaterThanOrEqual(Number(hpa.minReplicas));
+  });
+});
+
+describe('the migration Job', () => {
+  const job = only('Job');
+  const container = firstContainer(job);
+  const env = containerEnv(container);
+
+  it('runs the compiled TypeORM CLI against the compiled ormconfig, no dev dependency', () => {
+    expect(container.command).toEqual([...MIGRATION_COMMAND, 'migration:run']);
+    expect(packageJson.dependencies.typeorm).toBeDefined();
+    expect(existsSync(join(ROOT, 'node_modules/typeorm/cli.js'))).toBe(true);
+    expect(existsSync(join(ROOT, 'ormconfig.ts'))).toBe(true);
+    expect(podSpec(job).restartPolicy).toBe('Never');
+  });
+
+  it('migrates DATABASE_DIRECT_URL, a direct (non-pooled) endpoint, with a valid environment', () => {
+    expect(env.DATABASE_DIRECT_URL).toBeTruthy();
+    expect(new URL(env.DATABASE_DIRECT_URL).hostname).not.toMatch(/-pooler\./);
+    expect(new URL(env.DATABASE_URL).hostname).toMatch(/-pooler\./);
+    const validated = validateEnvironment(env);
+    expect(validated.NODE_ENV).toBe('production');
+    // What ormconfig.ts connects to.
+    expect(AppConfig.fromEnvironment(validated).database.directUrl).toBe(env.DATABASE_DIRECT_URL);
+    // A long migration is not cut by the service's request-sized bounds, nor by the deadline.
+    expect(validated.DATABASE_STATEMENT_TIMEOUT_MS).toBeGreaterThan(
+      DEFAULTS.DATABASE_STATEMENT_TIMEOUT_MS,
+    );
+    expect(Number(spec(job).activeDeadlineSeconds)).toBeGreaterThan(
+      (validated.DATABASE_STATEMENT_TIMEOUT_MS + validated.DATABASE_CONNECT_TIMEOUT_MS) / 1000,
+    );
+  });
+
+  it('runs as non-root on a read-only root file system', () => {
+    const podSecurity = obj(podSpec(job).securityContext ?? {}, 'pod securityContext');
+    const security = obj(container.securityContext, 'securityContext');
+    expect(security.runAsNonRoot ?? podSecurity.runAsNonRoot).toBe(true);
+    expect(security.readOnlyRootFilesystem).toBe(true);
+  });
+});
+
+describe('the Dockerfile', () => {
+  const { args, stages } = dockerStages(read('Dockerfile'));
+  const runtime = stages[stages.length - 1];
+  const all = (stage: DockerStage, keyword: string): string[] =>
+    stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+
+  it('runs what start:prod runs, which is where the build puts main.js', () => {
+    const cmd = JSON.parse(all(runtime, 'CMD').at(-1)!) as string[];
+    expect(cmd.join(' ')).toBe(packageJson.scripts['start:prod']);
+    const tsconfig = JSON.parse(read('tsconfig.json')) as { compilerOptions: Json };
+    const nestCli = JSON.parse(read('nest-cli.json')) as { entryFile: string };
+    const outDir = String(tsconfig.compilerOptions.outDir).replace(/^\.\//, '');
+    expect(tsconfig.compilerOptions.rootDir).toBe('.');
+    expect(cmd).toEqual(['node', `${outDir}/${nestCli.entryFile}.js`]);
+    // The migration command's ormconfig is the compiled ormconfig.ts in the same place.
+    expect(MIGRATION_COMMAND[3]).toBe(`${outDir}/ormconfig.js`);
+  });
+
+  it('runs as a non-root user', () => {
+    const user = all(runtime, 'USER').at(-1);
+    expect(user).toBeDefined();
+    const name = user!.split(':')[0];
+    expect(['root', '0']).not.toContain(name);
+    // By number, so that runAsNonRoot can verify it; the manifests run as the same user.
+    expect(name).toMatch(/^\d+$/);
+    const podUser = obj(podSpec(only('Deployment')).securityContext, 'sc').runAsUser;
+    expect(Number(name)).toBe(podUser);
+  });
+
+  it('installs production dependencies only in what the runtime stage copies', () => {
+    const copies = all(runtime, 'COPY').filter((a) => /node_modules/.test(a));
+    expect(copies).toHaveLength(1);
+    const from = /--from=(\S+)/.exec(copies[0])?.[1];
+    const source = stages.find((stage) => stage.name === from);
+    const install = all(source!, 'RUN').find((run) => /npm ci/.test(run));
+    expect(install).toMatch(/--omit=dev/);
+  });
+
+  it('sets only known variables, production and the default port', () => {
+    const env = Object.assign({}, ...all(runtime, 'ENV').map(dockerEnv)) as Env;
+    const known = new Set<string>(ENVIRONMENT_VARIABLES);
+    expect(Object.keys(env).filter((key) => !known.has(key))).toEqual([]);
+    expect(env.NODE_ENV).toBe('production');
+    expect(Number(env.PORT ?? DEFAULTS.PORT)).toBe(DEFAULTS.PORT);
+    expect(all(runtime, 'EXPOSE')).toEqual([String(DEFAULTS.PORT)]);
+  });
+
+  it('builds on a Node line that the project and every production dependency accept', () => {
+    const major = Number(/^node:(\d+)\b/.exec(args.NODE_IMAGE ?? '')?.[1]);
+    expect(major).toBeGreaterThan(0);
+    const lock = JSON.parse(read('package-lock.json')) as {
+      packages: Record<string, { dev?: boolean; engines?: { node?: string } }>;
+    };
+    const ranges = [
+      ['tasks-service', packageJson.engines.node],
+      ...Object.entries(lock.packages)
+        .filter(([path, entry]) => path !== '' && !entry.dev && entry.engines?.node)
+        .map(([path, entry]) => [path, entry.engines!.node!]),
+    ];
+    const refused = ranges.filter(([, range]) => !acceptsLatestOf(range, major));
+    expect(refused).toEqual([]);
+  });
+
+  it('keeps .env, the embedded database, dependencies and build output out of the context', () => {
+    const patterns = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0 && !line.startsWith('#'));
+    for (const path of ['.env', '.data/development/PG_VERSION', 'node_modules/pg/package.json']) {
+      expect([path, dockerIgnored(patterns, path)]).toEqual([path, true]);
+    }
+    for (const path of ['dist/src/main.js', '.git/HEAD', 'test/deploy.spec.ts']) {
+      expect([path, dockerIgnored(patterns, path)]).toEqual([path, true]);
+    }
+    // ... and lets in everything the Dockerfile copies from the context.
+    const sources = stages.flatMap((stage) =>
+      all(stage, 'COPY')
+        .filter((a) => !a.startsWith('--from'))
+        .flatMap((a) => a.split(/\s+/).slice(0, -1)),
+    );
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) {
+      const probe = existsSync(join(ROOT, source)) && source === 'src' ? 'src/main.ts' : source;
+      expect([source, dockerIgnored(patterns, probe)]).toEqual([source, false]);
+    }
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as Json;
+  const services = obj(compose.services, 'services');
+  const postgres = obj(services.postgres, 'postgres');
+  const migrate = obj(services.migrate, 'migrate');
+  const app = obj(services.app, 'app');
+  const pgEnv = composeEnv(postgres);
+
+  it('runs PostgreSQL with a healthcheck and a named volume', () => {
+    expect(obj(postgres.healthcheck, 'healthcheck').test).toBeDefined();
+    const volumes = list(postgres.volumes).map((v) => String(v).split(':')[0]);
+    const named = Object.keys(obj(compose.volumes, 'volumes'));
+    expect(volumes.some((volume) => named.includes(volume))).toBe(true);
+  });
+
+  it('migrates once, then starts the app, in that order', () => {
+    expect(migrate.command).toEqual([...MIGRATION_COMMAND, 'migration:run']);
+    expect(obj(migrate.depends_on, 'depends_on')).toEqual({
+      postgres: { condition: 'service_healthy' },
+    });
+    expect(obj(app.depends_on, 'depends_on')).toEqual({
+      postgres: { condition: 'service_healthy' },
+      migrate: { condition: 'service_completed_successfully' },
+    });
+  });
+
+  it.each([
+    ['app', app],
+    ['migrate', migrate],
+  ])(
+    'gives %s .env, known variables and the compose database, valid as production',
+    (_, service) => {
+      const files = list(service.env_file).map((f) =>
+        typeof f === 'string' ? f : obj(f, 'f').path,
+      );
+      expect(files).toContain('.env');
+      const env = composeEnv(service);
+      const known = new Set<string>(ENVIRONMENT_VARIABLES);
+      expect(Object.keys(env).filter((key) => !known.has(key))).toEqual([]);
+      for (const variable of ['DATABASE_URL', 'DATABASE_DIRECT_URL']) {
+        const url = new URL(env[variable]);
+        expect(url.hostname).toBe('postgres');
+        expect(url.port).toBe('5432');
+        expect(decodeURIComponent(url.username)).toBe(pgEnv.POSTGRES_USER);
+        expect(decodeURIComponent(url.password)).toBe(pgEnv.POSTGRES_PASSWORD);
+        expect(url.pathname).toBe(`/${pgEnv.POSTGRES_DB}`);
+      }
+      const validated = validateEnvironment(env);
+      expect(validated.NODE_ENV).toBe('production');
+      // `npm run token -- <userId>` signs with the development secret; compose accepts it.
+      expect(env.AUTH_JWT_SECRET).toBe(DEVELOPMENT_JWT_SECRET);
+    },
+  );
+
+  it('publishes and health-checks the port the app listens on', () => {
+    const env = composeEnv(app);
+    const port = validateEnvironment(env).PORT;
+    expect(port).toBe(Number(env.PORT));
+    const published = list(app.ports).map((p) => Number(String(p).split(':').at(-1)));
+    expect(published).toEqual([port]);
+    const check = list(obj(app.healthcheck, 'healthcheck').test).join(' ');
+    const url = new URL(/https?:\/\/[^'"\s)]+/.exec(check)![0]);
+    expect(Number(url.port)).toBe(port);
+    expect(HEALTH_ROUTES.has(url.pathname)).toBe(true);
+  });
+});
