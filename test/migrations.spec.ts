@@ -75,7 +75,11 @@ describe('migrations', () => {
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
-      expect.arrayContaining(['ck_tasks_title_not_blank', 'ck_tasks_user_id_not_blank', 'pk_tasks']),
+      expect.arrayContaining([
+        'ck_tasks_title_not_blank',
+        'ck_tasks_user_id_not_blank',
+        'pk_tasks',
+      ]),
     );
 
     expect(await dataSource.runMigrations()).toEqual([]);
@@ -103,7 +107,9 @@ describe('migrations', () => {
   it('reverts to nothing, and running again restores the same schema', async () => {
     const before = await schemaOf(dataSource);
     await dataSource.undoLastMigration();
-    const [{ exists }] = await dataSource.query(`SELECT to_regclass('tasks') IS NOT NULL AS exists`);
+    const [{ exists }] = await dataSource.query(
+      `SELECT to_regclass('tasks') IS NOT NULL AS exists`,
+    );
     expect(exists).toBe(false);
     const [{ functions }] = await dataSource.query(
       `SELECT count(*)::int AS functions FROM pg_proc WHERE proname = 'set_tasks_updated_at'`,
@@ -139,5 +145,27 @@ describe('migrations', () => {
       },
     );
     expect(stdout).toMatch(/\[X\] \d+ CreateTasks1732406400000/);
+  }, 90_000);
+
+  it('has an entity that matches the migrated schema (migration:generate finds nothing)', async () => {
+    const generate = run(
+      'npx',
+      [
+        'typeorm-ts-node-commonjs',
+        '-d',
+        'ormconfig.ts',
+        'migration:generate',
+        'migrations/Drift',
+        '--dr',
+      ],
+      {
+        env: { ...process.env, DATABASE_URL: withDatabase(adminUrl(), name), NODE_ENV: 'test' },
+        timeout: 60_000,
+      },
+    );
+    // The CLI exits 1 when there is nothing to generate.
+    await expect(generate).rejects.toMatchObject({
+      stdout: expect.stringMatching(/No changes in database schema were found/),
+    });
   }, 90_000);
 });

@@ -1,7 +1,18 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** The `tasks` table (CONTRACT §1). The schema itself is owned by the migrations in `migrations/`. */
+/**
+ * The `tasks` table (CONTRACT §1). The schema itself is owned by the migrations in
+ * `migrations/`; the indexes and checks are declared here only so that `migration:generate`
+ * sees the schema as it is (the indexes' DESC columns are beyond TypeORM, hence synchronize off).
+ */
 @Entity({ name: 'tasks' })
+@Index('ix_tasks_user_id', { synchronize: false })
+@Index('ix_tasks_user_id_updated_at', { synchronize: false })
+@Index('ix_tasks_user_id_title', { synchronize: false })
+@Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
+@Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
+@Check('ck_tasks_description_length', `char_length(description) <= 10000`)
+@Check('ck_tasks_version_positive', `version >= 1`)
 export class Task {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -21,9 +32,9 @@ export class Task {
   @Column({ type: 'integer', default: 1 })
   version!: number;
 
-  @Column({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   createdAt!: Date;
 
-  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3 })
+  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   updatedAt!: Date;
 }
