@@ -7,7 +7,7 @@ import { EmbeddedPostgresServer } from '../../src/database/embedded-postgres';
  */
 async function main(): Promise<void> {
   const server = await EmbeddedPostgresServer.start({
-    dataDir: process.argv[2] ?? '.data/test',
+    dataDir: process.argv[2] as string,
     database: 'postgres',
     log: () => undefined,
     durable: false,

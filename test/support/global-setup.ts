@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildDataSourceOptions } from '../../src/database/database-options';
@@ -10,18 +11,36 @@ declare global {
   var __EMBEDDED_POSTGRES__: ChildProcess | undefined;
 }
 
+const ROOT = resolve(__dirname, '../..');
+/** Each run has a cluster of its own, so that two runs at once never stop each other's server. */
+export const testClusterDir = (pid: number): string => resolve(ROOT, `.data/test-run-${pid}`);
+
+/** Removes clusters left behind by runs that were killed before their teardown. */
+async function removeStaleClusters(): Promise<void> {
+  const entries = await readdir(resolve(ROOT, '.data')).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const pid = Number(/^test-run-(\d+)$/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      await rm(testClusterDir(pid), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Starts test/support/embedded-server.ts and resolves with the URL it prints. */
-function startEmbeddedServer(): Promise<string> {
-  const root = resolve(__dirname, '../..');
+async function startEmbeddedServer(): Promise<string> {
+  await removeStaleClusters();
   const child = spawn(
     process.execPath,
     [
       '-r',
-      resolve(root, 'node_modules/ts-node/register/transpile-only'),
+      resolve(ROOT, 'node_modules/ts-node/register/transpile-only'),
       resolve(__dirname, 'embedded-server.ts'),
-      resolve(root, '.data/test'),
+      testClusterDir(process.pid),
     ],
-    { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] },
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   globalThis.__EMBEDDED_POSTGRES__ = child;
   return new Promise((resolveUrl, reject) => {

@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import { testClusterDir } from './global-setup';
 import { adminQuery, TEST_ADMIN_URL_VAR, TEST_TEMPLATE_VAR } from './test-database';
 
 export default async function globalTeardown(): Promise<void> {
@@ -11,5 +13,6 @@ export default async function globalTeardown(): Promise<void> {
     const exited = new Promise((done) => server.once('exit', done));
     server.stdin?.end();
     await exited;
+    await rm(testClusterDir(process.pid), { recursive: true, force: true });
   }
 }
