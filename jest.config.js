@@ -14,6 +14,7 @@ const esmOnly = [
   'cookie',
   'set-cookie-parser',
   'toad-cache',
+  'content-disposition',
 ];
 
 /** @type {import('jest').Config} */
