@@ -1,12 +1,23 @@
 import { ConsoleLogger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { HttpAdapterHost, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { AppConfig } from './config/app-config';
+import { registerBodyParsers } from './http/body-parsers';
+import { corsOptions } from './http/cors';
+import { setupOpenApi } from './http/openapi';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
+import { RequestValidationPipe } from './http/validation';
+import { MetricsService } from './metrics/metrics.service';
 
 /** CONTRACT §4: bodies over 64 KiB are refused with 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Label and log value of a request that matched no route, so metric labels stay bounded. */
+export const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * Builds the application exactly as production runs it (adapter, logger, global pipeline), so
@@ -20,16 +31,40 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // Requests are logged once, by nestjs-pino.
     logger: false,
     return503OnClosing: true,
+    // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
+    routerOptions: { maxParamLength: 1024 },
   });
-  adapter.getInstance().addHook('onRequest', async (request, reply) => {
+  const fastify = adapter.getInstance();
+  registerBodyParsers(fastify);
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    // The request log reads the route template from the raw request (http/logging.module.ts).
+    (request.raw as IncomingMessage & { route?: string }).route =
+      request.routeOptions.url ?? UNMATCHED_ROUTE;
+    done();
   });
+
   const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(), adapter, {
     // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
     logger: new ConsoleLogger({ json: true, colors: false }),
     bufferLogs: true,
     abortOnError: false,
+    // Body parsing is ours: JSON only (see http/body-parsers.ts).
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  app.useGlobalPipes(new RequestValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter(app.get(HttpAdapterHost)));
+
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  const { corsOrigins } = app.get(AppConfig).http;
+  if (corsOrigins.length > 0) app.enableCors(corsOptions(corsOrigins));
+  setupOpenApi(app);
   return app;
 }

@@ -1,8 +1,10 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { TasksModule } from './tasks/tasks.module';
 
 @Module({})
@@ -16,7 +18,9 @@ export class AppModule {
         LoggingModule,
         DatabaseModule,
         HealthModule,
+        AuthModule,
         TasksModule,
+        MetricsModule,
       ],
     };
   }

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Task } from './task.entity';
+import { TasksController } from './tasks.controller';
 import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task])],
+  controllers: [TasksController],
   providers: [{ provide: TasksRepository, useClass: TypeOrmTasksRepository }],
   exports: [TasksRepository],
 })

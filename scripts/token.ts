@@ -1,0 +1,46 @@
+/**
+ * Prints a bearer token for a user id, for development: `npm run -s token -- alice`.
+ * Signs HS256 with AUTH_JWT_SECRET when set (from the environment or `.env`), else with the fixed
+ * development secret the service uses when no auth is configured. Refuses in production, and
+ * when the service verifies tokens against an identity provider's keys (AUTH_JWKS_URL).
+ */
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { SignJWT } from 'jose';
+import { AppConfig } from '../src/config/app-config';
+import { validateEnvironment } from '../src/config/environment';
+
+const TOKEN_LIFETIME = '24h';
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  const userId = process.argv[2];
+  if (!userId || userId.trim() === '' || process.argv.length > 3) {
+    fail('Usage: npm run -s token -- <userId>');
+  }
+  // Like the service: `.env` is read when present; variables already set win.
+  if (existsSync('.env') && process.env.NODE_ENV !== 'production') process.loadEnvFile('.env');
+  const config = AppConfig.fromEnvironment(validateEnvironment(process.env));
+  if (config.nodeEnv === 'production') fail('Refusing to mint tokens with NODE_ENV=production.');
+  const { jwtSecret, issuer, audience, jwksUrl } = config.auth;
+  if (!jwtSecret) {
+    fail(
+      `Tokens are verified with ${jwksUrl ?? 'AUTH_JWKS_URL'}: get one from that identity provider.`,
+    );
+  }
+
+  const token = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(TOKEN_LIFETIME);
+  if (issuer) token.setIssuer(issuer);
+  if (audience) token.setAudience(audience);
+  process.stdout.write(`${await token.sign(new TextEncoder().encode(jwtSecret))}\n`);
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

@@ -1,0 +1,21 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+
+type CorsOptions = NonNullable<Parameters<NestFastifyApplication['enableCors']>[0]>;
+
+/**
+ * CORS for the browser front ends of CORS_ORIGINS (CONTRACT §3): the listed origins only (echoed,
+ * never `*`, since credentials are allowed), with the headers the API reads and the ones scripts
+ * need to see. An origin not on the list gets no CORS headers at all.
+ */
+export function corsOptions(origins: string[]): CorsOptions {
+  const allowed = new Set(origins);
+  return {
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
+    exposedHeaders: ['Location', 'ETag', 'Link', 'X-Request-Id'],
+    // Browsers cache a preflight this long (most cap it at 2 hours).
+    maxAge: 7200,
+  };
+}

@@ -1,0 +1,26 @@
+import { RequestValidationError } from './request-errors';
+
+/** The strong entity tag of a task's version: `"3"`. */
+export const entityTag = (version: number): string => `"${version}"`;
+
+const SINGLE_TAG = /^"([1-9][0-9]{0,9})"$/;
+
+/**
+ * The version an `If-Match` header requires: `undefined` when there is no header or it is `*`
+ * (any current version; the task must still exist). Anything but `*` or one tag this service
+ * issued (`"<version>"`) is a 400: weak tags, lists and other strings could never match.
+ */
+export function expectedVersion(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined) return undefined;
+  const value = ifMatch.trim();
+  if (value === '*') return undefined;
+  const tag = SINGLE_TAG.exec(value);
+  const version = tag ? Number(tag[1]) : NaN;
+  if (!Number.isSafeInteger(version) || version > 2_147_483_647) {
+    throw RequestValidationError.of(
+      'If-Match',
+      'If-Match must be * or the ETag of the task, for example "3"',
+    );
+  }
+  return version;
+}

@@ -1,0 +1,42 @@
+/**
+ * The error catalogue of CONTRACT §4: every `code` a problem-details response can carry, with its
+ * HTTP status. The exception filter (`problem-details.filter.ts`) is the only user; the OpenAPI
+ * description and docs/api.md list the same codes.
+ */
+export const ERROR_CODES = {
+  /** Bad body, query or header: a field message per problem in `errors`. */
+  VALIDATION_ERROR: 400,
+  /** The body is not parseable JSON. */
+  INVALID_JSON: 400,
+  /** `:id` is not a UUID. */
+  INVALID_UUID: 400,
+  /** No bearer token. */
+  MISSING_TOKEN: 401,
+  /** Bad signature, issuer, audience or algorithm; malformed; not yet valid. */
+  INVALID_TOKEN: 401,
+  /** `exp` has passed (beyond the clock tolerance). */
+  TOKEN_EXPIRED: 401,
+  /** The path's `:userId` is not the token's subject. */
+  FORBIDDEN: 403,
+  /** No such task for this owner; another user's task is reported the same way. */
+  TASK_NOT_FOUND: 404,
+  /** No route matches the method and path. */
+  NOT_FOUND: 404,
+  /** `If-Match` names another version of the task. */
+  PRECONDITION_FAILED: 412,
+  /** The body is larger than the 64 KiB limit. */
+  PAYLOAD_TOO_LARGE: 413,
+  /** A body that is not `application/json`. */
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  /** Any other refusal by the HTTP layer (a malformed URL, for example); keeps its own 4xx status. */
+  BAD_REQUEST: 400,
+  /** Anything unexpected; logged with the request id. */
+  INTERNAL_ERROR: 500,
+  /** The database (or the identity provider's key set) cannot be reached right now. */
+  SERVICE_UNAVAILABLE: 503,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Seconds a client should wait before retrying a 503 (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 5;

@@ -1,0 +1,254 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import type { HttpAdapterHost } from '@nestjs/core';
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import {
+  AuthError,
+  ExpiredTokenError,
+  InvalidTokenError,
+  KeySetUnavailableError,
+  MissingTokenError,
+  OwnerMismatchError,
+} from '../auth/auth.errors';
+import {
+  DatabaseUnavailableError,
+  DataLayerError,
+  DataValidationError,
+} from '../database/data-layer.errors';
+import {
+  InvalidTaskInputError,
+  TaskNotFoundError,
+  VersionConflictError,
+} from '../tasks/task.errors';
+import { ERROR_CODES, type ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+import { type FieldError, InvalidUuidError, RequestValidationError } from './request-errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** RFC 9457 problem details, as every error response carries them (CONTRACT §4). */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance: string;
+  request_id: string;
+  errors?: FieldError[];
+}
+
+/** What an exception means for the caller, before the request's own details are added. */
+interface Problem {
+  code: ErrorCode;
+  detail: string;
+  /** Only where a code allows several statuses (BAD_REQUEST keeps the framework's 4xx). */
+  status?: number;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+type RawRequest = IncomingMessage & { id?: string };
+
+const REALM = 'Bearer realm="tasks"';
+const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+
+/**
+ * The one exception filter, registered once in `createApp`: every error — thrown by a handler,
+ * a guard or a pipe, or raised by Fastify itself (body parsing, unknown routes) — leaves as
+ * `application/problem+json`. This is also the one place that maps domain errors to HTTP.
+ * Unexpected errors are logged with the request id; no response carries a stack trace, SQL or a
+ * driver message.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const adapter = this.adapterHost.httpAdapter;
+    const context = host.switchToHttp();
+    const response = context.getResponse<object>();
+    const request = context.getRequest<{ raw?: RawRequest } & RawRequest>();
+    const raw = request.raw ?? request;
+    const requestId = raw.id ?? 'unknown';
+
+    if (adapter.isHeadersSent(response)) {
+      this.logger.error({ err: exception, requestId }, 'error after the response was sent');
+      adapter.end(response);
+      return;
+    }
+    const healthResult = healthCheckFailure(exception);
+    if (healthResult) {
+      // Terminus's own 503 body is the health endpoints' contract (CONTRACT §3).
+      adapter.reply(response, healthResult, HttpStatus.SERVICE_UNAVAILABLE);
+      return;
+    }
+
+    const problem = describe(exception, raw);
+    const status = problem.status ?? ERROR_CODES[problem.code];
+    this.log(exception, problem, requestId);
+    for (const [name, value] of Object.entries(problem.headers ?? {})) {
+      adapter.setHeader(response, name, value);
+    }
+    adapter.setHeader(response, 'Content-Type', PROBLEM_CONTENT_TYPE);
+    const body: ProblemDetails = {
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail: problem.detail,
+      code: problem.code,
+      instance: pathOf(raw.url),
+      request_id: requestId,
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    };
+    adapter.reply(response, body, status);
+  }
+
+  private log(exception: unknown, problem: Problem, requestId: string): void {
+    if (problem.code === 'INTERNAL_ERROR') {
+      this.logger.error({ err: exception, requestId }, 'unexpected error');
+    } else if (problem.code === 'SERVICE_UNAVAILABLE') {
+      const sqlState = exception instanceof DataLayerError ? exception.sqlState : undefined;
+      this.logger.warn({ requestId, error: errorName(exception), sqlState }, problem.detail);
+    }
+  }
+}
+
+function describe(exception: unknown, request: RawRequest): Problem {
+  if (exception instanceof RequestValidationError) {
+    return validationProblem(exception.errors);
+  }
+  if (exception instanceof InvalidUuidError) {
+    return {
+      code: 'INVALID_UUID',
+      detail: `The ${exception.parameter} in the path must be a UUID, such as 0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21.`,
+    };
+  }
+  if (exception instanceof AuthError) return authProblem(exception);
+  if (exception instanceof TaskNotFoundError) {
+    return { code: 'TASK_NOT_FOUND', detail: `No task ${exception.taskId} exists for this user.` };
+  }
+  if (exception instanceof VersionConflictError) {
+    return {
+      code: 'PRECONDITION_FAILED',
+      detail:
+        `The task is at version ${exception.currentVersion}, not ${exception.expectedVersion} as If-Match requires: ` +
+        'fetch it again, then retry with its current ETag.',
+    };
+  }
+  if (exception instanceof InvalidTaskInputError || exception instanceof DataValidationError) {
+    return validationProblem([{ field: exception.field ?? 'body', message: exception.message }]);
+  }
+  if (exception instanceof DatabaseUnavailableError) {
+    return {
+      code: 'SERVICE_UNAVAILABLE',
+      detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+      headers: retryLater,
+    };
+  }
+  if (exception instanceof HttpException) return httpProblem(exception, request);
+  return INTERNAL_ERROR;
+}
+
+const INTERNAL_ERROR: Problem = {
+  code: 'INTERNAL_ERROR',
+  detail: 'An unexpected error occurred. If it persists, report it with the request id.',
+};
+
+function validationProblem(errors: FieldError[]): Problem {
+  const messages = errors.map((error) => error.message).join('; ');
+  return { code: 'VALIDATION_ERROR', detail: `The request is invalid: ${messages}.`, errors };
+}
+
+function authProblem(error: AuthError): Problem {
+  if (error instanceof MissingTokenError) {
+    return {
+      code: 'MISSING_TOKEN',
+      detail: 'Send a token in the Authorization header: "Authorization: Bearer <token>".',
+      headers: { 'WWW-Authenticate': REALM },
+    };
+  }
+  if (error instanceof ExpiredTokenError) {
+    return {
+      code: 'TOKEN_EXPIRED',
+      detail: 'The bearer token has expired: sign in again for a new one.',
+      headers: {
+        'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token has expired"`,
+      },
+    };
+  }
+  if (error instanceof OwnerMismatchError) {
+    return {
+      code: 'FORBIDDEN',
+      detail:
+        "A token gives access to its own user's tasks only: the path's user id must be the token's subject.",
+    };
+  }
+  if (error instanceof KeySetUnavailableError) {
+    return {
+      code: 'SERVICE_UNAVAILABLE',
+      detail: `${error.message}; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+      headers: retryLater,
+    };
+  }
+  const invalid =
+    error instanceof InvalidTokenError ? error.message : 'The bearer token is invalid';
+  return {
+    code: 'INVALID_TOKEN',
+    detail: `${invalid}. Sign in again for a new token.`,
+    headers: {
+      'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token is invalid"`,
+    },
+  };
+}
+
+/** Exceptions of Nest and of Fastify (which Nest's adapter wraps, keeping the cause). */
+function httpProblem(exception: HttpException, request: RawRequest): Problem {
+  const status = exception.getStatus();
+  const causeCode = (exception.cause as { code?: unknown } | undefined)?.code;
+  switch (status) {
+    case HttpStatus.BAD_REQUEST:
+      if (causeCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || exception.cause instanceof SyntaxError) {
+        return { code: 'INVALID_JSON', detail: 'The request body is not valid JSON.' };
+      }
+      break;
+    case HttpStatus.NOT_FOUND:
+      return {
+        code: 'NOT_FOUND',
+        detail: `No route matches ${request.method} ${pathOf(request.url)}.`,
+      };
+    case HttpStatus.PAYLOAD_TOO_LARGE:
+      return {
+        code: 'PAYLOAD_TOO_LARGE',
+        detail: 'The request body is larger than the limit of 64 KiB.',
+      };
+    case HttpStatus.UNSUPPORTED_MEDIA_TYPE:
+      return {
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        detail: 'Send the request body as JSON, with "Content-Type: application/json".',
+      };
+  }
+  if (status >= 500) return INTERNAL_ERROR;
+  // Framework messages (a malformed URL, a bad Content-Length) are written for clients.
+  return { code: 'BAD_REQUEST', status, detail: exception.message };
+}
+
+/** The Terminus result of a failed health check, which is thrown as a 503. */
+function healthCheckFailure(exception: unknown): object | null {
+  if (!(exception instanceof ServiceUnavailableException)) return null;
+  const body = exception.getResponse();
+  return typeof body === 'object' && 'status' in body && 'details' in body ? body : null;
+}
+
+const pathOf = (url: string | undefined): string => (url ?? '/').split('?', 1)[0];
+
+const errorName = (error: unknown): string => (error instanceof Error ? error.name : typeof error);

@@ -1,0 +1,25 @@
+/** One problem with one input: a body property, a query parameter or a header. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** The request's body, query or headers are invalid; answered as 400 VALIDATION_ERROR. */
+export class RequestValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super(errors.map((error) => error.message).join('; '));
+    this.name = 'RequestValidationError';
+  }
+
+  static of(field: string, message: string): RequestValidationError {
+    return new RequestValidationError([{ field, message }]);
+  }
+}
+
+/** A path parameter that must be a UUID is not one; answered as 400 INVALID_UUID. */
+export class InvalidUuidError extends Error {
+  constructor(readonly parameter: string) {
+    super(`${parameter} must be a UUID`);
+    this.name = 'InvalidUuidError';
+  }
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { prometheusContentType } from 'prom-client';
+import { MetricsService } from './metrics.service';
+
+@ApiTags('operations')
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  /** Unauthenticated, like the health probes: expose it on the internal network only. */
+  @Get()
+  @Header('Content-Type', prometheusContentType)
+  @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
+  @ApiProduces(prometheusContentType)
+  @ApiOkResponse({ schema: { type: 'string' } })
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}

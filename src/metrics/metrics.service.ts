@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+type RequestLabels = 'method' | 'route' | 'status_code';
+
+/**
+ * The Prometheus metrics of one application instance, in a registry of its own (tests run
+ * several apps in one process). Request metrics are recorded by an `onResponse` hook
+ * (see `createApp`); pool gauges are read from node-postgres when scraped.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly requests: Counter<RequestLabels>;
+  private readonly durations: Histogram<RequestLabels>;
+
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames: ['method', 'route', 'status_code'],
+      registers,
+    });
+    this.durations = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving a request to sending its response',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+
+    // The pool exists once the DataSource is initialised, which it is before any scrape.
+    const pool = (): Pool | undefined => (dataSource.driver as PostgresDriver).master as Pool;
+    const poolGauge = (name: string, help: string, read: (pool: Pool) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const current = pool();
+          this.set(current ? read(current) : 0);
+        },
+      });
+    };
+    poolGauge(
+      'db_pool_connections_in_use',
+      'Database connections checked out of the pool',
+      (p) => p.totalCount - p.idleCount,
+    );
+    poolGauge(
+      'db_pool_connections_idle',
+      'Open database connections not in use',
+      (p) => p.idleCount,
+    );
+    poolGauge(
+      'db_pool_requests_waiting',
+      'Queries waiting for a free database connection',
+      (p) => p.waitingCount,
+    );
+  }
+
+  /** Called once per response; `route` is the route template, so label values stay bounded. */
+  observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const labels = { method, route, status_code: statusCode };
+    this.requests.inc(labels);
+    this.durations.observe(labels, seconds);
+  }
+}

@@ -1,0 +1,39 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Task } from '../task.entity';
+
+/** A task on the wire (CONTRACT §3): snake_case, ISO-8601 UTC timestamps. */
+export class TaskResponse {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+
+  @ApiProperty({ description: "The owner's id: the token's subject." })
+  user_id!: string;
+
+  @ApiProperty({ maxLength: 255 })
+  title!: string;
+
+  @ApiProperty({ type: String, nullable: true, maxLength: 10_000 })
+  description!: string | null;
+
+  @ApiProperty()
+  completed!: boolean;
+
+  @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
+  created_at!: string;
+
+  @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
+  updated_at!: string;
+}
+
+/** Maps a task to its wire form: a plain function, on the hot path of every task response. */
+export function toTaskResponse(task: Task): TaskResponse {
+  return {
+    id: task.id,
+    user_id: task.userId,
+    title: task.title,
+    description: task.description,
+    completed: task.completed,
+    created_at: task.createdAt.toISOString(),
+    updated_at: task.updatedAt.toISOString(),
+  };
+}
