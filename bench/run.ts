@@ -1,0 +1,720 @@
+import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, release, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from 'pg';
+import {
+  BenchDatabase,
+  BIG_USER,
+  ensureSeed,
+  openBenchDatabase,
+  removeBenchmarkRows,
+  sampleTasks,
+  SeedPlan,
+  serverVersion,
+  totalTasks,
+  userId,
+} from './database';
+import { LatencyProxy, startLatencyProxy } from './latency-proxy';
+import {
+  compileChildren,
+  Driver,
+  ensureBuilt,
+  freePort,
+  ServerProcess,
+  startServer,
+  WORK_DIR,
+} from './processes';
+import { formatProfile, summariseProfile } from './profile-summary';
+import {
+  Comparison,
+  comparisonRows,
+  evaluateTargets,
+  Machine,
+  markdownTable,
+  Measurements,
+  repositoryRows,
+  RoundTrips,
+  RunSettings,
+  Section,
+  targetRows,
+  textTable,
+  writeResults,
+} from './report';
+import { RepositoryTiming, timeRepository } from './repository-timing';
+import {
+  LoadResult,
+  LoadSample,
+  ROUTE_LABELS,
+  RouteName,
+  ROUTES,
+  Scenario,
+  summarise,
+} from './scenarios';
+import { signToken } from './tokens';
+
+const USAGE = `npm run bench -- [options]
+
+  --quick              100,000 seeded tasks (800 users × 100, one user with 20,000),
+                       5 s per route (the full seed: 10,000 × 100 and one user with 100,000)
+  --duration S         seconds of measured load per route and server (10; --quick 5)
+  --warmup S           seconds of unmeasured load before each (2; --quick 1)
+  --connections N      concurrent connections (32)
+  --pool N             DATABASE_POOL_MAX of service and floor (10)
+  --log-level L        LOG_LEVEL of the service (info)
+  --rtt MS             also measure through a proxy adding MS of round trip to PostgreSQL
+  --rtt-connections N  connections for --rtt (4)
+  --profile            also CPU-profile the service under the get-one load
+  --repo-calls N       calls per repository operation and size (10,000)
+  --only LIST          phases: repository,throughput,roundtrips,rtt,profile
+  --routes LIST        routes: ${ROUTES.join(',')}
+  --durable            keep fsync and synchronous_commit on in the embedded PostgreSQL
+  --no-results         do not rewrite bench/RESULTS.md
+
+BENCH_DATABASE_URL uses that database instead of the embedded one under bench/.work/pg.`;
+
+const PHASES = ['repository', 'throughput', 'roundtrips', 'rtt', 'profile'] as const;
+type Phase = (typeof PHASES)[number];
+
+// Any 32+ character secret: both servers check tokens with it, the driver signs with it.
+const SECRET = 'benchmark-only-secret-with-more-than-32-characters';
+const RESULTS_FILE = resolve('bench/RESULTS.md');
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+const seconds = (from: number): string => `${((performance.now() - from) / 1000).toFixed(1)} s`;
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string', default: '32' },
+      pool: { type: 'string', default: '10' },
+      'log-level': { type: 'string', default: 'info' },
+      rtt: { type: 'string' },
+      'rtt-connections': { type: 'string', default: '4' },
+      profile: { type: 'boolean', default: false },
+      'repo-calls': { type: 'string', default: '10000' },
+      only: { type: 'string' },
+      routes: { type: 'string' },
+      durable: { type: 'boolean', default: false },
+      'no-results': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    log(USAGE);
+    process.exit(0);
+  }
+  const number = (name: string, value: string | undefined, fallback: number): number => {
+    const parsed = value === undefined ? fallback : Number(value);
+    if (!Number.isFinite(parsed) || parsed < 0) throw new Error(`--${name} must be a number`);
+    return parsed;
+  };
+  const list = <T extends string>(name: string, value: string | undefined, all: readonly T[]) => {
+    if (value === undefined) return undefined;
+    const items = value.split(',').map((item) => item.trim()) as T[];
+    const unknown = items.filter((item) => !all.includes(item));
+    if (unknown.length > 0) throw new Error(`--${name}: unknown ${unknown.join(', ')}`);
+    return items;
+  };
+  const rttMs = values.rtt === undefined ? null : number('rtt', values.rtt, 10);
+  const phases: Phase[] = list('only', values.only, PHASES) ?? [
+    'repository',
+    'throughput',
+    'roundtrips',
+    ...(rttMs !== null ? (['rtt'] as Phase[]) : []),
+    ...(values.profile ? (['profile'] as Phase[]) : []),
+  ];
+  const quick = values.quick;
+  const plan: SeedPlan = quick
+    ? { users: 800, perUser: 100, bigUserTasks: 20_000 }
+    : { users: 10_000, perUser: 100, bigUserTasks: 100_000 };
+  return {
+    quick,
+    plan,
+    durationSec: number('duration', values.duration, quick ? 5 : 10),
+    warmupSec: number('warmup', values.warmup, quick ? 1 : 2),
+    connections: number('connections', values.connections, 32),
+    poolMax: number('pool', values.pool, 10),
+    logLevel: values['log-level'],
+    rttMs: rttMs ?? 0,
+    rttConnections: number('rtt-connections', values['rtt-connections'], 4),
+    repoCalls: number('repo-calls', values['repo-calls'], 10_000),
+    phases: new Set(phases),
+    routes: list('routes', values.routes, ROUTES) ?? [...ROUTES],
+    durable: values.durable,
+    writeResults: !values['no-results'],
+  };
+}
+type Options = ReturnType<typeof parseOptions>;
+
+function machine(postgres: string): Machine {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], {
+      encoding: 'utf8',
+    }).trim();
+    if (dirty) commit += ' + uncommitted changes in src/ or migrations/';
+  } catch {
+    // Not a git checkout: the commit stays unknown.
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${type()} ${release()}`,
+    node: process.version,
+    postgres,
+    date: new Date().toISOString(),
+    commit,
+  };
+}
+
+/** The environment both servers get: same database, secret and pool size. */
+function serverEnv(options: Options, databaseUrl: string, port: number): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_MAX: String(options.poolMax),
+    DB_MIGRATIONS_RUN: 'false',
+    AUTH_JWT_SECRET: SECRET,
+    LOG_LEVEL: options.logLevel,
+    SHUTDOWN_GRACE_MS: '0',
+  };
+}
+
+async function startPair(
+  options: Options,
+  jsDir: string,
+  databaseUrl: string,
+  suffix: string,
+): Promise<{ service: ServerProcess; floor: ServerProcess }> {
+  const floorPort = await freePort();
+  const floor = await startServer({
+    name: `floor${suffix}`,
+    command: [join(jsDir, 'floor.js')],
+    env: serverEnv(options, databaseUrl, floorPort),
+    port: floorPort,
+  });
+  try {
+    const servicePort = await freePort();
+    const service = await startServer({
+      name: `service${suffix}`,
+      command: ['dist/src/main.js'],
+      env: serverEnv(options, databaseUrl, servicePort),
+      port: servicePort,
+    });
+    return { service, floor };
+  } catch (error) {
+    await floor.stop();
+    throw error;
+  }
+}
+
+const NEXT_LINK = /<([^>]+)>\s*;\s*rel="?next"?/;
+
+/** Follows a server's Link headers from the big user's first page to page `page`. */
+async function deepPath(server: ServerProcess, token: string, page: number): Promise<string> {
+  let path = `/api/${BIG_USER}/tasks?limit=50`;
+  for (let at = 1; at < page; at++) {
+    const response = await fetch(new URL(path, server.url), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const link = NEXT_LINK.exec(response.headers.get('link') ?? '');
+    await response.arrayBuffer();
+    if (response.status !== 200 || !link) {
+      throw new Error(
+        `${server.name}: page ${at} of the big user's list answered ${response.status} ` +
+          `${link ? '' : 'without a next link'}`,
+      );
+    }
+    const next = new URL(link[1], server.url);
+    path = `${next.pathname}${next.search}`;
+  }
+  return path;
+}
+
+/** Checks that the service and the floor give the same answer, so they do the same work. */
+async function compareAnswers(
+  pair: { service: ServerProcess; floor: ServerProcess },
+  paths: Record<string, string>,
+  token: (user: string) => string,
+  [owner, taskId]: [string, string],
+): Promise<void> {
+  const get = async (server: ServerProcess, path: string, user: string): Promise<unknown> => {
+    const response = await fetch(new URL(path, server.url), {
+      headers: { authorization: `Bearer ${token(user)}` },
+    });
+    if (response.status !== 200) throw new Error(`${server.name} ${path}: ${response.status}`);
+    return response.json();
+  };
+  const describe = (body: unknown): string => {
+    const first = (Array.isArray(body) ? body[0] : body) as Record<string, unknown> | undefined;
+    return JSON.stringify({
+      keys: Object.keys(first ?? {}).sort(),
+      id: first?.id,
+      length: Array.isArray(body) ? body.length : undefined,
+    });
+  };
+  const checks: [string, string, string, string][] = [
+    ['get one', `/api/${owner}/tasks/${taskId}`, `/api/${owner}/tasks/${taskId}`, owner],
+    ['page 200', paths.service, paths.floor, BIG_USER],
+  ];
+  for (const [what, servicePath, floorPath, user] of checks) {
+    const service = describe(await get(pair.service, servicePath, user));
+    const floor = describe(await get(pair.floor, floorPath, user));
+    if (service !== floor) {
+      log(`  WARNING: ${what} differs between service ${service} and floor ${floor}`);
+    }
+  }
+}
+
+interface Context {
+  options: Options;
+  jsDir: string;
+  database: BenchDatabase;
+  driver: Driver;
+  pairs: [string, string][];
+  users: string[];
+}
+
+const scenarioFor = (
+  context: Context,
+  route: RouteName,
+  baseUrl: string,
+  overrides: Partial<Scenario>,
+): Scenario => ({
+  route,
+  baseUrl,
+  connections: context.options.connections,
+  durationSec: context.options.durationSec,
+  secret: SECRET,
+  pairs: context.pairs,
+  users: context.users,
+  bigUser: BIG_USER,
+  ...overrides,
+});
+
+const describeLoad = (name: string, result: LoadResult): string =>
+  `${name.padEnd(8)} ${Math.round(result.requestsPerSec).toString().padStart(6)} req/s  ` +
+  `p50 ${result.p50.toFixed(2)}  p95 ${result.p95.toFixed(2)}  p99 ${result.p99.toFixed(2)} ms` +
+  (result.non2xx > 0 ? `  (${result.non2xx} non-2xx: ${JSON.stringify(result.statuses)})` : '');
+
+/** Seconds of one stretch of load; the floor and the service take turns in such stretches. */
+const SLICE_SEC = 2.5;
+
+/**
+ * Routes measured together, taking turns: page 1 and page 200 of the big user are compared with
+ * each other (a target), so they share their slices of time as the service and floor do.
+ */
+const ROUTE_GROUPS: RouteName[][] = [
+  ['get-one'],
+  ['list-first'],
+  ['big-page-1', 'big-page-200'],
+  ['create'],
+  ['update'],
+  ['toggle'],
+];
+
+/**
+ * Drives every route against the floor and the service, never both at once. After a warm-up of
+ * each, they take turns in short stretches (floor, service, service, floor, …), so that anything
+ * else the machine does meanwhile falls on both alike and their ratio stays fair. Results come
+ * back in ROUTE_GROUPS order.
+ */
+async function measureRoutes(
+  context: Context,
+  pair: { service: ServerProcess; floor: ServerProcess },
+  overrides: Partial<Scenario>,
+): Promise<Comparison[]> {
+  const token = (user: string): string => signToken(SECRET, user);
+  const needsDeep = context.options.routes.includes('big-page-200');
+  const paths = needsDeep
+    ? {
+        service: await deepPath(pair.service, token(BIG_USER), 200),
+        floor: await deepPath(pair.floor, token(BIG_USER), 200),
+      }
+    : { service: '', floor: '' };
+  if (needsDeep) await compareAnswers(pair, paths, token, context.pairs[0]);
+
+  const { durationSec, warmupSec } = context.options;
+  const slices = Math.max(1, Math.round(durationSec / SLICE_SEC));
+  const comparisons: Comparison[] = [];
+  for (const group of ROUTE_GROUPS) {
+    const routes = group.filter((route) => context.options.routes.includes(route));
+    if (routes.length === 0) continue;
+    // Every (route, server) of the group takes its turn in each slice, in reversed order on
+    // every other slice (ABBA), so that slow drift cancels out of their ratios.
+    const turns = routes.flatMap((route) =>
+      (['floor', 'service'] as const).map((server) => ({
+        route,
+        server,
+        scenario: scenarioFor(context, route, pair[server].url, {
+          ...overrides,
+          deepPath: paths[server],
+        }),
+        samples: [] as LoadSample[],
+      })),
+    );
+    if (warmupSec > 0) {
+      for (const turn of turns)
+        await context.driver.run({ ...turn.scenario, durationSec: warmupSec });
+    }
+    for (let slice = 0; slice < slices; slice++) {
+      for (const turn of slice % 2 === 0 ? turns : [...turns].reverse()) {
+        turn.samples.push(
+          await context.driver.run({ ...turn.scenario, durationSec: durationSec / slices }),
+        );
+      }
+    }
+    for (const route of routes) {
+      const result = (server: 'floor' | 'service'): LoadResult =>
+        summarise(turns.find((turn) => turn.route === route && turn.server === server)!.samples);
+      const comparison = { route, floor: result('floor'), service: result('service') };
+      log(`  ${ROUTE_LABELS[route]}`);
+      log(`    ${describeLoad('floor', comparison.floor)}`);
+      log(`    ${describeLoad('service', comparison.service)}`);
+      comparisons.push(comparison);
+    }
+  }
+  return comparisons;
+}
+
+/** Statements each server sends per request, counted by the proxy on the PostgreSQL wire. */
+async function countRoundTrips(
+  context: Context,
+  pair: { service: ServerProcess; floor: ServerProcess },
+  proxy: LatencyProxy,
+): Promise<RoundTrips[]> {
+  const token = (user: string): string => signToken(SECRET, user);
+  const paths = context.options.routes.includes('big-page-200')
+    ? {
+        service: await deepPath(pair.service, token(BIG_USER), 200),
+        floor: await deepPath(pair.floor, token(BIG_USER), 200),
+      }
+    : { service: '', floor: '' };
+  const count = async (server: ServerProcess, route: RouteName, path: string): Promise<number> => {
+    const scenario = scenarioFor(context, route, server.url, { connections: 4, deepPath: path });
+    // Warm the pool first, so that opening connections is not counted.
+    await context.driver.run({ ...scenario, amount: 40 });
+    proxy.resetRoundTrips();
+    const result = summarise([await context.driver.run({ ...scenario, amount: 400 })]);
+    const statements = proxy.roundTrips();
+    if (result.non2xx > 0) log(`    ${server.name} ${route}: ${JSON.stringify(result.statuses)}`);
+    return statements / result.responses;
+  };
+  const trips: RoundTrips[] = [];
+  for (const route of context.options.routes) {
+    const floor = await count(pair.floor, route, paths.floor);
+    const service = await count(pair.service, route, paths.service);
+    log(
+      `  ${ROUTE_LABELS[route].padEnd(30)} service ${service.toFixed(2)}, floor ${floor.toFixed(2)}`,
+    );
+    trips.push({ route, service, floor });
+  }
+  return trips;
+}
+
+/** The round trip the proxy actually adds: `SELECT 1` through it, median of 50. */
+async function effectiveRtt(databaseUrl: string): Promise<number> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const started = performance.now();
+      await client.query('SELECT 1');
+      samples.push(performance.now() - started);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[Math.floor(samples.length / 2)];
+  } finally {
+    await client.end();
+  }
+}
+
+async function profileService(context: Context, databaseUrl: string): Promise<string> {
+  const dir = join(WORK_DIR, 'profile');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const spawned = performance.now();
+  const service = await startServer({
+    name: 'service-profile',
+    command: ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js'],
+    env: serverEnv(context.options, databaseUrl, port),
+    port,
+  });
+  let window: { fromMs: number; toMs: number };
+  try {
+    const scenario = scenarioFor(context, 'get-one', service.url, {});
+    await context.driver.run({ ...scenario, durationSec: context.options.warmupSec });
+    const from = performance.now() - spawned;
+    const result = summarise([await context.driver.run(scenario)]);
+    window = { fromMs: from, toMs: performance.now() - spawned };
+    log(`  ${describeLoad('service', result)} (profiled)`);
+  } finally {
+    await service.stop();
+  }
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`the service wrote no CPU profile into ${dir}`);
+  const summary = summariseProfile(join(dir, file), 15, window);
+  log(`  profile: ${join('bench/.work/profile', file)}`);
+  return formatProfile(summary);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const started = performance.now();
+  const phases = options.phases;
+  const needsServers = ['throughput', 'roundtrips', 'rtt', 'profile'].some((phase) =>
+    phases.has(phase as Phase),
+  );
+  log(
+    `tasks service benchmark (${options.quick ? '--quick' : 'full'}): ` +
+      `${[...phases].join(', ')}`,
+  );
+  if (needsServers) ensureBuilt(log);
+  const jsDir = compileChildren();
+
+  const database = await openBenchDatabase({
+    // The quick and the full seed live side by side, so that switching does not reseed.
+    name: options.quick ? 'tasks_bench_quick' : 'tasks_bench',
+    durable: options.durable,
+    log,
+  });
+  const driver = new Driver(jsDir);
+  const proxies: LatencyProxy[] = [];
+  const running: ServerProcess[] = [];
+  const measurements: Measurements = { connections: options.connections };
+  const sections: Partial<Record<Section, string>> = {};
+  try {
+    const postgres = await serverVersion(database.url);
+    const seedStarted = performance.now();
+    const seeded = await ensureSeed(database.url, options.plan);
+    const total = totalTasks(options.plan).toLocaleString('en-US');
+    log(
+      seeded === null
+        ? `reusing the seeded database: ${total} tasks already there`
+        : `seeded ${total} tasks in ${(seeded / 1000).toFixed(1)} s`,
+    );
+    const smallPlan: SeedPlan = { users: 100, perUser: 100, bigUserTasks: 0 };
+    if (phases.has('repository') && database.smallUrl) {
+      const small = await ensureSeed(database.smallUrl, smallPlan);
+      log(small === null ? 'reusing the 10,000-task database' : 'seeded the 10,000-task database');
+    }
+    log(`database ready in ${seconds(seedStarted)}`);
+
+    const context: Context = {
+      options,
+      jsDir,
+      database,
+      driver,
+      pairs: await sampleTasks(database.url, options.plan, 2_000, 2),
+      users: Array.from({ length: options.plan.users }, (_, i) => userId(i + 1)),
+    };
+    const settings: RunSettings = {
+      mode: options.quick ? 'quick' : 'full',
+      connections: options.connections,
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+      poolMax: options.poolMax,
+      logLevel: options.logLevel,
+      durable: options.durable,
+      seed:
+        `${total} tasks: ${options.plan.users.toLocaleString('en-US')} users × ` +
+        `${options.plan.perUser} + one user with ${options.plan.bigUserTasks.toLocaleString('en-US')}`,
+    };
+
+    if (phases.has('repository')) {
+      log('\nrepository, in process, one call at a time:');
+      const sized = [
+        ...(database.smallUrl ? [{ url: database.smallUrl, plan: smallPlan }] : []),
+        { url: database.url, plan: options.plan },
+      ];
+      const phaseStarted = performance.now();
+      const timings: RepositoryTiming[] = await timeRepository(sized, options.repoCalls, log);
+      log(`  (${seconds(phaseStarted)})`);
+      measurements.repository = timings;
+      for (const { url } of sized) await removeBenchmarkRows(url);
+      const table = repositoryRows(timings);
+      sections.repository = [
+        `Measured ${new Date().toISOString()} (${settings.mode}): \`TypeOrmTasksRepository\` on a`,
+        `\`TasksDataSource\`, in the benchmark's own process, ${options.repoCalls.toLocaleString('en-US')} sequential calls per`,
+        'operation and size after a warm-up; random owners and tasks.',
+        '',
+        markdownTable(table.headers, table.rows, ['l']),
+      ].join('\n');
+    }
+
+    if (phases.has('throughput')) {
+      log(
+        `\nthroughput: ${options.connections} connections, ${options.durationSec} s per route and ` +
+          `server after ${options.warmupSec} s of warm-up; floor and service take turns`,
+      );
+      const phaseStarted = performance.now();
+      const pair = await startPair(options, jsDir, database.url, '');
+      running.push(pair.floor, pair.service);
+      measurements.throughput = await measureRoutes(context, pair, {});
+      log(`  (${seconds(phaseStarted)})`);
+      measurements.peakRssMb = pair.service.memory.peakMb();
+      log(
+        `  peak RSS: service ${measurements.peakRssMb.toFixed(0)} MB, floor ${pair.floor.memory.peakMb().toFixed(0)} MB`,
+      );
+      await pair.service.stop();
+      await pair.floor.stop();
+      running.length = 0;
+      await removeBenchmarkRows(database.url);
+    }
+
+    if (phases.has('roundtrips') || phases.has('rtt')) {
+      const phaseStarted = performance.now();
+      const rtt = phases.has('rtt') ? options.rttMs : 0;
+      const proxy = await startLatencyProxy({
+        targetHost: database.host,
+        targetPort: database.port,
+        rttMs: rtt,
+      });
+      proxies.push(proxy);
+      const proxied = new URL(database.url);
+      proxied.hostname = '127.0.0.1';
+      proxied.port = String(proxy.port);
+      const pair = await startPair(options, jsDir, proxied.toString(), '-proxied');
+      running.push(pair.floor, pair.service);
+      if (phases.has('roundtrips')) {
+        log('\ndatabase round trips per request (statements counted on the PostgreSQL wire):');
+        measurements.roundTrips = await countRoundTrips(context, pair, proxy);
+      }
+      if (phases.has('rtt')) {
+        const effectiveMs = await effectiveRtt(proxied.toString());
+        log(
+          `\n--rtt ${rtt}: ${options.rttConnections} connections through the latency proxy ` +
+            `(effective RTT ${effectiveMs.toFixed(2)} ms: SELECT 1 through it, median)`,
+        );
+        const comparisons = await measureRoutes(context, pair, {
+          connections: options.rttConnections,
+        });
+        measurements.rtt = {
+          rttMs: rtt,
+          effectiveMs,
+          connections: options.rttConnections,
+          comparisons,
+        };
+        const table = comparisonRows(comparisons);
+        sections.rtt = [
+          `Measured ${new Date().toISOString()} (${settings.mode}): a TCP proxy (bench/latency-proxy.ts)`,
+          `adds ${rtt} ms of round trip between each server and PostgreSQL (effective: ${effectiveMs.toFixed(2)} ms,`,
+          `the median \`SELECT 1\` through it); ${options.rttConnections} connections, so no request waits for`,
+          `one of the ${options.poolMax} pooled connections. One round trip per request means p95 ≈ RTT.`,
+          '',
+          markdownTable(table.headers, table.rows, ['l']),
+        ].join('\n');
+      }
+      await pair.service.stop();
+      await pair.floor.stop();
+      running.length = 0;
+      await removeBenchmarkRows(database.url);
+      log(`  (${seconds(phaseStarted)})`);
+    }
+
+    if (phases.has('profile')) {
+      log(
+        `\nCPU profile of the service under the get-one load (${options.connections} connections):`,
+      );
+      const profile = await profileService(context, database.url);
+      sections.profile = [
+        `Measured ${new Date().toISOString()} (${settings.mode}): \`node --cpu-prof\` on the service`,
+        `(LOG_LEVEL=${options.logLevel}) while it answered "get one" at ${options.connections} connections for`,
+        `${options.durationSec} s; start-up and warm-up are cut out of the window. Summarised by`,
+        'bench/profile-summary.ts.',
+        '',
+        profile,
+      ].join('\n');
+      log(profile);
+    }
+
+    const details = machine(postgres);
+    const targets = evaluateTargets(measurements);
+    log('');
+    if (measurements.throughput) {
+      const table = comparisonRows(measurements.throughput);
+      log(textTable(table.headers, table.rows));
+      log(`peak RSS of the service: ${measurements.peakRssMb?.toFixed(0)} MB`);
+    }
+    if (measurements.rtt) {
+      const table = comparisonRows(measurements.rtt.comparisons);
+      log(`\nwith --rtt ${measurements.rtt.rttMs} at ${measurements.rtt.connections} connections:`);
+      log(textTable(table.headers, table.rows));
+    }
+    const targetTable = targetRows(targets);
+    log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
+    log(`\nbenchmark done in ${seconds(started)}`);
+
+    if (measurements.throughput || measurements.roundTrips) {
+      const table = measurements.throughput ? comparisonRows(measurements.throughput) : null;
+      sections.run = [
+        `Measured ${details.date} (${settings.mode} run, \`npm run bench${options.quick ? ' -- --quick' : ''}\`), commit ${details.commit}.`,
+        '',
+        `- Machine: ${details.cpu}, ${details.cores} cores, ${details.memoryGiB} GiB; ${details.os}`,
+        `- Node ${details.node}, PostgreSQL ${details.postgres} (${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : `embedded, ${options.durable ? 'durable' : 'fsync and synchronous_commit off'}`})`,
+        `- Seed: ${settings.seed}`,
+        `- Load: autocannon in its own process, ${settings.connections} connections, ${settings.durationSec} s per route and server after ${settings.warmupSec} s of warm-up each; floor and service take turns in stretches of about ${SLICE_SEC} s (ABBA order), never loaded at once`,
+        `- Service: \`node dist/src/main.js\`, NODE_ENV=production, LOG_LEVEL=${settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${settings.poolMax}; the floor has the same pool size`,
+        '',
+        ...(table
+          ? [
+              markdownTable(table.headers, table.rows, ['l']),
+              '',
+              `Peak RSS of the service (VmHWM): ${measurements.peakRssMb?.toFixed(0)} MB.`,
+              '',
+            ]
+          : []),
+        ...(measurements.roundTrips
+          ? [
+              'Database round trips per request (statements counted on the PostgreSQL wire by the proxy):',
+              '',
+              markdownTable(
+                ['route', 'service', 'floor'],
+                measurements.roundTrips.map((trip) => [
+                  ROUTE_LABELS[trip.route],
+                  trip.service.toFixed(2),
+                  trip.floor.toFixed(2),
+                ]),
+                ['l'],
+              ),
+              '',
+            ]
+          : []),
+        '### Targets',
+        '',
+        markdownTable(targetTable.headers, targetTable.rows, ['l', 'l', 'l', 'l']),
+      ].join('\n');
+    }
+    if (options.writeResults && Object.keys(sections).length > 0) {
+      writeResults(RESULTS_FILE, sections);
+      log(`wrote ${Object.keys(sections).join(', ')} into bench/RESULTS.md`);
+    }
+  } finally {
+    for (const server of running) await server.stop().catch(() => undefined);
+    for (const proxy of proxies) await proxy.close();
+    driver.close();
+    await removeBenchmarkRows(database.url).catch(() => undefined);
+    await database.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});
