@@ -67,31 +67,42 @@ class FrontendMessageCounter {
   }
 }
 
-/** Writes chunks to `destination` `delayMs` after they arrived, in arrival order. */
+/**
+ * Writes chunks to `destination` `delayMs` after they arrived, in arrival order. A timer may fire
+ * early (Node measures it from the loop's cached clock), so each delivery checks the clock and
+ * waits out a remainder under a millisecond with setImmediate: never early, rarely later than
+ * the timer's own slack. The effective round trip is measured and reported by bench/run.ts.
+ */
 function delayedPipe(source: Socket, destination: Socket, delayMs: number): void {
-  let lastDue = 0;
-  let queued = 0;
+  const queue: { due: number; chunk: Buffer }[] = [];
+  let scheduled = false;
   let ended = false;
-  const finish = (): void => {
-    if (ended && queued === 0) destination.end();
+  const pump = (): void => {
+    scheduled = false;
+    const now = performance.now();
+    while (queue.length > 0 && queue[0].due <= now) {
+      const { chunk } = queue.shift() as { chunk: Buffer };
+      if (!destination.destroyed) destination.write(chunk);
+    }
+    if (queue.length > 0) schedule(queue[0].due - now);
+    else if (ended) destination.end();
+  };
+  const schedule = (wait: number): void => {
+    scheduled = true;
+    if (wait >= 1) setTimeout(pump, wait);
+    else setImmediate(pump);
   };
   source.on('data', (chunk: Buffer) => {
     if (delayMs <= 0) {
       destination.write(chunk);
       return;
     }
-    const due = Math.max(performance.now() + delayMs, lastDue);
-    lastDue = due;
-    queued++;
-    setTimeout(() => {
-      queued--;
-      if (!destination.destroyed) destination.write(chunk);
-      finish();
-    }, due - performance.now());
+    queue.push({ due: performance.now() + delayMs, chunk });
+    if (!scheduled) schedule(delayMs);
   });
   source.on('end', () => {
     ended = true;
-    finish();
+    if (queue.length === 0) destination.end();
   });
 }
 

@@ -87,26 +87,35 @@ export function compileChildren(): string {
   return outDir;
 }
 
-/** Peak resident memory of a process: VmHWM from /proc, else the largest `ps` sample seen. */
+/**
+ * Resident memory of a process: the kernel's own peak (VmHWM in /proc) where there is one, else
+ * the largest `ps` sample seen (every 250 ms). `readyMb` is what it held once it answered.
+ */
 export class MemorySampler {
   private peakKb = 0;
   private readonly timer: NodeJS.Timeout;
+  readonly readyMb: number;
 
   constructor(private readonly pid: number) {
     this.timer = setInterval(() => this.sample(), 250);
     this.timer.unref();
+    this.readyMb = this.sample() / 1024;
   }
 
-  sample(): void {
+  /** Samples now; returns the current resident size in kB. */
+  sample(): number {
     const status = `/proc/${this.pid}/status`;
     if (existsSync(status)) {
-      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(status, 'utf8'));
-      if (match) this.peakKb = Math.max(this.peakKb, Number(match[1]));
-      return;
+      const text = readFileSync(status, 'utf8');
+      const peak = Number(/VmHWM:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
+      const current = Number(/VmRSS:\s+(\d+) kB/.exec(text)?.[1] ?? 0);
+      this.peakKb = Math.max(this.peakKb, peak, current);
+      return current;
     }
     const ps = spawnSync('ps', ['-o', 'rss=', '-p', String(this.pid)], { encoding: 'utf8' });
-    const rss = Number(ps.stdout.trim());
-    if (rss > 0) this.peakKb = Math.max(this.peakKb, rss);
+    const rss = Number(ps.stdout.trim()) || 0;
+    this.peakKb = Math.max(this.peakKb, rss);
+    return rss;
   }
 
   peakMb(): number {

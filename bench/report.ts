@@ -143,6 +143,7 @@ export interface Measurements {
   connections: number;
   throughput?: Comparison[];
   peakRssMb?: number;
+  readyRssMb?: number;
   repository?: RepositoryTiming[];
   roundTrips?: RoundTrips[];
   rtt?: { rttMs: number; effectiveMs: number; connections: number; comparisons: Comparison[] };

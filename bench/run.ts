@@ -70,6 +70,7 @@ const USAGE = `npm run bench -- [options]
   --repo-calls N       calls per repository operation and size (10,000)
   --only LIST          phases: repository,throughput,roundtrips,rtt,profile
   --routes LIST        routes: ${ROUTES.join(',')}
+  --node-options "…"  extra node flags for the service (a lever: e.g. --max-semi-space-size=8)
   --durable            keep fsync and synchronous_commit on in the embedded PostgreSQL
   --no-results         do not rewrite bench/RESULTS.md
 
@@ -104,6 +105,7 @@ function parseOptions() {
       routes: { type: 'string' },
       durable: { type: 'boolean', default: false },
       'no-results': { type: 'boolean', default: false },
+      'node-options': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -150,6 +152,7 @@ function parseOptions() {
     routes: list('routes', values.routes, ROUTES) ?? [...ROUTES],
     durable: values.durable,
     writeResults: !values['no-results'],
+    nodeOptions: values['node-options'].split(' ').filter(Boolean),
   };
 }
 type Options = ReturnType<typeof parseOptions>;
@@ -209,7 +212,7 @@ async function startPair(
     const servicePort = await freePort();
     const service = await startServer({
       name: `service${suffix}`,
-      command: ['dist/src/main.js'],
+      command: [...options.nodeOptions, 'dist/src/main.js'],
       env: serverEnv(options, databaseUrl, servicePort),
       port: servicePort,
     });
@@ -450,7 +453,12 @@ async function profileService(context: Context, databaseUrl: string): Promise<st
   const spawned = performance.now();
   const service = await startServer({
     name: 'service-profile',
-    command: ['--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js'],
+    command: [
+      ...context.options.nodeOptions,
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      'dist/src/main.js',
+    ],
     env: serverEnv(context.options, databaseUrl, port),
     port,
   });
@@ -567,8 +575,11 @@ async function main(): Promise<void> {
       measurements.throughput = await measureRoutes(context, pair, {});
       log(`  (${seconds(phaseStarted)})`);
       measurements.peakRssMb = pair.service.memory.peakMb();
+      measurements.readyRssMb = pair.service.memory.readyMb;
       log(
-        `  peak RSS: service ${measurements.peakRssMb.toFixed(0)} MB, floor ${pair.floor.memory.peakMb().toFixed(0)} MB`,
+        `  peak RSS: service ${measurements.peakRssMb.toFixed(0)} MB ` +
+          `(${measurements.readyRssMb.toFixed(0)} MB once started), ` +
+          `floor ${pair.floor.memory.peakMb().toFixed(0)} MB`,
       );
       await pair.service.stop();
       await pair.floor.stop();
@@ -648,7 +659,10 @@ async function main(): Promise<void> {
     if (measurements.throughput) {
       const table = comparisonRows(measurements.throughput);
       log(textTable(table.headers, table.rows));
-      log(`peak RSS of the service: ${measurements.peakRssMb?.toFixed(0)} MB`);
+      log(
+        `peak RSS of the service: ${measurements.peakRssMb?.toFixed(0)} MB ` +
+          `(${measurements.readyRssMb?.toFixed(0)} MB once started)`,
+      );
     }
     if (measurements.rtt) {
       const table = comparisonRows(measurements.rtt.comparisons);
@@ -668,13 +682,14 @@ async function main(): Promise<void> {
         `- Node ${details.node}, PostgreSQL ${details.postgres} (${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL' : `embedded, ${options.durable ? 'durable' : 'fsync and synchronous_commit off'}`})`,
         `- Seed: ${settings.seed}`,
         `- Load: autocannon in its own process, ${settings.connections} connections, ${settings.durationSec} s per route and server after ${settings.warmupSec} s of warm-up each; floor and service take turns in stretches of about ${SLICE_SEC} s (ABBA order), never loaded at once`,
-        `- Service: \`node dist/src/main.js\`, NODE_ENV=production, LOG_LEVEL=${settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${settings.poolMax}; the floor has the same pool size`,
+        `- Service: \`node ${options.nodeOptions.map((flag) => `${flag} `).join('')}dist/src/main.js\`, NODE_ENV=production, LOG_LEVEL=${settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${settings.poolMax}; the floor has the same pool size`,
         '',
         ...(table
           ? [
               markdownTable(table.headers, table.rows, ['l']),
               '',
-              `Peak RSS of the service (VmHWM): ${measurements.peakRssMb?.toFixed(0)} MB.`,
+              `Peak RSS of the service (VmHWM): ${measurements.peakRssMb?.toFixed(0)} MB; ` +
+                `${measurements.readyRssMb?.toFixed(0)} MB once it had started, before any load.`,
               '',
             ]
           : []),
