@@ -10,9 +10,14 @@ import { TasksDataSource } from './src/database/tasks-data-source';
  * connects to DATABASE_DIRECT_URL when set, since migrations want a direct, non-pooled
  * connection (on Neon: the host without `-pooler`).
  */
-// Like the app, read `.env` when present; variables already set in the environment win.
-if (existsSync('.env')) process.loadEnvFile('.env');
-const { database } = AppConfig.fromEnvironment(validateEnvironment(process.env));
+// Like the app: `.env` is read in development only; variables already set in the environment win.
+const nodeEnv = process.env.NODE_ENV;
+if (nodeEnv !== 'production' && nodeEnv !== 'test' && existsSync('.env')) {
+  process.loadEnvFile('.env');
+}
+const { database } = AppConfig.fromEnvironment(
+  validateEnvironment(process.env, { requireAuth: false }),
+);
 const url = database.directUrl;
 if (!url) {
   throw new Error(

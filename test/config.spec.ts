@@ -1,5 +1,9 @@
-import { AppConfig, DEVELOPMENT_JWT_SECRET } from '../src/config/app-config';
-import { InvalidEnvironmentError, validateEnvironment } from '../src/config/environment';
+import { AppConfig } from '../src/config/app-config';
+import {
+  DEVELOPMENT_JWT_SECRET,
+  InvalidEnvironmentError,
+  validateEnvironment,
+} from '../src/config/environment';
 
 // FR-001: configuration from the environment, validated once, all problems reported together.
 describe('environment validation', () => {
@@ -92,6 +96,16 @@ describe('environment validation', () => {
     ).not.toThrow();
   });
 
+  it('refuses the public development secret in production', () => {
+    expect(
+      problemsOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgresql://db.example.com/tasks',
+        AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET,
+      }),
+    ).toEqual(['AUTH_JWT_SECRET must not be the public development secret in production']);
+  });
+
   it('refuses both auth settings at once', () => {
     expect(
       problemsOf({
@@ -105,12 +119,18 @@ describe('environment validation', () => {
 describe('AppConfig', () => {
   it('uses the development secret only in development and test without auth settings', () => {
     const dev = AppConfig.fromEnvironment(validateEnvironment({}));
-    expect(dev.auth).toMatchObject({ jwtSecret: DEVELOPMENT_JWT_SECRET, usesDevelopmentSecret: true });
+    expect(dev.auth).toMatchObject({
+      jwtSecret: DEVELOPMENT_JWT_SECRET,
+      usesDevelopmentSecret: true,
+    });
 
     const configured = AppConfig.fromEnvironment(
       validateEnvironment({ AUTH_JWT_SECRET: 's'.repeat(40) }),
     );
-    expect(configured.auth).toMatchObject({ jwtSecret: 's'.repeat(40), usesDevelopmentSecret: false });
+    expect(configured.auth).toMatchObject({
+      jwtSecret: 's'.repeat(40),
+      usesDevelopmentSecret: false,
+    });
   });
 
   it('runs migrations at start-up by default only on the embedded database', () => {

@@ -4,8 +4,13 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { AppConfig, DEVELOPMENT_JWT_SECRET } from '../src/config/app-config';
-import { Environment, ENVIRONMENT_VARIABLES, validateEnvironment } from '../src/config/environment';
+import { AppConfig } from '../src/config/app-config';
+import {
+  DEVELOPMENT_JWT_SECRET,
+  Environment,
+  ENVIRONMENT_VARIABLES,
+  validateEnvironment,
+} from '../src/config/environment';
 import { HealthController } from '../src/health/health.controller';
 
 /**
@@ -228,12 +233,20 @@ function dockerIgnored(patterns: string[], path: string): boolean {
   return ignored;
 }
 
-/** Compose's `${VAR-default}` / `${VAR:-default}` with an empty environment: the default. */
+/** Stands in for a variable compose demands from `.env` (`${VAR?message}`). */
+const FROM_DOT_ENV = 'a-value-the-user-puts-in-dot-env-32+chars';
+
+/** Compose's `${VAR-default}` / `${VAR:-default}` with an empty environment: the default;
+ * `${VAR?message}` / `${VAR:?message}`: a value the user must supply in `.env`. */
 const interpolate = (value: string): string =>
-  value.replace(/\$\{(\w+)(:?-([^}]*))?\}/g, (_, name: string, hasDefault, fallback: string) => {
-    if (hasDefault === undefined) throw new Error(`\${${name}} has no default in compose`);
-    return fallback;
-  });
+  value.replace(
+    /\$\{(\w+)(?::?(-|\?)([^}]*))?\}/g,
+    (_, name: string, operator: string | undefined, fallback: string) => {
+      if (operator === '-') return fallback;
+      if (operator === '?') return FROM_DOT_ENV;
+      throw new Error(`\${${name}} has no default in compose`);
+    },
+  );
 
 function composeEnv(service: Json): Env {
   const raw = service.environment ?? {};
@@ -708,8 +721,11 @@ describe('docker-compose.yml', () => {
       }
       const validated = validateEnvironment(env);
       expect(validated.NODE_ENV).toBe('production');
-      // `npm run token -- <userId>` signs with the development secret; compose accepts it.
-      expect(env.AUTH_JWT_SECRET).toBe(DEVELOPMENT_JWT_SECRET);
+      // The secret comes from `.env` (production mode refuses the public development secret).
+      expect(env.AUTH_JWT_SECRET).toBe(FROM_DOT_ENV);
+      expect(() =>
+        validateEnvironment({ ...env, AUTH_JWT_SECRET: DEVELOPMENT_JWT_SECRET }),
+      ).toThrow(/development secret/);
     },
   );
 

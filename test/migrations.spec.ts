@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TasksDataSource } from '../src/database/tasks-data-source';
+import { startTestApp } from './support/test-app';
 import { openDataSource } from './support/test-data-source';
 import { adminQuery, TEST_ADMIN_URL_VAR, withDatabase } from './support/test-database';
 
@@ -168,4 +169,23 @@ describe('migrations', () => {
       stdout: expect.stringMatching(/No changes in database schema were found/),
     });
   }, 90_000);
+
+  it('at start-up (DB_MIGRATIONS_RUN) migrates over DATABASE_DIRECT_URL, not the pooled URL', async () => {
+    const empty = `tasks_direct_${process.pid}`;
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${empty} WITH (FORCE)`);
+    await adminQuery(adminUrl(), `CREATE DATABASE ${empty}`);
+    const app = await startTestApp({
+      DB_MIGRATIONS_RUN: 'true',
+      DATABASE_DIRECT_URL: withDatabase(adminUrl(), empty),
+    });
+    try {
+      const direct = await openDataSource(withDatabase(adminUrl(), empty));
+      const [{ count }] = await direct.query('SELECT count(*)::int AS count FROM migrations');
+      await direct.destroy();
+      expect(count).toBe(1);
+    } finally {
+      await app.close();
+      await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${empty} WITH (FORCE)`);
+    }
+  });
 });

@@ -1,7 +1,9 @@
-import type { Environment, LogLevel, NodeEnv } from './environment';
-
-/** A fixed secret so that `npm start` works with no configuration; never accepted in production. */
-export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production!';
+import {
+  DEVELOPMENT_JWT_SECRET,
+  type Environment,
+  type LogLevel,
+  type NodeEnv,
+} from './environment';
 
 export interface DatabaseSettings {
   /** Null in development and test without DATABASE_URL: an embedded server is started. */

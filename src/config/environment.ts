@@ -14,6 +14,9 @@ import {
   ValidationError,
 } from 'class-validator';
 
+/** A fixed secret so that `npm start` works with no configuration; refused in production. */
+export const DEVELOPMENT_JWT_SECRET = 'development-only-secret-do-not-use-in-production!';
+
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -164,7 +167,11 @@ const describe = (error: ValidationError): string => {
  * `InvalidEnvironmentError` naming every offending variable, so that a deployment with three
  * typos is fixed in one go.
  */
-export function validateEnvironment(raw: Record<string, unknown>): Environment {
+export function validateEnvironment(
+  raw: Record<string, unknown>,
+  /** The migration CLI needs the database settings only, not the service's auth settings. */
+  { requireAuth = true }: { requireAuth?: boolean } = {},
+): Environment {
   const input: Record<string, unknown> = {};
   for (const key of ENVIRONMENT_VARIABLES) {
     if (raw[key] !== undefined) input[key] = raw[key];
@@ -174,9 +181,12 @@ export function validateEnvironment(raw: Record<string, unknown>): Environment {
 
   if (env.NODE_ENV === 'production') {
     if (!env.DATABASE_URL) problems.push('DATABASE_URL is required when NODE_ENV=production');
-    if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
+    if (requireAuth && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) {
       problems.push('AUTH_JWT_SECRET or AUTH_JWKS_URL is required when NODE_ENV=production');
     }
+  }
+  if (env.NODE_ENV === 'production' && env.AUTH_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+    problems.push('AUTH_JWT_SECRET must not be the public development secret in production');
   }
   if (env.AUTH_JWT_SECRET && env.AUTH_JWKS_URL) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWKS_URL are exclusive: set one of them');

@@ -30,6 +30,9 @@ export function buildDataSourceOptions(settings: ConnectionSettings): DataSource
     migrationsRun: false,
     logging: false,
     applicationName: 'tasks-service',
+    // gen_random_uuid() is built into PostgreSQL 13+: no `uuid-ossp`, which a managed database
+    // role may not be allowed to create.
+    installExtensions: false,
     extra: {
       max: settings.poolMax,
       // Bounds both a new connection and the wait for a free one from the pool.

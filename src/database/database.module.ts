@@ -48,7 +48,11 @@ async function resolveEndpoint(config: AppConfig, moduleRef: ModuleRef): Promise
   return new DatabaseEndpoint(embedded.url, embedded, moduleRef);
 }
 
-/** Applies pending migrations at start-up when DB_MIGRATIONS_RUN is on (under the advisory lock). */
+/**
+ * Applies pending migrations at start-up when DB_MIGRATIONS_RUN is on (under the advisory lock).
+ * They run over DATABASE_DIRECT_URL when it differs from DATABASE_URL: a session advisory lock
+ * and DDL need a direct connection, not a transaction-mode pooler such as Neon's `-pooler` host.
+ */
 @Injectable()
 export class StartupMigrations implements OnModuleInit {
   private readonly logger = new Logger('Migrations');
@@ -59,12 +63,21 @@ export class StartupMigrations implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    if (!this.config.database.runMigrations) return;
-    const applied = await this.dataSource.runMigrations();
-    this.logger.log(
-      { applied: applied.map((migration) => migration.name) },
-      'migrations up to date',
-    );
+    const { runMigrations, url, directUrl } = this.config.database;
+    if (!runMigrations) return;
+    const direct =
+      directUrl && directUrl !== url
+        ? await new TasksDataSource(
+            buildDataSourceOptions({ ...this.config.database, url: directUrl, poolMax: 1 }),
+          ).initialize()
+        : null;
+    try {
+      const applied = await (direct ?? this.dataSource).runMigrations();
+      const names = applied.map((migration) => migration.name);
+      this.logger.log(`migrations up to date (applied now: ${names.join(', ') || 'none'})`);
+    } finally {
+      await direct?.destroy();
+    }
   }
 }
 

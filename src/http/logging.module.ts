@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
@@ -10,6 +10,16 @@ const isProbe = (request: IncomingMessage): boolean =>
   request.url?.startsWith('/health/') === true ||
   request.url === '/metrics';
 
+/** pino-pretty is a dev dependency: a production image run in development mode has none. */
+function prettyPrinterInstalled(): boolean {
+  try {
+    require.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * JSON logs through nestjs-pino, registered once: a line per request with its id, method,
  * route, status, duration and caller; credentials redacted; probes only at debug.
@@ -19,6 +29,9 @@ const isProbe = (request: IncomingMessage): boolean =>
     LoggerModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
+        // nestjs-pino's default route, `{/*splat}`, reaches @fastify/middie as `/{/*splat}`,
+        // which matches no request path: without this, no request is ever logged.
+        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
         pinoHttp: {
           level: config.logLevel,
           // The id was assigned by the HTTP adapter (see http/request-id.ts).
@@ -53,7 +66,7 @@ const isProbe = (request: IncomingMessage): boolean =>
             censor: '[redacted]',
           },
           transport:
-            config.nodeEnv === 'development' && process.stdout.isTTY
+            config.nodeEnv === 'development' && process.stdout.isTTY && prettyPrinterInstalled()
               ? { target: 'pino-pretty', options: { singleLine: true } }
               : undefined,
         },
