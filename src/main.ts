@@ -38,9 +38,17 @@ async function bootstrap(): Promise<void> {
     if (shutdown.isShuttingDown) return;
     shutdown.beginShutdown(signal, graceMs);
     setTimeout(() => {
+      logger.log('grace period over: closing the listener; in-flight requests finish');
+      const closing = performance.now();
       app
         .close()
-        .then(() => process.exit(0))
+        .then(() => {
+          logger.log(
+            { drainMs: Math.round(performance.now() - closing) },
+            'stopped: listener closed, in-flight requests finished, database pool closed',
+          );
+          process.exit(0);
+        })
         .catch((error: unknown) => {
           logger.error({ err: error }, 'shutdown failed');
           process.exit(1);
