@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
+import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
 import { corsOptions } from './http/cors';
 import { setupOpenApi } from './http/openapi';
@@ -30,7 +31,13 @@ export async function createApp(): Promise<NestFastifyApplication> {
     genReqId: assignRequestId,
     // Requests are logged once, by nestjs-pino.
     logger: false,
-    return503OnClosing: true,
+    // Once the grace period is over the listener closes; what is already on an accepted
+    // connection is still served (the pool closes only after the listener), rather than
+    // answered with a bare 503 that no client could tell from a failure.
+    return503OnClosing: false,
+    // Keep-alive connections that are idle when the listener closes are ended; those serving a
+    // request end when their response has gone.
+    forceCloseConnections: 'idle',
     // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
     routerOptions: { maxParamLength: 1024 },
   });
@@ -55,6 +62,15 @@ export async function createApp(): Promise<NestFastifyApplication> {
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new RequestValidationPipe());
   app.useGlobalFilters(new ProblemDetailsFilter(app.get(HttpAdapterHost)));
+
+  // During the shutdown grace period, every response asks its client to reconnect (through the
+  // load balancer, which by then sends it to another instance), so that no idle keep-alive
+  // connection is left to be reset under a client's next request when the listener closes.
+  const shutdown = app.get(ShutdownService);
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (shutdown.isShuttingDown) reply.header('Connection', 'close');
+    done();
+  });
 
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', (request, reply, done) => {
