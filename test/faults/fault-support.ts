@@ -1,0 +1,91 @@
+import { SignJWT } from 'jose';
+import { Client } from 'pg';
+import { TEST_JWT_SECRET } from '../support/test-app';
+import { adminQuery, TEST_ADMIN_URL_VAR } from '../support/test-database';
+
+/**
+ * Prints the figures a fault test measured, as one line that docs/reliability.md quotes:
+ * `reliability figures <name> {json}`.
+ */
+export function reportFigures(name: string, figures: Record<string, unknown>): void {
+  console.log(`reliability figures ${name} ${JSON.stringify(figures)}`);
+}
+
+/** Runs `sql` on the test cluster's admin connection (outside the database under test). */
+export const admin = (sql: string): Promise<void> =>
+  adminQuery(process.env[TEST_ADMIN_URL_VAR] as string, sql);
+
+/** Refuses new connections to `database` and ends the open ones: the database "goes away". */
+export async function takeDatabaseAway(database: string): Promise<void> {
+  await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+  await admin(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database}' AND pid <> pg_backend_pid()`,
+  );
+}
+
+export const bringDatabaseBack = (database: string): Promise<void> =>
+  admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+
+/** A connection to the database under test, for looking at rows behind the API's back. */
+export async function inspect(url: string): Promise<Client> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/**
+ * A steady load: `concurrency` loops, each sending one request at a time until `running()` turns
+ * false. Returns what each request produced, in the order they finished.
+ */
+export async function steadyLoad<T>(options: {
+  concurrency: number;
+  running: () => boolean;
+  send: (sequence: number) => Promise<T>;
+}): Promise<T[]> {
+  const results: T[] = [];
+  let sequence = 0;
+  const loop = async (): Promise<void> => {
+    while (options.running()) results.push(await options.send(sequence++));
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, loop));
+  return results;
+}
+
+/** The q-quantile (0..1) of `values`, in the values' unit; 0 for none. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+export const round = (value: number): number => Math.round(value);
+
+/**
+ * Asserts that no captured log line holds any of `secrets` (tokens, cookies, passwords), nor an
+ * Authorization or Cookie header value that a redaction missed.
+ */
+export function expectNoSecrets(lines: string[], secrets: string[]): void {
+  const leaks = lines.filter((line) => secrets.some((secret) => line.includes(secret)));
+  expect(leaks).toEqual([]);
+  const headerValues = lines.filter((line) =>
+    /"(authorization|cookie)"\s*:\s*"(?!\[redacted\])/i.test(line),
+  );
+  expect(headerValues).toEqual([]);
+}
+
+const testSecret = new TextEncoder().encode(TEST_JWT_SECRET);
+
+/** An HS256 token for `subject`, valid for an hour, signed with the test app's secret. */
+export const tokenFor = (subject: string): Promise<string> =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(testSecret);
+
+export const authHeader = async (subject: string): Promise<{ authorization: string }> => ({
+  authorization: `Bearer ${await tokenFor(subject)}`,
+});
