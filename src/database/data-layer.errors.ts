@@ -30,10 +30,16 @@ export class DataValidationError extends DataLayerError {
 
 interface DriverError {
   code?: string;
+  /** PostgreSQL's severity: FATAL and PANIC end the session, whatever the code. */
+  severity?: string;
   constraint?: string;
   message?: string;
 }
 
+// Severities with which the server ends the session: whatever the SQLSTATE (55000 "database is
+// not currently accepting connections", 3D000 after a database was dropped, 28P01 after a
+// password rotation), the service cannot reach its data, and the caller is not at fault.
+const SESSION_ENDING_SEVERITIES = new Set(['FATAL', 'PANIC']);
 // SQLSTATE classes and codes that mean "the database is not there right now", retryable.
 const UNAVAILABLE_CLASSES = ['08', '53', '57P'];
 const UNAVAILABLE_CODES = new Set(['57014', '40001', '40P01', '55P03', '25006']);
@@ -72,6 +78,8 @@ export function translateDriverError(error: unknown): DataLayerError {
   const message = typeof driverError.message === 'string' ? driverError.message : '';
 
   if (
+    (typeof driverError.severity === 'string' &&
+      SESSION_ENDING_SEVERITIES.has(driverError.severity)) ||
     (code &&
       (UNAVAILABLE_CODES.has(code) ||
         UNAVAILABLE_NODE_CODES.has(code) ||
