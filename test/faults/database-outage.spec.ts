@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { listeningUrl, spawnApp } from '../support/app-process';
+import { TEST_JWT_SECRET } from '../support/test-app';
+import { createTestDatabase, TestDatabase, withDatabase } from '../support/test-database';
+import {
+  admin,
+  authHeader,
+  bringDatabaseBack,
+  expectNoSecrets,
+  inspect,
+  quantile,
+  reportFigures,
+  round,
+  sleep,
+  steadyLoad,
+  takeDatabaseAway,
+} from './fault-support';
+
+const CONNECT_TIMEOUT_MS = 1000;
+const STATEMENT_TIMEOUT_MS = 2000;
+/** The longest any request may take: waiting for a connection, then the statement. */
+const REQUEST_BOUND_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS + 500;
+const OUTAGE_MS = 2000;
+
+type Kind = 'create' | 'list' | 'update' | 'toggle';
+
+interface Outcome {
+  kind: Kind;
+  marker: string;
+  sentAt: number;
+  ms: number;
+  status: number;
+  code?: string;
+  retryAfter: string | null;
+  contentType: string | null;
+}
+
+/**
+ * A login role of its own for the app, with a password no other text contains, so that a scan
+ * of the logs can tell whether the password leaked.
+ */
+async function appRole(
+  database: TestDatabase,
+): Promise<{ name: string; url: string; password: string }> {
+  const role = `tasks_app_${randomBytes(4).toString('hex')}`;
+  const password = `db-pw-${randomBytes(12).toString('hex')}`;
+  await admin(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+  const client = await inspect(database.url);
+  try {
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO ${role}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(database.url);
+  url.username = role;
+  url.password = password;
+  return { name: role, url: withDatabase(url.toString(), database.name), password };
+}
+
+// CONTRACT §6: a database that goes away while serving turns requests into fast 503s and
+// /health into 503; when it comes back the service recovers by itself. A real process under a
+// steady mixed load; the database refuses connections and its sessions are terminated.
+describe('database outage under load', () => {
+  it('answers fast 503s with Retry-After, then recovers by itself with nothing half-written', async () => {
+    const database = await createTestDatabase();
+    const role = await appRole(database);
+    const app = spawnApp({
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: role.url,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      DATABASE_POOL_MAX: '5',
+      DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+      DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+      LOG_LEVEL: 'debug',
+    });
+    let inspector = await inspect(database.url);
+    try {
+      const url = await listeningUrl(app);
+      const auth = await authHeader('outage-user');
+      const headers = { ...auth, 'content-type': 'application/json' };
+      const tasksUrl = `${url}/api/outage-user/tasks`;
+
+      // Tasks that the load updates (title and description together) and toggles.
+      const seeded: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const response = await fetch(tasksUrl, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ title: `seed-${i}`, description: `seed-${i}` }),
+        });
+        expect(response.status).toBe(201);
+        seeded.push(((await response.json()) as { id: string }).id);
+      }
+
+      const send = async (kind: Kind, marker: string, sequence: number): Promise<Outcome> => {
+        const id = seeded[sequence % seeded.length];
+        const [path, init]: [string, RequestInit] = {
+          create: [
+            tasksUrl,
+            { method: 'POST', body: JSON.stringify({ title: marker, description: marker }) },
+          ],
+          list: [`${tasksUrl}?limit=5`, { method: 'GET' }],
+          update: [
+            `${tasksUrl}/${id}`,
+            { method: 'PUT', body: JSON.stringify({ title: marker, description: marker }) },
+          ],
+          toggle: [`${tasksUrl}/${id}/complete`, { method: 'PATCH' }],
+        }[kind] as [string, RequestInit];
+        const sentAt = performance.now();
+        const response = await fetch(path, {
+          ...init,
+          headers: kind === 'create' || kind === 'update' ? headers : auth,
+        });
+        const text = await response.text();
+        const ms = performance.now() - sentAt;
+        const code = response.ok ? undefined : (JSON.parse(text) as { code?: string }).code;
+        return {
+          kind,
+          marker,
+          sentAt,
+          ms,
+          status: response.status,
+          code,
+          retryAfter: response.headers.get('retry-after'),
+          contentType: response.headers.get('content-type'),
+        };
+      };
+
+      let running = true;
+      const kinds: Kind[] = ['create', 'list', 'update', 'toggle'];
+      const load = steadyLoad<Outcome>({
+        concurrency: 8,
+        running: () => running,
+        send: async (sequence) => {
+          const outcome = await send(kinds[sequence % 4], `w-${sequence}`, sequence);
+          // While the database is away, 503s come back at once: pace the loop a little.
+          if (outcome.status === 503) await sleep(10);
+          return outcome;
+        },
+      });
+      const health: { at: number; status: number; ms: number }[] = [];
+      const probes = (async () => {
+        while (running) {
+          const at = performance.now();
+          const response = await fetch(`${url}/health`);
+          await response.arrayBuffer();
+          health.push({ at, status: response.status, ms: performance.now() - at });
+          await sleep(100);
+        }
+      })();
+
+      await sleep(1000);
+      const wentAwayAt = performance.now();
+      await takeDatabaseAway(database.name);
+      await sleep(OUTAGE_MS);
+      const cameBackAt = performance.now();
+      await bringDatabaseBack(database.name);
+      await sleep(2500);
+      running = false;
+      const outcomes = await load;
+      await probes;
+
+      // Every request was answered within the timeouts, with success or a 503 problem.
+      const slowest = Math.max(...outcomes.map((outcome) => outcome.ms));
+      console.log(
+        app.lines
+          .filter((l) => /unexpected error|"level":50/.test(l))
+          .slice(0, 5)
+          .join('\n'),
+      );
+      expect(slowest).toBeLessThan(REQUEST_BOUND_MS);
+      const failed = outcomes.filter((outcome) => outcome.status >= 400);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(
+        failed.filter(
+          (outcome) =>
+            outcome.status !== 503 ||
+            outcome.code !== 'SERVICE_UNAVAILABLE' ||
+            outcome.retryAfter === null ||
+            !outcome.contentType?.startsWith('application/problem+json'),
+        ),
+      ).toEqual([]);
+      // Failures only while the database was away (and the moment it took to notice its return).
+      const lastFailureSent = Math.max(...failed.map((outcome) => outcome.sentAt));
+      const recoveryMs = Math.max(0, lastFailureSent - cameBackAt);
+      expect(failed.filter((outcome) => outcome.sentAt < wentAwayAt - 50)).toEqual([]);
+      expect(recoveryMs).toBeLessThan(5000);
+      const afterRecovery = outcomes.filter((outcome) => outcome.sentAt > lastFailureSent);
+      expect(afterRecovery.length).toBeGreaterThan(20);
+
+      // /health: 200, then 503 while the database was away, then 200 again.
+      const states = health.map((probe) => probe.status).filter((s, i, all) => s !== all[i - 1]);
+      expect(states).toEqual([200, 503, 200]);
+      const healthBack = health.find((probe) => probe.at > cameBackAt && probe.status === 200);
+      expect(healthBack).toBeDefined();
+      expect(Math.max(...health.map((probe) => probe.ms))).toBeLessThan(REQUEST_BOUND_MS);
+
+      await inspector.end();
+      inspector = await inspect(database.url);
+      // No write was half-applied: every row's title and description come from one request,
+      // every create answered 201 is stored, and no create answered 503 is.
+      const { rows } = await inspector.query<{ title: string; description: string }>(
+        `SELECT title, description FROM tasks WHERE user_id = 'outage-user'`,
+      );
+      expect(rows.filter((row) => row.title !== row.description)).toEqual([]);
+      const stored = new Set(rows.map((row) => row.title));
+      const creates = outcomes.filter((outcome) => outcome.kind === 'create');
+      expect(
+        creates.filter((outcome) => outcome.status === 201 && !stored.has(outcome.marker)),
+      ).toEqual([]);
+      const failedButStored = creates.filter(
+        (outcome) => outcome.status === 503 && stored.has(outcome.marker),
+      );
+      expect(failedButStored).toEqual([]);
+
+      expectNoSecrets(app.lines, [role.password, auth.authorization.slice('Bearer '.length)]);
+      const during = outcomes.filter(
+        (outcome) => outcome.sentAt >= wentAwayAt && outcome.sentAt <= cameBackAt,
+      );
+      reportFigures('outage', {
+        requests: outcomes.length,
+        outageMs: round(cameBackAt - wentAwayAt),
+        answered503: failed.length,
+        otherErrors: 0,
+        p50MsDuringOutage: round(
+          quantile(
+            during.map((outcome) => outcome.ms),
+            0.5,
+          ),
+        ),
+        maxMsDuringOutage: round(Math.max(...during.map((outcome) => outcome.ms))),
+        slowestMs: round(slowest),
+        boundMs: REQUEST_BOUND_MS,
+        recoveryMs: round(recoveryMs),
+        healthBackAfterMs: round((healthBack?.at ?? 0) - cameBackAt),
+        failedCreatesStored: failedButStored.length,
+      });
+    } finally {
+      await bringDatabaseBack(database.name);
+      app.child.kill('SIGINT');
+      await app.exit;
+      await inspector.end();
+      await database.drop();
+      await admin(`DROP ROLE IF EXISTS ${role.name}`);
+    }
+  }, 60_000);
+});
