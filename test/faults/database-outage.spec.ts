@@ -1,6 +1,8 @@
+import type { InjectOptions } from 'fastify';
 import { randomBytes } from 'node:crypto';
+import type { Client } from 'pg';
 import { listeningUrl, spawnApp } from '../support/app-process';
-import { TEST_JWT_SECRET } from '../support/test-app';
+import { startTestApp, TEST_JWT_SECRET, TestApp } from '../support/test-app';
 import { createTestDatabase, TestDatabase, withDatabase } from '../support/test-database';
 import {
   admin,
@@ -243,4 +245,85 @@ describe('database outage under load', () => {
       await admin(`DROP ROLE IF EXISTS ${role.name}`);
     }
   }, 60_000);
+});
+
+// A statement cut by DATABASE_STATEMENT_TIMEOUT_MS is a 503 too, and its connection goes back to
+// the pool in working order: with a pool of one, the next request runs on that same session.
+describe('a statement that outlives DATABASE_STATEMENT_TIMEOUT_MS', () => {
+  const statementTimeoutMs = 300;
+  let testApp: TestApp;
+  let auth: { authorization: string };
+
+  beforeAll(async () => {
+    testApp = await startTestApp({
+      DATABASE_POOL_MAX: '1',
+      DATABASE_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    });
+    auth = await authHeader('timeout-user');
+  });
+  afterAll(() => testApp.close());
+
+  const inject = (options: InjectOptions) =>
+    testApp.app.getHttpAdapter().getInstance().inject(options);
+  const appSessions = async (client: Client): Promise<number[]> => {
+    const { rows } = await client.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tasks-service'`,
+    );
+    return rows.map((row) => row.pid);
+  };
+
+  it('answers 503 with Retry-After, writes nothing, and the same connection serves the next request', async () => {
+    const path = '/api/timeout-user/tasks';
+    const created = await inject({
+      method: 'POST',
+      url: path,
+      headers: auth,
+      payload: { title: 'before the lock' },
+    });
+    expect(created.statusCode).toBe(201);
+    const locker = await inspect(testApp.database.url);
+    const observer = await inspect(testApp.database.url);
+    try {
+      const sessionsBefore = await appSessions(observer);
+      expect(sessionsBefore).toHaveLength(1);
+
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE');
+      const started = performance.now();
+      const [list, create] = await Promise.all([
+        inject({ method: 'GET', url: path, headers: auth }),
+        inject({ method: 'POST', url: path, headers: auth, payload: { title: 'under the lock' } }),
+      ]);
+      const tookMs = performance.now() - started;
+      await locker.query('ROLLBACK');
+
+      for (const response of [list, create]) {
+        expect(response.statusCode).toBe(503);
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(response.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+        expect(response.headers['retry-after']).toBe('5');
+      }
+      // Two statements, one after the other on the single connection, each cut at the timeout.
+      expect(tookMs).toBeGreaterThanOrEqual(statementTimeoutMs);
+      expect(tookMs).toBeLessThan(2 * statementTimeoutMs + 1000);
+
+      const after = await inject({ method: 'GET', url: path, headers: auth });
+      expect(after.statusCode).toBe(200);
+      expect((after.json() as { title: string }[]).map((task) => task.title)).toEqual([
+        'before the lock',
+      ]);
+      expect(await appSessions(observer)).toEqual(sessionsBefore);
+      reportFigures('statement-timeout', {
+        statementTimeoutMs,
+        poolMax: 1,
+        cutRequests: 2,
+        tookMs: round(tookMs),
+        sameSession: true,
+      });
+    } finally {
+      await locker.end();
+      await observer.end();
+    }
+  });
 });
