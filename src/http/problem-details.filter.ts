@@ -239,7 +239,7 @@ function httpProblem(exception: HttpException, request: RawRequest): Problem {
   }
   if (status >= 500) return INTERNAL_ERROR;
   // Framework messages (a malformed URL, a bad Content-Length) are written for clients.
-  return { code: 'BAD_REQUEST', status, detail: exception.message };
+  return { code: 'BAD_REQUEST', status, detail: exception.message.replace(/\.?$/, '.') };
 }
 
 /** The Terminus result of a failed health check, which is thrown as a 503. */
