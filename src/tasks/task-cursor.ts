@@ -1,42 +1,57 @@
+import { createHash } from 'node:crypto';
 import { RequestValidationError } from '../http/request-errors';
 import { TASK_SORTS, type TaskCursor, type TaskSort } from './task-query';
 
 // A cursor holds a title of at most 255 characters, JSON-escaped: a few KiB at the very most.
 const MAX_ENCODED_LENGTH = 4096;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const CURSOR = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{12})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The repository writes timestamps with `toISOString()` (millisecond precision, UTC).
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** The opaque `cursor` query parameter: the repository's `TaskCursor` as base64url JSON. */
+/** A checksum, not a signature: it catches a cursor altered or cut short on its way back. */
+const checksum = (json: string): string =>
+  createHash('sha256').update(json).digest().subarray(0, 9).toString('base64url');
+
+/**
+ * The opaque `cursor` query parameter: the repository's `TaskCursor` as base64url JSON, then a
+ * dot and a checksum of that JSON.
+ */
 export function encodeCursor(cursor: TaskCursor): string {
-  return Buffer.from(JSON.stringify([cursor.sort, cursor.value, cursor.id])).toString('base64url');
+  const json = JSON.stringify([cursor.sort, cursor.value, cursor.id]);
+  return `${Buffer.from(json).toString('base64url')}.${checksum(json)}`;
 }
 
 /**
- * Reads a cursor issued by `encodeCursor` for the same sort order. Anything else (not base64url,
- * not the expected JSON, another sort, a value that is not of the sort's type) is a 400: a
- * cursor is never trusted to be one we issued. A well-formed cursor only ever positions a page
- * within the caller's own tasks, so it needs no signature.
+ * Reads a cursor issued by `encodeCursor` for the same sort order. Anything else (altered, cut
+ * short, another sort, a value not of the sort's type) is a 400 rather than a page that starts
+ * somewhere unexpected. A cursor needs no secret: whatever it holds, it only positions a page
+ * within the caller's own tasks.
  */
 export function decodeCursor(encoded: string, sort: TaskSort): TaskCursor {
   const invalid = (why: string): RequestValidationError =>
     RequestValidationError.of('cursor', `cursor ${why}; use the URL of the Link header as is`);
-  if (encoded.length > MAX_ENCODED_LENGTH || !BASE64URL.test(encoded)) {
-    throw invalid('is not a cursor this service issued');
+  const notIssued = (): RequestValidationError => invalid('is not a cursor this service issued');
+
+  const parts = encoded.length <= MAX_ENCODED_LENGTH ? CURSOR.exec(encoded) : null;
+  if (!parts) throw notIssued();
+  const json = Buffer.from(parts[1], 'base64url').toString('utf8');
+  // Re-encoding catches what decoding forgives: stray padding bits, invalid UTF-8.
+  if (Buffer.from(json).toString('base64url') !== parts[1] || checksum(json) !== parts[2]) {
+    throw notIssued();
   }
   let decoded: unknown;
   try {
-    decoded = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
+    decoded = JSON.parse(json);
   } catch {
-    throw invalid('is not a cursor this service issued');
+    throw notIssued();
   }
   if (
     !Array.isArray(decoded) ||
     decoded.length !== 3 ||
     !decoded.every((part) => typeof part === 'string')
   ) {
-    throw invalid('is not a cursor this service issued');
+    throw notIssued();
   }
   const [cursorSort, value, id] = decoded as [string, string, string];
   if (cursorSort !== sort) {
@@ -45,9 +60,7 @@ export function decodeCursor(encoded: string, sort: TaskSort): TaskCursor {
       : 'another sort';
     throw invalid(`belongs to ${issuedFor}, not sort=${sort}`);
   }
-  if (!UUID.test(id) || !isValidSortValue(sort, value)) {
-    throw invalid('is not a cursor this service issued');
-  }
+  if (!UUID.test(id) || !isValidSortValue(sort, value)) throw notIssued();
   return { sort, value, id };
 }
 
