@@ -1,0 +1,169 @@
+import request from 'supertest';
+import { ERROR_CODES } from '../src/http/error-codes';
+import { startTestApp, TestApp } from './support/test-app';
+
+interface Operation {
+  parameters?: { name: string; in: string; required?: boolean }[];
+  requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: object }>;
+  security?: object[];
+}
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { properties?: Record<string, { enum?: string[] }> }>;
+    securitySchemes: object;
+  };
+}
+
+// Swagger UI's page and assets are served by SwaggerModule and @fastify/static, not described.
+const UI_ASSETS = [
+  '/docs/',
+  '/docs/*',
+  '/docs/index.html',
+  '/docs/LICENSE',
+  '/docs/swagger-ui-init.js',
+  '/docs/docs/swagger-ui-init.js',
+];
+
+/** The routes Fastify serves, read from its route tree: `METHOD /path` with `:param` segments. */
+function servedRoutes(tree: string): string[] {
+  const routes: string[] = [];
+  const prefixes: string[] = [];
+  for (const line of tree.split('\n')) {
+    const match = /^([│ ]*)[├└]── (.*?) \(([A-Z, ]+)\)$/.exec(line);
+    if (!match) continue;
+    const depth = match[1].length / 4;
+    prefixes.length = depth;
+    const path = (prefixes[depth - 1] ?? '') + match[2];
+    prefixes[depth] = path;
+    for (const method of match[3].split(', ')) routes.push(`${method} ${path}`);
+  }
+  return routes;
+}
+
+// CONTRACT §3: /docs and /docs/openapi.json describe every route, generated from the code.
+describe('OpenAPI', () => {
+  let testApp: TestApp;
+  let document: Document;
+  const server = () => testApp.app.getHttpServer();
+
+  beforeAll(async () => {
+    testApp = await startTestApp({ CORS_ORIGINS: 'https://app.example' });
+    const response = await request(server()).get('/docs/openapi.json').expect(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    document = response.body;
+  });
+  afterAll(() => testApp.close());
+
+  it('describes exactly the routes the app serves', () => {
+    const served = servedRoutes(
+      testApp.app.getHttpAdapter().getInstance().printRoutes({ commonPrefix: false }),
+    )
+      // HEAD mirrors GET; OPTIONS * is the CORS preflight.
+      .filter((route) => !route.startsWith('HEAD ') && route !== 'OPTIONS *')
+      .filter((route) => !UI_ASSETS.includes(route.split(' ')[1]))
+      .sort();
+    const documented = Object.entries(document.paths)
+      .flatMap(([path, item]) =>
+        Object.keys(item).map(
+          (method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`,
+        ),
+      )
+      .sort();
+    expect(documented).toEqual(served);
+    expect(served).toEqual(
+      expect.arrayContaining([
+        'GET /api/:userId/tasks',
+        'POST /api/:userId/tasks',
+        'GET /api/:userId/tasks/:id',
+        'PUT /api/:userId/tasks/:id',
+        'PATCH /api/:userId/tasks/:id/complete',
+        'DELETE /api/:userId/tasks/:id',
+        'GET /health',
+        'GET /health/live',
+        'GET /health/ready',
+        'GET /metrics',
+        'GET /docs',
+        'GET /docs/openapi.json',
+      ]),
+    );
+  });
+
+  it('describes the bearer scheme, bodies, query parameters, headers and problem responses', () => {
+    expect(document.openapi).toMatch(/^3\./);
+    expect(document.components.securitySchemes).toMatchObject({
+      bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+    });
+    const taskOperations = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/api/'))
+      .flatMap(([, item]) => Object.values(item));
+    expect(taskOperations).toHaveLength(6);
+    for (const operation of taskOperations) {
+      expect(operation.security).toEqual([{ bearer: [] }]);
+      for (const status of ['401', '403', '500', '503']) {
+        expect(operation.responses[status].content).toEqual({
+          'application/problem+json': {
+            schema: { $ref: '#/components/schemas/ProblemDetailsDto' },
+          },
+        });
+      }
+    }
+
+    const list = document.paths['/api/{userId}/tasks'].get;
+    expect(list.parameters?.map((parameter) => `${parameter.in} ${parameter.name}`).sort()).toEqual(
+      ['path userId', 'query completed', 'query cursor', 'query limit', 'query sort'],
+    );
+    expect(list.responses['200'].headers).toHaveProperty('Link');
+
+    const create = document.paths['/api/{userId}/tasks'].post;
+    expect(create.requestBody?.content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/CreateTaskDto',
+    );
+    expect(Object.keys(create.responses).sort()).toEqual([
+      '201',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '500',
+      '503',
+    ]);
+    expect(create.responses['201'].headers).toHaveProperty('Location');
+
+    const update = document.paths['/api/{userId}/tasks/{id}'].put;
+    expect(update.parameters?.map((parameter) => parameter.name)).toContain('If-Match');
+    expect(Object.keys(update.responses)).toEqual(expect.arrayContaining(['200', '404', '412']));
+    expect(update.responses['200'].headers).toHaveProperty('ETag');
+
+    const schemas = document.components.schemas;
+    expect(Object.keys(schemas.TaskResponse.properties ?? {}).sort()).toEqual([
+      'completed',
+      'created_at',
+      'description',
+      'id',
+      'title',
+      'updated_at',
+      'user_id',
+    ]);
+    expect(Object.keys(schemas.UpdateTaskDto.properties ?? {}).sort()).toEqual([
+      'completed',
+      'description',
+      'title',
+    ]);
+    expect(schemas.ProblemDetailsDto.properties?.code.enum?.sort()).toEqual(
+      Object.keys(ERROR_CODES).sort(),
+    );
+  });
+
+  it('serves Swagger UI with its assets', async () => {
+    const page = await request(server()).get('/docs').expect(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.text).toContain('swagger-ui');
+    const css = await request(server()).get('/docs/swagger-ui.css').expect(200);
+    expect(css.headers['content-type']).toMatch(/^text\/css/);
+    await request(server()).get('/docs/swagger-ui-init.js').expect(200);
+  });
+});
