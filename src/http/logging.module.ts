@@ -41,8 +41,16 @@ function prettyPrinterInstalled(): boolean {
             if (isProbe(request)) return 'debug';
             return response.statusCode >= 400 ? 'warn' : 'info';
           },
-          customProps: (request: LoggedRequest) => ({
-            route: request.route,
+          // The route is known when the request arrives (set by an onRequest hook in
+          // app.factory.ts); the caller only once the guard has run, so it joins the final line.
+          // pino-http adds props a second time at the end unless they are unchanged.
+          customProps: (request: LoggedRequest) => ({ route: request.route }),
+          customSuccessObject: (request: LoggedRequest, _response, fields: object) => ({
+            ...fields,
+            userId: request.userId,
+          }),
+          customErrorObject: (request: LoggedRequest, _response, _error, fields: object) => ({
+            ...fields,
             userId: request.userId,
           }),
           serializers: {
