@@ -1,6 +1,7 @@
 import { ConsoleLogger } from '@nestjs/common';
-import { HttpAdapterHost, NestFactory } from '@nestjs/core';
+import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
@@ -40,7 +41,14 @@ export async function createApp(): Promise<NestFastifyApplication> {
     forceCloseConnections: 'idle',
     // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
     routerOptions: { maxParamLength: 1024 },
+    // Errors raised while routing (a malformed URL, an over-long parameter) skip every hook and
+    // Nest's exception layer: answer them as problem details too.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+      problemDetails.respond(error, request.raw, reply);
+    },
   });
+  const problemDetails = new ProblemDetailsFilter(adapter);
   const fastify = adapter.getInstance();
   registerBodyParsers(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -61,7 +69,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   });
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new RequestValidationPipe());
-  app.useGlobalFilters(new ProblemDetailsFilter(app.get(HttpAdapterHost)));
+  app.useGlobalFilters(problemDetails);
 
   // During the shutdown grace period, every response asks its client to reconnect (through the
   // load balancer, which by then sends it to another instance), so that no idle keep-alive

@@ -86,6 +86,18 @@ describe('error responses', () => {
     }
   });
 
+  it('400/414 BAD_REQUEST: what Fastify refuses while routing, with the request id too', async () => {
+    const malformed = await request(server()).get('/api/%E0%A4%A/tasks').set(auth);
+    expectProblem(malformed, 400, 'BAD_REQUEST');
+    expect(malformed.body.detail).toMatch(/percent-encoding/);
+    expect(malformed.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const tooLong = await request(server())
+      .get(`/api/${'a'.repeat(1100)}/tasks`)
+      .set(auth);
+    expectProblem(tooLong, 414, 'BAD_REQUEST');
+    expect(tooLong.body.detail).toBe('A segment of the path is too long.');
+  });
+
   it('412 PRECONDITION_FAILED: If-Match names another version', async () => {
     const response = await request(server())
       .put(taskPath)

@@ -3,11 +3,11 @@ import {
   Catch,
   ExceptionFilter,
   HttpException,
+  type HttpServer,
   HttpStatus,
   Logger,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import {
@@ -55,7 +55,8 @@ interface Problem {
   headers?: Record<string, string>;
 }
 
-type RawRequest = IncomingMessage & { id?: string };
+/** The Node request, with the id `assignRequestId` gave it. */
+type RawRequest = Pick<IncomingMessage, 'method' | 'url'> & { id?: unknown };
 
 const REALM = 'Bearer realm="tasks"';
 const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
@@ -71,16 +72,21 @@ const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(private readonly adapter: HttpServer) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const adapter = this.adapterHost.httpAdapter;
     const context = host.switchToHttp();
-    const response = context.getResponse<object>();
     const request = context.getRequest<{ raw?: RawRequest } & RawRequest>();
-    const raw = request.raw ?? request;
-    const requestId = raw.id ?? 'unknown';
+    this.respond(exception, request.raw ?? request, context.getResponse<object>());
+  }
 
+  /**
+   * Sends the response for `exception`. Also called directly for the errors Fastify raises while
+   * routing (a malformed URL, an over-long parameter), which reach no hook and no Nest filter.
+   */
+  respond(exception: unknown, request: RawRequest, response: object): void {
+    const adapter = this.adapter;
+    const requestId = typeof request.id === 'string' ? request.id : 'unknown';
     if (adapter.isHeadersSent(response)) {
       this.logger.error({ err: exception, requestId }, 'error after the response was sent');
       adapter.end(response);
@@ -93,7 +99,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
 
-    const problem = describe(exception, raw);
+    const problem = describe(exception, request);
     const status = problem.status ?? ERROR_CODES[problem.code];
     this.log(exception, problem, requestId);
     for (const [name, value] of Object.entries(problem.headers ?? {})) {
@@ -106,7 +112,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       status,
       detail: problem.detail,
       code: problem.code,
-      instance: pathOf(raw.url),
+      instance: pathOf(request.url),
       request_id: requestId,
       ...(problem.errors ? { errors: problem.errors } : {}),
     };
@@ -155,7 +161,12 @@ function describe(exception: unknown, request: RawRequest): Problem {
       headers: retryLater,
     };
   }
-  if (exception instanceof HttpException) return httpProblem(exception, request);
+  if (exception instanceof HttpException) {
+    return httpProblem(exception.getStatus(), exception.message, exception.cause, request);
+  }
+  if (isFastifyError(exception)) {
+    return httpProblem(exception.statusCode, exception.message, exception, request);
+  }
   return INTERNAL_ERROR;
 }
 
@@ -211,13 +222,27 @@ function authProblem(error: AuthError): Problem {
   };
 }
 
-/** Exceptions of Nest and of Fastify (which Nest's adapter wraps, keeping the cause). */
-function httpProblem(exception: HttpException, request: RawRequest): Problem {
-  const status = exception.getStatus();
-  const causeCode = (exception.cause as { code?: unknown } | undefined)?.code;
+// Fastify's own messages for these quote the whole path.
+const ROUTING_ERRORS: Record<string, string> = {
+  FST_ERR_BAD_URL:
+    'The path of the URL is not valid: it holds a malformed percent-encoding. Encode it as UTF-8.',
+  FST_ERR_MAX_PARAM_LENGTH: 'A segment of the path is too long.',
+};
+
+/**
+ * Exceptions of Nest, and errors of Fastify: those Nest's adapter wraps in an `HttpException`
+ * (keeping the Fastify error as the cause) and the routing errors it never sees.
+ */
+function httpProblem(
+  status: number,
+  message: string,
+  cause: unknown,
+  request: RawRequest,
+): Problem {
+  const causeCode = (cause as { code?: unknown } | undefined)?.code;
   switch (status) {
     case HttpStatus.BAD_REQUEST:
-      if (causeCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || exception.cause instanceof SyntaxError) {
+      if (causeCode === 'FST_ERR_CTP_INVALID_JSON_BODY' || cause instanceof SyntaxError) {
         return { code: 'INVALID_JSON', detail: 'The request body is not valid JSON.' };
       }
       break;
@@ -238,9 +263,15 @@ function httpProblem(exception: HttpException, request: RawRequest): Problem {
       };
   }
   if (status >= 500) return INTERNAL_ERROR;
-  // Framework messages (a malformed URL, a bad Content-Length) are written for clients.
-  return { code: 'BAD_REQUEST', status, detail: exception.message.replace(/\.?$/, '.') };
+  const routingError = typeof causeCode === 'string' ? ROUTING_ERRORS[causeCode] : undefined;
+  // Otherwise framework messages (a bad Content-Length, for example) are written for clients.
+  return { code: 'BAD_REQUEST', status, detail: routingError ?? message.replace(/\.?$/, '.') };
 }
+
+const isFastifyError = (error: unknown): error is Error & { statusCode: number } =>
+  error instanceof Error &&
+  error.name === 'FastifyError' &&
+  typeof (error as { statusCode?: unknown }).statusCode === 'number';
 
 /** The Terminus result of a failed health check, which is thrown as a 503. */
 function healthCheckFailure(exception: unknown): object | null {
