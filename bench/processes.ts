@@ -128,6 +128,18 @@ export class MemorySampler {
   }
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in milliseconds, from /proc/<pid>/stat;
+ * NaN where there is no /proc. Clock ticks are 100 per second on Linux.
+ */
+export function cpuTimeMs(pid: number): number {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return Number.NaN;
+  // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
+  const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 export interface ServerProcess {
   name: string;
   url: string;

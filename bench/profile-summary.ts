@@ -31,6 +31,9 @@ export interface ProfileSummary {
   busyMs: number;
   topFunctions: ProfileEntry[];
   selfByPackage: ProfileEntry[];
+  /** Self time charged to the nearest package on the stack: Node's own work (sockets, streams,
+   * crypto, native calls) counts for the package that asked for it. */
+  attributedByPackage: ProfileEntry[];
   totalByPackage: ProfileEntry[];
 }
 
@@ -51,6 +54,9 @@ export function packageOf(frame: ProfileNode['callFrame']): string {
   if (app) return `app: ${app[1]}/${app[2].split('/')[0]}`;
   return url.replace(/^file:\/\//, '');
 }
+
+/** Node's own code and native calls: charged to whichever package called them. */
+const isRuntime = (pkg: string): boolean => pkg.startsWith('node:') || pkg === '(native)';
 
 const describeFrame = (frame: ProfileNode['callFrame']): string => {
   if (VIRTUAL_FRAMES.has(frame.functionName)) return frame.functionName;
@@ -86,6 +92,7 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
   const functions = new Map<string, number>();
   const selfPackages = new Map<string, number>();
   const totalPackages = new Map<string, number>();
+  const attributedPackages = new Map<string, number>();
   let totalMs = 0;
   let idleMs = 0;
   for (const [id, ms] of selfByNode) {
@@ -101,10 +108,16 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
     const pkg = packageOf(node.callFrame);
     selfPackages.set(pkg, (selfPackages.get(pkg) ?? 0) + ms);
     const onStack = new Set<string>();
+    let attributed: string | null = null;
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
-      if (frame && frame.functionName !== '(root)') onStack.add(packageOf(frame));
+      if (!frame || frame.functionName === '(root)') continue;
+      const framePackage = packageOf(frame);
+      onStack.add(framePackage);
+      if (attributed === null && !isRuntime(framePackage)) attributed = framePackage;
     }
+    attributed ??= 'node (no package on the stack)';
+    attributedPackages.set(attributed, (attributedPackages.get(attributed) ?? 0) + ms);
     for (const stackPackage of onStack) {
       totalPackages.set(stackPackage, (totalPackages.get(stackPackage) ?? 0) + ms);
     }
@@ -120,11 +133,12 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
     busyMs,
     topFunctions: rank(functions, top),
     selfByPackage: rank(selfPackages, top),
+    attributedByPackage: rank(attributedPackages, top),
     totalByPackage: rank(totalPackages, top),
   };
 }
 
-export function formatProfile(summary: ProfileSummary): string {
+export function formatProfile(summary: ProfileSummary, tables = 'all' as 'all' | 'short'): string {
   const table = (title: string, entries: ProfileEntry[]): string =>
     [
       `| ${title} | ms | share of busy time |`,
@@ -134,9 +148,18 @@ export function formatProfile(summary: ProfileSummary): string {
           `| ${entry.name.replace(/\|/g, '\\|')} | ${entry.ms.toFixed(0)} | ${(entry.share * 100).toFixed(1)} % |`,
       ),
     ].join('\n');
-  return [
+  const sampled =
     `Sampled ${(summary.totalMs / 1000).toFixed(1)} s, of which ${(summary.busyMs / 1000).toFixed(1)} s busy ` +
-      `(${((summary.busyMs / summary.totalMs) * 100).toFixed(0)} %).`,
+    `(${((summary.busyMs / summary.totalMs) * 100).toFixed(0)} %).`;
+  if (tables === 'short') {
+    return [sampled, '', table('charged to the nearest package', summary.attributedByPackage)].join(
+      '\n',
+    );
+  }
+  return [
+    sampled,
+    '',
+    table('self time, charged to the nearest package on the stack', summary.attributedByPackage),
     '',
     table('self time, by function', summary.topFunctions),
     '',

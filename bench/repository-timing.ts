@@ -101,7 +101,7 @@ export async function timeRepository(
       callSets.push(await calls(database, repository));
     }
     for (const operation of REPOSITORY_OPERATIONS) {
-      for (const callSet of callSets) await time(callSet[operation], Math.min(500, count));
+      for (const callSet of callSets) await time(callSet[operation], Math.min(200, count));
     }
     for (const operation of REPOSITORY_OPERATIONS) {
       const samples = databases.map(() => [] as number[]);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import {
@@ -20,6 +20,7 @@ import {
 import { LatencyProxy, startLatencyProxy } from './latency-proxy';
 import {
   compileChildren,
+  cpuTimeMs,
   Driver,
   ensureBuilt,
   freePort,
@@ -27,7 +28,7 @@ import {
   startServer,
   WORK_DIR,
 } from './processes';
-import { formatProfile, summariseProfile } from './profile-summary';
+import { formatProfile, ProfileSummary, ProfileWindow, summariseProfile } from './profile-summary';
 import {
   Comparison,
   comparisonRows,
@@ -290,6 +291,32 @@ interface Context {
   users: string[];
 }
 
+type Pair = { service: ServerProcess; floor: ServerProcess };
+const deepPathCache = new WeakMap<Pair, { service: string; floor: string }>();
+
+/**
+ * Page 200 of the big user's list on each server of a pair, found once per pair by walking its
+ * Link headers; the first time, the two servers' answers are also compared.
+ */
+async function deepPaths(
+  context: Context,
+  pair: Pair,
+): Promise<{ service: string; floor: string }> {
+  const cached = deepPathCache.get(pair);
+  if (cached) return cached;
+  const token = (user: string): string => signToken(SECRET, user);
+  const needsDeep = context.options.routes.includes('big-page-200');
+  const paths = needsDeep
+    ? {
+        service: await deepPath(pair.service, token(BIG_USER), 200),
+        floor: await deepPath(pair.floor, token(BIG_USER), 200),
+      }
+    : { service: '', floor: '' };
+  if (needsDeep) await compareAnswers(pair, paths, token, context.pairs[0]);
+  deepPathCache.set(pair, paths);
+  return paths;
+}
+
 const scenarioFor = (
   context: Context,
   route: RouteName,
@@ -339,15 +366,7 @@ async function measureRoutes(
   pair: { service: ServerProcess; floor: ServerProcess },
   overrides: Partial<Scenario>,
 ): Promise<Comparison[]> {
-  const token = (user: string): string => signToken(SECRET, user);
-  const needsDeep = context.options.routes.includes('big-page-200');
-  const paths = needsDeep
-    ? {
-        service: await deepPath(pair.service, token(BIG_USER), 200),
-        floor: await deepPath(pair.floor, token(BIG_USER), 200),
-      }
-    : { service: '', floor: '' };
-  if (needsDeep) await compareAnswers(pair, paths, token, context.pairs[0]);
+  const paths = await deepPaths(context, pair);
 
   const { durationSec, warmupSec } = context.options;
   const slices = Math.max(1, Math.round(durationSec / SLICE_SEC));
@@ -366,6 +385,7 @@ async function measureRoutes(
           deepPath: paths[server],
         }),
         samples: [] as LoadSample[],
+        cpuMs: 0,
       })),
     );
     if (warmupSec > 0) {
@@ -374,18 +394,31 @@ async function measureRoutes(
     }
     for (let slice = 0; slice < slices; slice++) {
       for (const turn of slice % 2 === 0 ? turns : [...turns].reverse()) {
+        const cpuBefore = cpuTimeMs(pair[turn.server].pid);
         turn.samples.push(
           await context.driver.run({ ...turn.scenario, durationSec: durationSec / slices }),
         );
+        turn.cpuMs += cpuTimeMs(pair[turn.server].pid) - cpuBefore;
       }
     }
     for (const route of routes) {
-      const result = (server: 'floor' | 'service'): LoadResult =>
-        summarise(turns.find((turn) => turn.route === route && turn.server === server)!.samples);
-      const comparison = { route, floor: result('floor'), service: result('service') };
+      const turn = (server: 'floor' | 'service') =>
+        turns.find((candidate) => candidate.route === route && candidate.server === server)!;
+      const floor = summarise(turn('floor').samples);
+      const service = summarise(turn('service').samples);
+      const comparison: Comparison = {
+        route,
+        floor,
+        service,
+        cpuPerRequest: {
+          floor: turn('floor').cpuMs / floor.responses,
+          service: turn('service').cpuMs / service.responses,
+        },
+      };
       log(`  ${ROUTE_LABELS[route]}`);
-      log(`    ${describeLoad('floor', comparison.floor)}`);
-      log(`    ${describeLoad('service', comparison.service)}`);
+      const cpu = (value: number): string => `, ${value.toFixed(2)} ms CPU/req`;
+      log(`    ${describeLoad('floor', floor)}${cpu(comparison.cpuPerRequest.floor)}`);
+      log(`    ${describeLoad('service', service)}${cpu(comparison.cpuPerRequest.service)}`);
       comparisons.push(comparison);
     }
   }
@@ -398,19 +431,13 @@ async function countRoundTrips(
   pair: { service: ServerProcess; floor: ServerProcess },
   proxy: LatencyProxy,
 ): Promise<RoundTrips[]> {
-  const token = (user: string): string => signToken(SECRET, user);
-  const paths = context.options.routes.includes('big-page-200')
-    ? {
-        service: await deepPath(pair.service, token(BIG_USER), 200),
-        floor: await deepPath(pair.floor, token(BIG_USER), 200),
-      }
-    : { service: '', floor: '' };
+  const paths = await deepPaths(context, pair);
   const count = async (server: ServerProcess, route: RouteName, path: string): Promise<number> => {
     const scenario = scenarioFor(context, route, server.url, { connections: 4, deepPath: path });
     // Warm the pool first, so that opening connections is not counted.
-    await context.driver.run({ ...scenario, amount: 40 });
+    await context.driver.run({ ...scenario, amount: 20 });
     proxy.resetRoundTrips();
-    const result = summarise([await context.driver.run({ ...scenario, amount: 400 })]);
+    const result = summarise([await context.driver.run({ ...scenario, amount: 200 })]);
     const statements = proxy.roundTrips();
     if (result.non2xx > 0) log(`    ${server.name} ${route}: ${JSON.stringify(result.statuses)}`);
     return statements / result.responses;
@@ -445,39 +472,55 @@ async function effectiveRtt(databaseUrl: string): Promise<number> {
   }
 }
 
-async function profileService(context: Context, databaseUrl: string): Promise<string> {
-  const dir = join(WORK_DIR, 'profile');
+interface Profiled {
+  summary: ProfileSummary;
+  result: LoadResult;
+  file: string;
+}
+
+/**
+ * Runs one server under `node --cpu-prof` through a warm-up and then the get-one load, and
+ * summarises the samples taken during the measured load only (start-up and warm-up cut out).
+ */
+async function profileServer(
+  context: Context,
+  name: 'service' | 'floor',
+  databaseUrl: string,
+): Promise<Profiled> {
+  const dir = join(WORK_DIR, 'profile', name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
+  const entry =
+    name === 'service'
+      ? [...context.options.nodeOptions, '--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js']
+      : ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(context.jsDir, 'floor.js')];
   const spawned = performance.now();
-  const service = await startServer({
-    name: 'service-profile',
-    command: [
-      ...context.options.nodeOptions,
-      '--cpu-prof',
-      `--cpu-prof-dir=${dir}`,
-      'dist/src/main.js',
-    ],
+  const server = await startServer({
+    name: `${name}-profile`,
+    command: entry,
     env: serverEnv(context.options, databaseUrl, port),
     port,
   });
-  let window: { fromMs: number; toMs: number };
+  let window: ProfileWindow;
+  let result: LoadResult;
   try {
-    const scenario = scenarioFor(context, 'get-one', service.url, {});
+    const scenario = scenarioFor(context, 'get-one', server.url, {});
     await context.driver.run({ ...scenario, durationSec: context.options.warmupSec });
     const from = performance.now() - spawned;
-    const result = summarise([await context.driver.run(scenario)]);
+    result = summarise([await context.driver.run(scenario)]);
     window = { fromMs: from, toMs: performance.now() - spawned };
-    log(`  ${describeLoad('service', result)} (profiled)`);
+    log(`  ${describeLoad(name, result)} (profiled)`);
   } finally {
-    await service.stop();
+    await server.stop();
   }
-  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`the service wrote no CPU profile into ${dir}`);
-  const summary = summariseProfile(join(dir, file), 15, window);
-  log(`  profile: ${join('bench/.work/profile', file)}`);
-  return formatProfile(summary);
+  const file = readdirSync(dir).find((candidate) => candidate.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`the ${name} wrote no CPU profile into ${dir}`);
+  return {
+    summary: summariseProfile(join(dir, file), 15, window),
+    result,
+    file: relative('.', join(dir, file)),
+  };
 }
 
 async function main(): Promise<void> {
@@ -639,17 +682,30 @@ async function main(): Promise<void> {
 
     if (phases.has('profile')) {
       log(
-        `\nCPU profile of the service under the get-one load (${options.connections} connections):`,
+        `\nCPU profiles of the floor and the service under the get-one load (${options.connections} connections):`,
       );
-      const profile = await profileService(context, database.url);
-      sections.profile = [
-        `Measured ${new Date().toISOString()} (${settings.mode}): \`node --cpu-prof\` on the service`,
-        `(LOG_LEVEL=${options.logLevel}) while it answered "get one" at ${options.connections} connections for`,
-        `${options.durationSec} s; start-up and warm-up are cut out of the window. Summarised by`,
-        'bench/profile-summary.ts.',
+      const floor = await profileServer(context, 'floor', database.url);
+      const service = await profileServer(context, 'service', database.url);
+      const perRequest = (profiled: Profiled): string =>
+        (profiled.summary.busyMs / profiled.result.responses).toFixed(2);
+      const profile = [
+        `Measured ${new Date().toISOString()} (${settings.mode}): \`node --cpu-prof\` on the floor, then on`,
+        `the service (LOG_LEVEL=${options.logLevel}), each answering "get one" at ${options.connections} connections for`,
+        `${options.durationSec} s after a warm-up; only the samples of the measured load are counted.`,
+        `Summarised by bench/profile-summary.ts from ${service.file} and ${floor.file}.`,
         '',
-        profile,
+        `Busy CPU per request on the server's main thread: **service ${perRequest(service)} ms, floor ${perRequest(floor)} ms**`,
+        `(service ${Math.round(service.result.requestsPerSec)} req/s, floor ${Math.round(floor.result.requestsPerSec)} req/s while profiled).`,
+        '',
+        '### The service',
+        '',
+        formatProfile(service.summary),
+        '',
+        '### The floor',
+        '',
+        formatProfile(floor.summary, 'short'),
       ].join('\n');
+      sections.profile = profile;
       log(profile);
     }
 
