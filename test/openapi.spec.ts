@@ -116,6 +116,10 @@ describe('OpenAPI', () => {
       ['path userId', 'query completed', 'query cursor', 'query limit', 'query sort'],
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');
+    const schemaOf = (name: string) =>
+      (list.parameters as { name: string; schema: object }[]).find((p) => p.name === name)?.schema;
+    expect(schemaOf('limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 500 });
+    expect(schemaOf('userId')).toMatchObject({ type: 'string' });
 
     const create = document.paths['/api/{userId}/tasks'].post;
     expect(create.requestBody?.content['application/json'].schema.$ref).toBe(

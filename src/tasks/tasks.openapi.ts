@@ -26,7 +26,11 @@ export const ApiTasksController = () =>
   applyDecorators(
     ApiTags('tasks'),
     ApiBearerAuth(),
-    ApiParam({ name: 'userId', description: "The caller's user id: must be the token's subject." }),
+    ApiParam({
+      name: 'userId',
+      type: String,
+      description: "The caller's user id: must be the token's subject.",
+    }),
     ApiProblemResponse(
       401,
       ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED'],
@@ -39,7 +43,7 @@ export const ApiTasksController = () =>
 
 const taskId = () =>
   applyDecorators(
-    ApiParam({ name: 'id', format: 'uuid', description: 'The task id.' }),
+    ApiParam({ name: 'id', type: String, format: 'uuid', description: 'The task id.' }),
     ApiProblemResponse(404, ['TASK_NOT_FOUND'], 'No such task for this user'),
   );
 

@@ -36,7 +36,13 @@ export class ListTasksQueryDto {
   @IsIn(TASK_SORTS, { message: `sort must be one of ${TASK_SORTS.join(', ')}` })
   sort: TaskSort = DEFAULT_TASK_SORT;
 
-  @ApiProperty({ required: false, minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
+  @ApiProperty({
+    required: false,
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+  })
   @Transform(toInteger)
   @IsInt({ message: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}` })
   @Min(1, { message: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}` })
