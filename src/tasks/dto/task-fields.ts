@@ -25,6 +25,22 @@ const HasNoNulCharacter = () =>
     },
   });
 
+/**
+ * A lone UTF-16 surrogate (`"\ud800"` in JSON) cannot be stored as UTF-8: the driver would
+ * silently write U+FFFD instead, so the text read back would differ from the text accepted.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const IsWellFormedText = () =>
+  ValidateBy({
+    name: 'isWellFormedText',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !LONE_SURROGATE.test(value),
+      defaultMessage: buildMessage(
+        () => '$property must be valid Unicode text (it contains a lone surrogate)',
+      ),
+    },
+  });
+
 /** Absent is fine, null is not: `title` and `completed` cannot be cleared. */
 const IsOptionalButNotNull = () => ValidateIf((_object, value) => value !== undefined);
 
@@ -48,6 +64,7 @@ export const TitleField = ({ required }: { required: boolean }) =>
     IsNotEmpty({ message: 'title must not be blank' }),
     MaxLength(TITLE_MAX_LENGTH),
     HasNoNulCharacter(),
+    IsWellFormedText(),
   );
 
 /** An optional description; null means none (and, in an update, clears it). */
@@ -64,6 +81,7 @@ export const DescriptionField = () =>
     IsString(),
     MaxLength(DESCRIPTION_MAX_LENGTH),
     HasNoNulCharacter(),
+    IsWellFormedText(),
   );
 
 /** A JSON boolean: the string "true" is refused, never coerced. */
