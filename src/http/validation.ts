@@ -20,13 +20,28 @@ export class RequestValidationPipe extends ValidationPipe {
     });
   }
 
-  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // Every body the API reads is an object; `[]`, `"x"`, `1` or `null` would otherwise be
     // reported as missing fields.
     if (metadata.type === 'body' && !isJsonObject(value)) {
-      return Promise.reject(RequestValidationError.of('body', 'the body must be a JSON object'));
+      throw RequestValidationError.of('body', 'the body must be a JSON object');
     }
-    return super.transform(value, metadata);
+    // Nest's pipe deletes `constructor` and `prototype` keys before validating, and
+    // class-transformer silently drops keys that name a method of the DTO (`toString`,
+    // `hasOwnProperty`, …), so `forbidNonWhitelisted` never sees them: they are unknown
+    // properties all the same. The keys are read before the pipe mutates the value.
+    const checked = metadata.type === 'body' || metadata.type === 'query';
+    const keys = checked && isJsonObject(value) ? Object.keys(value as object) : [];
+    const transformed = await super.transform(value, metadata);
+    if (keys.length > 0) {
+      const dropped = keys.filter((key) => !Object.hasOwn(transformed as object, key));
+      if (dropped.length > 0) {
+        throw new RequestValidationError(
+          dropped.map((key) => ({ field: key, message: `property ${key} should not exist` })),
+        );
+      }
+    }
+    return transformed;
   }
 }
 
