@@ -67,11 +67,12 @@ const USAGE = `npm run bench -- [options]
   --log-level L        LOG_LEVEL of the service (info)
   --rtt MS             also measure through a proxy adding MS of round trip to PostgreSQL
   --rtt-connections N  connections for --rtt (4)
-  --profile            also CPU-profile the service under the get-one load
+  --profile            also CPU-profile the floor and the service under the get-one load
   --repo-calls N       calls per repository operation and size (10,000)
   --only LIST          phases: repository,throughput,roundtrips,rtt,profile
   --routes LIST        routes: ${ROUTES.join(',')}
-  --node-options "…"  extra node flags for the service (a lever: e.g. --max-semi-space-size=8)
+  --node-options=F     extra node flags for the service, space-separated; the = is needed
+                       because they start with a dash: --node-options=--max-semi-space-size=8
   --durable            keep fsync and synchronous_commit on in the embedded PostgreSQL
   --no-results         do not rewrite bench/RESULTS.md
 
