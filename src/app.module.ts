@@ -4,6 +4,7 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
+import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { TasksModule } from './tasks/tasks.module';
 
@@ -19,6 +20,7 @@ export class AppModule {
         DatabaseModule,
         HealthModule,
         AuthModule,
+        RateLimitModule,
         TasksModule,
         MetricsModule,
       ],

@@ -31,7 +31,7 @@ export class BearerAuthGuard implements CanActivate {
 }
 
 /** The token of an `Authorization: Bearer <token>` header; another scheme counts as no token. */
-function bearerToken(header: string | undefined): string {
+export function bearerToken(header: string | undefined): string {
   const token = header === undefined ? undefined : BEARER.exec(header.trim())?.[1];
   if (token === undefined) throw new MissingTokenError();
   return token;

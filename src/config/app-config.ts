@@ -28,7 +28,14 @@ export interface AuthSettings {
 export class AppConfig {
   constructor(
     readonly nodeEnv: NodeEnv,
-    readonly http: { port: number; host: string; corsOrigins: string[]; shutdownGraceMs: number },
+    readonly http: {
+      port: number;
+      host: string;
+      corsOrigins: string[];
+      shutdownGraceMs: number;
+      /** Requests per caller per minute on the API; 0 turns rate limiting off. */
+      rateLimitPerMinute: number;
+    },
     readonly database: DatabaseSettings,
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
@@ -48,6 +55,7 @@ export class AppConfig {
           .map((origin) => origin.trim())
           .filter((origin) => origin.length > 0),
         shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+        rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
       },
       {
         url: env.DATABASE_URL ?? null,

@@ -55,6 +55,7 @@ export const ENVIRONMENT_VARIABLES = [
   'CORS_ORIGINS',
   'LOG_LEVEL',
   'SHUTDOWN_GRACE_MS',
+  'RATE_LIMIT_PER_MINUTE',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
@@ -145,6 +146,12 @@ export class Environment {
   @IsInt()
   @Min(0)
   SHUTDOWN_GRACE_MS = 10000;
+
+  /** Requests per caller (token subject, else client address) per minute on /api; 0 is off. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_PER_MINUTE = 0;
 }
 
 export class InvalidEnvironmentError extends Error {

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   /** A body that is not `application/json`. */
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The caller sent more than RATE_LIMIT_PER_MINUTE requests this minute (`Retry-After`). */
+  TOO_MANY_REQUESTS: 429,
   /** Any other refusal by the HTTP layer (a malformed URL, for example); keeps its own 4xx status. */
   BAD_REQUEST: 400,
   /** Anything unexpected; logged with the request id. */

@@ -261,6 +261,12 @@ function httpProblem(
         code: 'UNSUPPORTED_MEDIA_TYPE',
         detail: 'Send the request body as JSON, with "Content-Type: application/json".',
       };
+    case HttpStatus.TOO_MANY_REQUESTS:
+      // The rate limiter has set Retry-After (http/rate-limit.module.ts).
+      return {
+        code: 'TOO_MANY_REQUESTS',
+        detail: 'Too many requests from this caller: retry after the seconds given in Retry-After.',
+      };
   }
   if (status >= 500) return INTERNAL_ERROR;
   const routingError = typeof causeCode === 'string' ? ROUTING_ERRORS[causeCode] : undefined;

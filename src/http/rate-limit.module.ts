@@ -1,0 +1,54 @@
+import { ExecutionContext, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { bearerToken } from '../auth/bearer-auth.guard';
+import { TokenVerifier } from '../auth/token-verifier';
+import { AppConfig } from '../config/app-config';
+
+const isApiRoute = (context: ExecutionContext): boolean =>
+  context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url?.startsWith('/api/') ===
+  true;
+
+/**
+ * Who a request counts against: the token's subject when the token verifies, else the client's
+ * address. The limiter runs before the route's guard, so it checks the token itself; a forged
+ * token cannot spend another user's allowance, it only spends its sender's address's.
+ */
+async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Promise<string> {
+  try {
+    const { subject } = await verifier.verify(bearerToken(request.headers.authorization));
+    return `caller:${subject}`;
+  } catch {
+    return `address:${request.ip}`;
+  }
+}
+
+/**
+ * Optional per-caller rate limiting of the API (RATE_LIMIT_PER_MINUTE; 0, the default, is off):
+ * a fixed one-minute window per caller, counted in this process's memory, so with N replicas a
+ * caller gets up to N times the limit. Over the limit, a request is answered 429
+ * TOO_MANY_REQUESTS with Retry-After; health, metrics and docs are never limited.
+ */
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [AppConfig, TokenVerifier],
+      useFactory: (config: AppConfig, verifier: TokenVerifier) => {
+        const limit = config.http.rateLimitPerMinute;
+        return {
+          // Named `default` so that the headers are plain `Retry-After`, `X-RateLimit-Limit`, ….
+          throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(limit, 1) }],
+          skipIf: (context: ExecutionContext) => limit === 0 || !isApiRoute(context),
+          getTracker: (request: Record<string, unknown>) =>
+            callerKey(request as unknown as FastifyRequest, verifier),
+          // One allowance per caller across every route (the default key is per route).
+          generateKey: (_context: ExecutionContext, tracker: string, name: string) =>
+            `${name}:${tracker}`,
+        };
+      },
+    }),
+  ],
+  providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+})
+export class RateLimitModule {}
