@@ -3,7 +3,7 @@ import { ERROR_CODES } from '../src/http/error-codes';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
-  parameters?: { name: string; in: string; required?: boolean }[];
+  parameters?: { name: string; in: string; required?: boolean; schema?: object }[];
   requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
   responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: object }>;
   security?: object[];
@@ -116,8 +116,7 @@ describe('OpenAPI', () => {
       ['path userId', 'query completed', 'query cursor', 'query limit', 'query sort'],
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');
-    const schemaOf = (name: string) =>
-      (list.parameters as { name: string; schema: object }[]).find((p) => p.name === name)?.schema;
+    const schemaOf = (name: string) => list.parameters?.find((p) => p.name === name)?.schema;
     expect(schemaOf('limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 500 });
     expect(schemaOf('userId')).toMatchObject({ type: 'string' });
 
