@@ -1,4 +1,5 @@
 import type { InjectOptions } from 'fastify';
+import { SignJWT } from 'jose';
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import { listeningUrl, spawnApp } from '../support/app-process';
@@ -80,9 +81,21 @@ describe('database outage under load', () => {
     let inspector = await inspect(database.url);
     try {
       const url = await listeningUrl(app);
-      const auth = await authHeader('outage-user');
+      // Credentials that must never reach a log line, whatever happens to the request.
+      const cookie = `session=cookie-${randomBytes(8).toString('hex')}`;
+      const auth = { ...(await authHeader('outage-user')), cookie };
       const headers = { ...auth, 'content-type': 'application/json' };
       const tasksUrl = `${url}/api/outage-user/tasks`;
+      const forged = await new SignJWT({ sub: 'outage-user' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(`forged-${randomBytes(16).toString('hex')}`));
+      const basicPassword = `basic-${randomBytes(8).toString('hex')}`;
+      const basic = Buffer.from(`admin:${basicPassword}`).toString('base64');
+      for (const authorization of [`Bearer ${forged}`, `Basic ${basic}`]) {
+        const refused = await fetch(tasksUrl, { headers: { authorization, cookie } });
+        expect(refused.status).toBe(401);
+      }
 
       // Tasks that the load updates (title and description together) and toggles.
       const seeded: string[] = [];
@@ -214,7 +227,15 @@ describe('database outage under load', () => {
       // The outage is logged as what it is (a warning with the SQLSTATE), never as a bug.
       expect(app.lines.filter((line) => /unexpected error/.test(line))).toEqual([]);
       expect(app.lines.some((line) => /database is unavailable/.test(line))).toBe(true);
-      expectNoSecrets(app.lines, [role.password, auth.authorization.slice('Bearer '.length)]);
+      expectNoSecrets(app.lines, [
+        role.password,
+        auth.authorization.slice('Bearer '.length),
+        forged,
+        forged.split('.')[2],
+        basic,
+        basicPassword,
+        cookie,
+      ]);
       const during = outcomes.filter(
         (outcome) => outcome.sentAt >= wentAwayAt && outcome.sentAt <= cameBackAt,
       );

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { TEST_JWT_SECRET } from '../support/test-app';
 import { listeningUrl, spawnApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
@@ -48,6 +49,7 @@ describe('graceful shutdown under load', () => {
       const headers = {
         ...(await authHeader('shutdown-user')),
         'content-type': 'application/json',
+        cookie: `session=cookie-${randomBytes(8).toString('hex')}`,
       };
       const tasksUrl = `${url}/api/shutdown-user/tasks`;
       let exited = false;
@@ -111,11 +113,14 @@ describe('graceful shutdown under load', () => {
       expect(exitAfterMs).toBeGreaterThanOrEqual(graceMs - 50);
       expect(exitAfterMs).toBeLessThan(graceMs + 1500);
 
-      // Every request sent before the grace period ended was served, and so was every request
-      // the server read at all: later ones were refused at the connection, never half-served.
+      // Every request sent during the grace period was served, and so was every request the
+      // server read at all: later ones were refused at the connection, never half-served. (The
+      // last moments of the grace period are left out: on a loaded machine a request is written
+      // some time after fetch() is called, and connections still in the kernel's accept queue
+      // when the listener closes are reset — the database check below shows none was processed.)
       const served = outcomes.filter((outcome) => outcome.status === 201);
       const servedTitles = new Set(served.map((outcome) => outcome.title));
-      const beforeClose = outcomes.filter((outcome) => outcome.sentAt < sigtermAt + graceMs - 50);
+      const beforeClose = outcomes.filter((outcome) => outcome.sentAt < sigtermAt + graceMs - 500);
       expect(beforeClose.filter((outcome) => outcome.status !== 201)).toEqual([]);
       const answeredOtherwise = outcomes.filter(
         (outcome) => outcome.status !== undefined && outcome.status !== 201,
@@ -146,7 +151,7 @@ describe('graceful shutdown under load', () => {
       );
       expect(sessions).toEqual([]);
 
-      expectNoSecrets(app.lines, [headers.authorization.slice('Bearer '.length)]);
+      expectNoSecrets(app.lines, [headers.authorization.slice('Bearer '.length), headers.cookie]);
       reportFigures('shutdown', {
         graceMs,
         requests: outcomes.length,
