@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { Task } from '../tasks/task.entity';
+import { TimeoutEndingClient } from './pg-client';
 
 export interface ConnectionSettings {
   url: string;
@@ -41,6 +42,8 @@ export function buildDataSourceOptions(settings: ConnectionSettings): DataSource
       // that stopped answering altogether (a network partition), so no request hangs.
       statement_timeout: settings.statementTimeoutMs,
       query_timeout: settings.statementTimeoutMs + settings.connectTimeoutMs,
+      // A connection whose query hit that client-side bound is ended, never reused.
+      Client: TimeoutEndingClient,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
     },
