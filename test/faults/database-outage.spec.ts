@@ -10,6 +10,7 @@ import {
   authHeader,
   bringDatabaseBack,
   expectNoSecrets,
+  FreezingProxy,
   inspect,
   quantile,
   reportFigures,
@@ -345,6 +346,85 @@ describe('a statement that outlives DATABASE_STATEMENT_TIMEOUT_MS', () => {
     } finally {
       await locker.end();
       await observer.end();
+    }
+  });
+});
+
+// A network that silently drops the flows of the pool's open connections (a partition, a NAT or
+// firewall that forgot them, a server host replaced behind the same address) while new
+// connections work: each request is bounded by the client-side query timeout, and every
+// connection that hit it is dropped, so the service recovers by itself instead of failing each
+// request that draws a dead connection for as long as TCP takes to notice.
+describe('connections that go silent', () => {
+  it('cost one bounded 503 each, then the pool reconnects by itself', async () => {
+    const database = await createTestDatabase();
+    const proxy = await FreezingProxy.start(database.url);
+    const poolMax = 3;
+    const timeoutMs = 500;
+    const testApp = await startTestApp(
+      {
+        DATABASE_URL: proxy.url,
+        DATABASE_POOL_MAX: String(poolMax),
+        DATABASE_CONNECT_TIMEOUT_MS: String(timeoutMs),
+        DATABASE_STATEMENT_TIMEOUT_MS: String(timeoutMs),
+      },
+      database,
+    );
+    try {
+      const auth = await authHeader('silent-user');
+      const fastify = testApp.app.getHttpAdapter().getInstance();
+      const get = async () => {
+        const sentAt = performance.now();
+        const response = await fastify.inject({
+          method: 'GET',
+          url: '/api/silent-user/tasks',
+          headers: auth,
+        });
+        return {
+          sentAt,
+          ms: performance.now() - sentAt,
+          status: response.statusCode,
+          code:
+            response.statusCode === 200 ? undefined : (response.json() as { code: string }).code,
+        };
+      };
+      // Fill the pool, then cut every one of its connections.
+      await Promise.all(Array.from({ length: poolMax * 2 }, get));
+      const frozen = proxy.freeze();
+      expect(frozen).toBe(poolMax);
+      const frozenAt = performance.now();
+      const outcomes = await steadyLoad({
+        concurrency: 2,
+        running: () => performance.now() - frozenAt < 3000,
+        send: get,
+      });
+
+      const failed = outcomes.filter((outcome) => outcome.status !== 200);
+      expect(failed.map((outcome) => [outcome.status, outcome.code])).toEqual(
+        Array(failed.length).fill([503, 'SERVICE_UNAVAILABLE']),
+      );
+      // One failure per dead connection, each within statement + connect timeout.
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed.length).toBeLessThanOrEqual(poolMax);
+      expect(Math.max(...outcomes.map((outcome) => outcome.ms))).toBeLessThan(2 * timeoutMs + 500);
+      const recoveredAfterMs =
+        Math.max(...failed.map((outcome) => outcome.sentAt + outcome.ms)) - frozenAt;
+      expect(recoveredAfterMs).toBeLessThan(5000);
+      const afterRecovery = outcomes.filter(
+        (outcome) => outcome.sentAt > frozenAt + recoveredAfterMs,
+      );
+      expect(afterRecovery.length).toBeGreaterThan(20);
+      reportFigures('silent-connections', {
+        poolMax,
+        queryTimeoutMs: 2 * timeoutMs,
+        requests: outcomes.length,
+        failed503: failed.length,
+        recoveredAfterMs: round(recoveredAfterMs),
+      });
+    } finally {
+      await testApp.close();
+      await proxy.close();
+      await database.drop();
     }
   });
 });
