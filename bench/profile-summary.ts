@@ -52,6 +52,8 @@ export function packageOf(frame: ProfileNode['callFrame']): string {
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;
   const app = /\/dist\/(src|migrations)\/(.*)$/.exec(url);
   if (app) return `app: ${app[1]}/${app[2].split('/')[0]}`;
+  const floor = /\/bench\/\.work\/js\/(.*)$/.exec(url);
+  if (floor) return `floor: bench/${floor[1].replace(/\.js$/, '.ts')}`;
   return url.replace(/^file:\/\//, '');
 }
 
@@ -119,6 +121,7 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
     attributed ??= 'node (no package on the stack)';
     attributedPackages.set(attributed, (attributedPackages.get(attributed) ?? 0) + ms);
     for (const stackPackage of onStack) {
+      if (isRuntime(stackPackage)) continue;
       totalPackages.set(stackPackage, (totalPackages.get(stackPackage) ?? 0) + ms);
     }
   }
@@ -165,7 +168,10 @@ export function formatProfile(summary: ProfileSummary, tables = 'all' as 'all' |
     '',
     table('self time, by package', summary.selfByPackage),
     '',
-    table('total time (package anywhere on the stack)', summary.totalByPackage),
+    table(
+      'total time: the package anywhere on the stack (Node itself left out)',
+      summary.totalByPackage,
+    ),
   ].join('\n');
 }
 

@@ -81,8 +81,9 @@ async function time(call: Call, count: number): Promise<number[]> {
 }
 
 /**
- * Times every operation `count` times at each size. The sizes take turns in blocks of calls, so
- * that drift (JIT, caches, autovacuum) falls on both alike; a warm-up round goes first.
+ * Times every operation `count` times at each size. The sizes take turns in blocks of 50 calls,
+ * so that drift and bursts of other work (JIT, caches, autovacuum, other processes) fall on
+ * both alike; a warm-up round goes first.
  */
 export async function timeRepository(
   databases: SizedDatabase[],
@@ -91,8 +92,9 @@ export async function timeRepository(
 ): Promise<RepositoryTiming[]> {
   const results: RepositoryTiming[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const blocks = 10;
-  const perBlock = Math.max(1, Math.ceil(count / blocks));
+  // Short blocks: a burst of other work on the machine lands on both sizes alike.
+  const perBlock = 50;
+  const blocks = Math.max(1, Math.ceil(count / perBlock));
   try {
     const callSets: Record<string, Call>[] = [];
     for (const database of databases) {

@@ -68,6 +68,7 @@ const USAGE = `npm run bench -- [options]
   --rtt MS             also measure through a proxy adding MS of round trip to PostgreSQL
   --rtt-connections N  connections for --rtt (4)
   --profile            also CPU-profile the floor and the service under the get-one load
+  --profile-route R    profile under another route's load instead
   --repo-calls N       calls per repository operation and size (10,000)
   --only LIST          phases: repository,throughput,roundtrips,rtt,profile
   --routes LIST        routes: ${ROUTES.join(',')}
@@ -102,6 +103,7 @@ function parseOptions() {
       rtt: { type: 'string' },
       'rtt-connections': { type: 'string', default: '4' },
       profile: { type: 'boolean', default: false },
+      'profile-route': { type: 'string', default: 'get-one' },
       'repo-calls': { type: 'string', default: '10000' },
       only: { type: 'string' },
       routes: { type: 'string' },
@@ -154,6 +156,7 @@ function parseOptions() {
     routes: list('routes', values.routes, ROUTES) ?? [...ROUTES],
     durable: values.durable,
     writeResults: !values['no-results'],
+    profileRoute: (list('profile-route', values['profile-route'], ROUTES) ?? ['get-one'])[0],
     nodeOptions: values['node-options'].split(' ').filter(Boolean),
   };
 }
@@ -506,7 +509,12 @@ async function profileServer(
   let window: ProfileWindow;
   let result: LoadResult;
   try {
-    const scenario = scenarioFor(context, 'get-one', server.url, {});
+    const route = context.options.profileRoute;
+    const paths =
+      route === 'big-page-200'
+        ? await deepPaths(context, { service: server, floor: server })
+        : null;
+    const scenario = scenarioFor(context, route, server.url, { deepPath: paths?.service });
     await context.driver.run({ ...scenario, durationSec: context.options.warmupSec });
     const from = performance.now() - spawned;
     result = summarise([await context.driver.run(scenario)]);
@@ -683,7 +691,7 @@ async function main(): Promise<void> {
 
     if (phases.has('profile')) {
       log(
-        `\nCPU profiles of the floor and the service under the get-one load (${options.connections} connections):`,
+        `\nCPU profiles of the floor and the service under the "${ROUTE_LABELS[options.profileRoute]}" load (${options.connections} connections):`,
       );
       const floor = await profileServer(context, 'floor', database.url);
       const service = await profileServer(context, 'service', database.url);
@@ -691,7 +699,7 @@ async function main(): Promise<void> {
         (profiled.summary.busyMs / profiled.result.responses).toFixed(2);
       const profile = [
         `Measured ${new Date().toISOString()} (${settings.mode}): \`node --cpu-prof\` on the floor, then on`,
-        `the service (LOG_LEVEL=${options.logLevel}), each answering "get one" at ${options.connections} connections for`,
+        `the service (LOG_LEVEL=${options.logLevel}), each answering "${ROUTE_LABELS[options.profileRoute]}" at ${options.connections} connections for`,
         `${options.durationSec} s after a warm-up; only the samples of the measured load are counted.`,
         `Summarised by bench/profile-summary.ts from ${service.file} and ${floor.file}.`,
         '',
