@@ -30,6 +30,7 @@ export const CLOCK_TOLERANCE_SECONDS = 60;
  */
 export class TokenVerifier {
   private readonly options: JWTVerifyOptions;
+  private readonly verified = new VerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
 
   private constructor(
     private readonly key: CryptoKey | JWTVerifyGetKey,
@@ -67,7 +68,19 @@ export class TokenVerifier {
     throw new Error('No AUTH_JWT_SECRET or AUTH_JWKS_URL: bearer tokens cannot be verified');
   }
 
+  /**
+   * A token verified before is trusted until its `exp` (a signature check costs about as much
+   * as the database query a request makes); a failed verification is never remembered.
+   */
   async verify(token: string): Promise<VerifiedToken> {
+    const known = this.verified.get(token);
+    if (known) return known;
+    const verified = await this.verifyAndDecode(token);
+    this.verified.set(token, verified);
+    return verified;
+  }
+
+  private async verifyAndDecode(token: string): Promise<VerifiedToken> {
     try {
       const { payload } =
         typeof this.key === 'function'
@@ -81,6 +94,32 @@ export class TokenVerifier {
     } catch (error) {
       throw translateVerificationError(error);
     }
+  }
+}
+
+/** How many verified tokens are remembered: at ~0.3 KB each, a few MB at most. */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/** Verified tokens by their exact text, until they expire; the oldest entry goes first when full. */
+class VerifiedTokenCache {
+  private readonly entries = new Map<string, VerifiedToken>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(token: string): VerifiedToken | undefined {
+    const entry = this.entries.get(token);
+    if (entry && entry.expiresAt * 1000 <= Date.now()) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry;
+  }
+
+  set(token: string, verified: VerifiedToken): void {
+    if (this.entries.size >= this.capacity) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(token, verified);
   }
 }
 
