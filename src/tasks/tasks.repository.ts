@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository, SelectQueryBuilder } from 'typeorm';
-import { translateDriverError } from '../database/data-layer.errors';
+import { Repository, SelectQueryBuilder, WhereExpressionBuilder } from 'typeorm';
+import { CompiledStatements, ParameterName } from '../database/compiled-statements';
 import { Task } from './task.entity';
 import { InvalidTaskInputError, TaskNotFoundError, VersionConflictError } from './task.errors';
 import type {
@@ -92,6 +92,8 @@ const SORT_COLUMNS: Record<TaskSort, { column: keyof TaskRow; descending: boolea
   '-title': { column: 'title', descending: true },
 };
 
+const UPDATABLE_FIELDS = ['title', 'description', 'completed'] as const;
+
 const assertOwner = (userId: string): void => {
   if (typeof userId !== 'string' || userId.trim() === '') {
     throw new InvalidTaskInputError('The owner id must not be blank', 'user_id');
@@ -100,57 +102,81 @@ const assertOwner = (userId: string): void => {
 
 @Injectable()
 export class TypeOrmTasksRepository extends TasksRepository {
+  private readonly statements: CompiledStatements;
+
   constructor(@InjectRepository(Task) private readonly tasks: Repository<Task>) {
     super();
+    this.statements = new CompiledStatements(tasks.manager.connection);
   }
 
   async create(userId: string, input: CreateTaskInput): Promise<Task> {
     assertOwner(userId);
-    const result = await this.run(() =>
-      this.tasks
-        .createQueryBuilder()
-        .insert()
-        .into(Task)
-        .values({
-          userId,
-          title: input.title,
-          description: input.description ?? null,
-          completed: input.completed ?? false,
-        })
-        .returning(TASK_PROPERTIES)
-        .execute(),
+    const [row] = await this.statements.rows<TaskRow>(
+      'create',
+      (p) =>
+        this.tasks
+          .createQueryBuilder()
+          .insert()
+          .into(Task)
+          .values({
+            userId: p('userId'),
+            title: p('title'),
+            description: p('description'),
+            completed: p('completed') as unknown as boolean,
+          })
+          .returning(TASK_PROPERTIES),
+      {
+        userId,
+        title: input.title,
+        description: input.description ?? null,
+        completed: input.completed ?? false,
+      },
     );
-    return toTask((result.raw as TaskRow[])[0]);
+    return toTask(row);
   }
 
   async findOne(userId: string, id: string): Promise<Task | null> {
-    const row = await this.run(() =>
-      this.owned(userId).select(SELECTED_COLUMNS).andWhere('id = :id', { id }).getRawOne<TaskRow>(),
+    assertOwner(userId);
+    const [row] = await this.statements.rows<TaskRow>(
+      'findOne',
+      (p) =>
+        this.owned(p)
+          .select(SELECTED_COLUMNS)
+          .andWhere('id = :id', { id: p('id') }),
+      { userId, id },
     );
     return row ? toTask(row) : null;
   }
 
   async list(userId: string, query: ListTasksQuery): Promise<TaskPage> {
+    assertOwner(userId);
     const { column, descending } = SORT_COLUMNS[query.sort];
     const direction = descending ? 'DESC' : 'ASC';
-    const builder = this.owned(userId).select(SELECTED_COLUMNS);
-    if (query.completed !== undefined) {
-      builder.andWhere('completed = :completed', { completed: query.completed });
-    }
-    if (query.after) {
-      // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
-      // page N costs what page 1 costs.
-      builder.andWhere(`(${column}, id) ${descending ? '<' : '>'} (:afterValue, :afterId)`, {
-        afterValue: query.after.value,
-        afterId: query.after.id,
-      });
-    }
-    const rows = await this.run(() =>
-      builder
-        .orderBy(column, direction)
-        .addOrderBy('id', direction)
-        .limit(query.limit + 1)
-        .getRawMany<TaskRow>(),
+    const filtered = query.completed !== undefined;
+    const resumed = query.after !== undefined;
+    const rows = await this.statements.rows<TaskRow>(
+      `list:${query.sort}:${filtered}:${resumed}`,
+      (p) => {
+        const builder = this.owned(p).select(SELECTED_COLUMNS);
+        if (filtered) builder.andWhere('completed = :completed', { completed: p('completed') });
+        // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+        // page N costs what page 1 costs.
+        if (resumed) {
+          builder.andWhere(`(${column}, id) ${descending ? '<' : '>'} (:afterValue, :afterId)`, {
+            afterValue: p('afterValue'),
+            afterId: p('afterId'),
+          });
+        }
+        return builder.orderBy(column, direction).addOrderBy('id', direction);
+      },
+      {
+        userId,
+        completed: query.completed,
+        afterValue: query.after?.value,
+        afterId: query.after?.id,
+        limit: query.limit + 1,
+      },
+      'limit',
     );
     const tasks = rows.slice(0, query.limit).map(toTask);
     const last = rows.length > query.limit ? rows[query.limit - 1] : null;
@@ -166,47 +192,68 @@ export class TypeOrmTasksRepository extends TasksRepository {
     patch: TaskPatch,
     expectedVersion?: number,
   ): Promise<Task> {
-    const changes: Partial<Record<keyof Task, unknown>> = {};
-    if (patch.title !== undefined) changes.title = patch.title;
-    if (patch.description !== undefined) changes.description = patch.description;
-    if (patch.completed !== undefined) changes.completed = patch.completed;
-    if (Object.keys(changes).length === 0) {
+    const fields = UPDATABLE_FIELDS.filter((field) => patch[field] !== undefined);
+    if (fields.length === 0) {
       throw new InvalidTaskInputError('An update must change at least one field', null);
     }
-    return this.write(userId, id, expectedVersion, changes);
+    return this.write(
+      `update:${fields.join(',')}`,
+      userId,
+      id,
+      expectedVersion,
+      (p) => Object.fromEntries(fields.map((field) => [field, p(field)])),
+      { ...patch },
+    );
   }
 
   async toggleCompleted(userId: string, id: string, expectedVersion?: number): Promise<Task> {
-    return this.write(userId, id, expectedVersion, { completed: () => 'NOT completed' });
+    return this.write('toggle', userId, id, expectedVersion, () => ({
+      completed: () => 'NOT completed',
+    }));
   }
 
   async remove(userId: string, id: string, expectedVersion?: number): Promise<void> {
-    const builder = this.owned(userId).delete().andWhere('id = :id', { id });
-    if (expectedVersion !== undefined) {
-      builder.andWhere('version = :expectedVersion', { expectedVersion });
-    }
-    const result = await this.run(() => builder.returning(['id']).execute());
-    if ((result.raw as unknown[]).length === 0) {
-      await this.explainMissing(userId, id, expectedVersion);
-    }
+    assertOwner(userId);
+    const checked = expectedVersion !== undefined;
+    const rows = await this.statements.rows<{ id: string }>(
+      `remove:${checked}`,
+      (p) =>
+        this.withVersion(
+          this.owned(p)
+            .delete()
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          checked,
+        ).returning(['id']),
+      { userId, id, expectedVersion },
+    );
+    if (rows.length === 0) await this.explainMissing(userId, id, expectedVersion);
   }
 
   /** One atomic `UPDATE … WHERE user_id AND id [AND version] RETURNING …`, never read-then-write. */
   private async write(
+    shape: string,
     userId: string,
     id: string,
     expectedVersion: number | undefined,
-    changes: Record<string, unknown>,
+    changes: (p: ParameterName) => Record<string, unknown>,
+    values: Record<string, unknown> = {},
   ): Promise<Task> {
-    const builder = this.owned(userId)
-      .update()
-      .set({ ...changes, version: () => 'version + 1' })
-      .andWhere('id = :id', { id });
-    if (expectedVersion !== undefined) {
-      builder.andWhere('version = :expectedVersion', { expectedVersion });
-    }
-    const result = await this.run(() => builder.returning(TASK_PROPERTIES).execute());
-    const rows = result.raw as TaskRow[];
+    assertOwner(userId);
+    const checked = expectedVersion !== undefined;
+    const rows = await this.statements.rows<TaskRow>(
+      `${shape}:${checked}`,
+      (p) =>
+        this.withVersion(
+          this.owned(p)
+            .update()
+            .set({ ...changes(p), version: () => 'version + 1' })
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          checked,
+        ).returning(TASK_PROPERTIES),
+      { ...values, userId, id, expectedVersion },
+    );
     if (rows.length === 0) return this.explainMissing(userId, id, expectedVersion);
     return toTask(rows[0]);
   }
@@ -231,17 +278,20 @@ export class TypeOrmTasksRepository extends TasksRepository {
    * The one place a tasks statement starts: scoped to its owner before anything else is added.
    * Columns are unqualified so that the same predicate reads right in SELECT, UPDATE and DELETE.
    */
-  private owned(userId: string): SelectQueryBuilder<Task> {
-    assertOwner(userId);
-    return this.tasks.createQueryBuilder('task').where('user_id = :userId', { userId });
+  private owned(p: ParameterName): SelectQueryBuilder<Task> {
+    return this.tasks
+      .createQueryBuilder('task')
+      .where('user_id = :userId', { userId: p('userId') });
   }
 
-  private async run<T>(statement: () => Promise<T>): Promise<T> {
-    try {
-      return await statement();
-    } catch (error) {
-      throw translateDriverError(error);
-    }
+  private withVersion<B extends WhereExpressionBuilder>(
+    builder: B,
+    p: ParameterName,
+    checked: boolean,
+  ): B {
+    if (checked)
+      builder.andWhere('version = :expectedVersion', { expectedVersion: p('expectedVersion') });
+    return builder;
   }
 }
 
