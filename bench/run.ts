@@ -70,7 +70,10 @@ const USAGE = `npm run bench -- [options]
   --profile            also CPU-profile the floor and the service under the get-one load
   --profile-route R    profile under another route's load instead
   --repo-calls N       calls per repository operation and size (10,000)
-  --only LIST          phases: repository,throughput,roundtrips,rtt,profile
+  --lever "K=V …"      only compare the service with a copy of itself whose environment
+                       differs by K=V (e.g. "LOG_LEVEL=warn" or
+                       "NODE_OPTIONS=--max-semi-space-size=4"), taking turns; no floor
+  --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever
   --routes LIST        routes: ${ROUTES.join(',')}
   --node-options=F     extra node flags for the service, space-separated; the = is needed
                        because they start with a dash: --node-options=--max-semi-space-size=8
@@ -79,7 +82,7 @@ const USAGE = `npm run bench -- [options]
 
 BENCH_DATABASE_URL uses that database instead of the embedded one under bench/.work/pg.`;
 
-const PHASES = ['repository', 'throughput', 'roundtrips', 'rtt', 'profile'] as const;
+const PHASES = ['repository', 'throughput', 'roundtrips', 'rtt', 'profile', 'lever'] as const;
 type Phase = (typeof PHASES)[number];
 
 // Any 32+ character secret: both servers check tokens with it, the driver signs with it.
@@ -90,6 +93,22 @@ const log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 const seconds = (from: number): string => `${((performance.now() - from) / 1000).toFixed(1)} s`;
+
+/** `--lever "KEY=VALUE KEY2=VALUE2"`: the environment the variant of the service differs by. */
+function parseLever(value: string | undefined): Record<string, string> | null {
+  if (value === undefined) return null;
+  const entries = value
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new Error(`--lever: "${pair}" is not KEY=VALUE`);
+      return [pair.slice(0, at), pair.slice(at + 1)] as const;
+    });
+  if (entries.length === 0) throw new Error('--lever needs at least one KEY=VALUE');
+  return Object.fromEntries(entries);
+}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -110,6 +129,7 @@ function parseOptions() {
       durable: { type: 'boolean', default: false },
       'no-results': { type: 'boolean', default: false },
       'node-options': { type: 'string', default: '' },
+      lever: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -130,13 +150,15 @@ function parseOptions() {
     return items;
   };
   const rttMs = values.rtt === undefined ? null : number('rtt', values.rtt, 10);
-  const phases: Phase[] = list('only', values.only, PHASES) ?? [
-    'repository',
-    'throughput',
-    'roundtrips',
-    ...(rttMs !== null ? (['rtt'] as Phase[]) : []),
-    ...(values.profile ? (['profile'] as Phase[]) : []),
-  ];
+  const lever = parseLever(values.lever);
+  const phases: Phase[] = list('only', values.only, PHASES) ??
+    (lever ? ['lever'] : null) ?? [
+      'repository',
+      'throughput',
+      'roundtrips',
+      ...(rttMs !== null ? (['rtt'] as Phase[]) : []),
+      ...(values.profile ? (['profile'] as Phase[]) : []),
+    ];
   const quick = values.quick;
   const plan: SeedPlan = quick
     ? { users: 800, perUser: 100, bigUserTasks: 20_000 }
@@ -158,6 +180,7 @@ function parseOptions() {
     writeResults: !values['no-results'],
     profileRoute: (list('profile-route', values['profile-route'], ROUTES) ?? ['get-one'])[0],
     nodeOptions: values['node-options'].split(' ').filter(Boolean),
+    lever,
   };
 }
 type Options = ReturnType<typeof parseOptions>;
@@ -369,6 +392,7 @@ async function measureRoutes(
   context: Context,
   pair: { service: ServerProcess; floor: ServerProcess },
   overrides: Partial<Scenario>,
+  labels = { floor: 'floor', service: 'service' },
 ): Promise<Comparison[]> {
   const paths = await deepPaths(context, pair);
 
@@ -421,8 +445,8 @@ async function measureRoutes(
       };
       log(`  ${ROUTE_LABELS[route]}`);
       const cpu = (value: number): string => `, ${value.toFixed(2)} ms CPU/req`;
-      log(`    ${describeLoad('floor', floor)}${cpu(comparison.cpuPerRequest.floor)}`);
-      log(`    ${describeLoad('service', service)}${cpu(comparison.cpuPerRequest.service)}`);
+      log(`    ${describeLoad(labels.floor, floor)}${cpu(comparison.cpuPerRequest.floor)}`);
+      log(`    ${describeLoad(labels.service, service)}${cpu(comparison.cpuPerRequest.service)}`);
       comparisons.push(comparison);
     }
   }
@@ -536,7 +560,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const started = performance.now();
   const phases = options.phases;
-  const needsServers = ['throughput', 'roundtrips', 'rtt', 'profile'].some((phase) =>
+  const needsServers = ['throughput', 'roundtrips', 'rtt', 'profile', 'lever'].some((phase) =>
     phases.has(phase as Phase),
   );
   log(
@@ -689,6 +713,76 @@ async function main(): Promise<void> {
       log(`  (${seconds(phaseStarted)})`);
     }
 
+    if (phases.has('lever') && options.lever) {
+      const lever = Object.entries(options.lever)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ');
+      log(
+        `\nlever ${lever}: the service as configured (baseline) and with ${lever} (variant) take ` +
+          `turns, ${options.connections} connections`,
+      );
+      const baselinePort = await freePort();
+      const baseline = await startServer({
+        name: 'service-baseline',
+        command: [...options.nodeOptions, 'dist/src/main.js'],
+        env: serverEnv(options, database.url, baselinePort),
+        port: baselinePort,
+      });
+      running.push(baseline);
+      const variantPort = await freePort();
+      const variant = await startServer({
+        name: 'service-variant',
+        command: [...options.nodeOptions, 'dist/src/main.js'],
+        env: { ...serverEnv(options, database.url, variantPort), ...options.lever },
+        port: variantPort,
+      });
+      running.push(variant);
+      const comparisons = await measureRoutes(
+        context,
+        { floor: baseline, service: variant },
+        {},
+        { floor: 'baseline', service: 'variant' },
+      );
+      const change = (after: number, before: number): string =>
+        `${after >= before ? '+' : ''}${(((after - before) / before) * 100).toFixed(0)} %`;
+      log(`\nlever ${lever}:`);
+      log(
+        textTable(
+          [
+            'route',
+            'baseline req/s',
+            'p95 ms',
+            'CPU ms/req',
+            'variant req/s',
+            'p95 ms',
+            'CPU ms/req',
+            'req/s',
+            'CPU/req',
+          ],
+          comparisons.map((c) => [
+            ROUTE_LABELS[c.route],
+            Math.round(c.floor.requestsPerSec).toString(),
+            c.floor.p95.toFixed(2),
+            c.cpuPerRequest.floor.toFixed(2),
+            Math.round(c.service.requestsPerSec).toString(),
+            c.service.p95.toFixed(2),
+            c.cpuPerRequest.service.toFixed(2),
+            change(c.service.requestsPerSec, c.floor.requestsPerSec),
+            change(c.cpuPerRequest.service, c.cpuPerRequest.floor),
+          ]),
+        ),
+      );
+      log(
+        `peak RSS: baseline ${baseline.memory.peakMb().toFixed(0)} MB ` +
+          `(${baseline.memory.readyMb.toFixed(0)} once started), variant ` +
+          `${variant.memory.peakMb().toFixed(0)} MB (${variant.memory.readyMb.toFixed(0)} once started)`,
+      );
+      await variant.stop();
+      await baseline.stop();
+      running.length = 0;
+      await removeBenchmarkRows(database.url);
+    }
+
     if (phases.has('profile')) {
       log(
         `\nCPU profiles of the floor and the service under the "${ROUTE_LABELS[options.profileRoute]}" load (${options.connections} connections):`,
@@ -735,7 +829,9 @@ async function main(): Promise<void> {
       log(textTable(table.headers, table.rows));
     }
     const targetTable = targetRows(targets);
-    log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
+    if (targets.some((target) => target.met !== null)) {
+      log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
+    }
     log(`\nbenchmark done in ${seconds(started)}`);
 
     if (measurements.throughput || measurements.roundTrips) {
