@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, release, totalmem, type } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -73,6 +73,9 @@ const USAGE = `npm run bench -- [options]
   --lever "K=V …"      only compare the service with a copy of itself whose environment
                        differs by K=V (e.g. "LOG_LEVEL=warn" or
                        "NODE_OPTIONS=--max-semi-space-size=4"), taking turns; no floor
+  --baseline-dist DIR  with or without --lever: the baseline runs another build's dist/
+                       (e.g. of an earlier commit), the variant runs ./dist or
+  --variant-dist DIR   another build's dist/
   --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever
   --routes LIST        routes: ${ROUTES.join(',')}
   --node-options=F     extra node flags for the service, space-separated; the = is needed
@@ -130,6 +133,8 @@ function parseOptions() {
       'no-results': { type: 'boolean', default: false },
       'node-options': { type: 'string', default: '' },
       lever: { type: 'string' },
+      'baseline-dist': { type: 'string' },
+      'variant-dist': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -151,8 +156,18 @@ function parseOptions() {
   };
   const rttMs = values.rtt === undefined ? null : number('rtt', values.rtt, 10);
   const lever = parseLever(values.lever);
+  const distOption = (name: 'baseline-dist' | 'variant-dist'): string | null => {
+    const value = values[name];
+    if (value === undefined) return null;
+    if (!existsSync(join(resolve(value), 'src/main.js'))) {
+      throw new Error(`--${name}: no src/main.js under ${value}`);
+    }
+    return resolve(value);
+  };
+  const baselineDist = distOption('baseline-dist');
+  const variantDist = distOption('variant-dist');
   const phases: Phase[] = list('only', values.only, PHASES) ??
-    (lever ? ['lever'] : null) ?? [
+    (lever || baselineDist || variantDist ? ['lever'] : null) ?? [
       'repository',
       'throughput',
       'roundtrips',
@@ -181,6 +196,8 @@ function parseOptions() {
     profileRoute: (list('profile-route', values['profile-route'], ROUTES) ?? ['get-one'])[0],
     nodeOptions: values['node-options'].split(' ').filter(Boolean),
     lever,
+    baselineDist,
+    variantDist,
   };
 }
 type Options = ReturnType<typeof parseOptions>;
@@ -713,10 +730,15 @@ async function main(): Promise<void> {
       log(`  (${seconds(phaseStarted)})`);
     }
 
-    if (phases.has('lever') && options.lever) {
-      const lever = Object.entries(options.lever)
-        .map(([key, value]) => `${key}=${value}`)
-        .join(' ');
+    if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
+      const lever = [
+        ...(options.baselineDist || options.variantDist
+          ? [
+              `the build in ${options.variantDist ?? 'dist'} instead of ${options.baselineDist ?? 'dist'}`,
+            ]
+          : []),
+        ...Object.entries(options.lever ?? {}).map(([key, value]) => `${key}=${value}`),
+      ].join(' and ');
       log(
         `\nlever ${lever}: the service as configured (baseline) and with ${lever} (variant) take ` +
           `turns, ${options.connections} connections`,
@@ -724,7 +746,10 @@ async function main(): Promise<void> {
       const baselinePort = await freePort();
       const baseline = await startServer({
         name: 'service-baseline',
-        command: [...options.nodeOptions, 'dist/src/main.js'],
+        command: [
+          ...options.nodeOptions,
+          options.baselineDist ? join(options.baselineDist, 'src/main.js') : 'dist/src/main.js',
+        ],
         env: serverEnv(options, database.url, baselinePort),
         port: baselinePort,
       });
@@ -732,7 +757,10 @@ async function main(): Promise<void> {
       const variantPort = await freePort();
       const variant = await startServer({
         name: 'service-variant',
-        command: [...options.nodeOptions, 'dist/src/main.js'],
+        command: [
+          ...options.nodeOptions,
+          options.variantDist ? join(options.variantDist, 'src/main.js') : 'dist/src/main.js',
+        ],
         env: { ...serverEnv(options, database.url, variantPort), ...options.lever },
         port: variantPort,
       });
