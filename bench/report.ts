@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as prettier from 'prettier';
 import type { RepositoryTiming } from './repository-timing';
 import { LoadResult, ROUTE_LABELS, RouteName } from './scenarios';
 
@@ -304,7 +305,14 @@ ${end('profile')}
 (Written by hand: each change to the service, and what it did to the numbers above.)
 `;
 
-export function writeResults(path: string, sections: Partial<Record<Section, string>>): void {
+/**
+ * Rewrites the generated sections of RESULTS.md, then formats the file as the project's Prettier
+ * settings would (`npm run lint` checks it), so that a regenerated file needs no hand touch-up.
+ */
+export async function writeResults(
+  path: string,
+  sections: Partial<Record<Section, string>>,
+): Promise<void> {
   let text = existsSync(path) ? readFileSync(path, 'utf8') : TEMPLATE;
   for (const section of SECTIONS) {
     const content = sections[section];
@@ -318,5 +326,6 @@ export function writeResults(path: string, sections: Partial<Record<Section, str
       text = `${text.trimEnd()}\n\n${block}\n`;
     }
   }
-  writeFileSync(path, text);
+  const options = (await prettier.resolveConfig(path)) ?? {};
+  writeFileSync(path, await prettier.format(text, { ...options, filepath: path }));
 }

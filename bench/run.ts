@@ -904,7 +904,7 @@ async function main(): Promise<void> {
       ].join('\n');
     }
     if (options.writeResults && Object.keys(sections).length > 0) {
-      writeResults(RESULTS_FILE, sections);
+      await writeResults(RESULTS_FILE, sections);
       log(`wrote ${Object.keys(sections).join(', ')} into bench/RESULTS.md`);
     }
   } finally {
