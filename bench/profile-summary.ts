@@ -35,6 +35,21 @@ export interface ProfileSummary {
    * crypto, native calls) counts for the package that asked for it. */
   attributedByPackage: ProfileEntry[];
   totalByPackage: ProfileEntry[];
+  /** Time in the system calls that send on sockets (`writev`, `write*`), by what was sent. */
+  socketWrites: ProfileEntry[];
+}
+
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String']);
+
+/** What a socket write sends, from the frames above it: a query, a response, or other. */
+function socketWriteKind(frames: ProfileNode['callFrame'][]): string {
+  for (const frame of frames) {
+    if (/\/node_modules\/pg\/lib\//.test(frame.url)) return 'queries to PostgreSQL (pg)';
+    if (frame.url === 'node:_http_outgoing' || frame.url.endsWith('/_http_outgoing.js')) {
+      return 'HTTP responses';
+    }
+  }
+  return 'other sockets';
 }
 
 const VIRTUAL_FRAMES = new Set(['(program)', '(garbage collector)', '(idle)', '(root)']);
@@ -95,6 +110,7 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
   const selfPackages = new Map<string, number>();
   const totalPackages = new Map<string, number>();
   const attributedPackages = new Map<string, number>();
+  const socketWrites = new Map<string, number>();
   let totalMs = 0;
   let idleMs = 0;
   for (const [id, ms] of selfByNode) {
@@ -110,15 +126,21 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
     const pkg = packageOf(node.callFrame);
     selfPackages.set(pkg, (selfPackages.get(pkg) ?? 0) + ms);
     const onStack = new Set<string>();
+    const stack: ProfileNode['callFrame'][] = [];
     let attributed: string | null = null;
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
       if (!frame || frame.functionName === '(root)') continue;
+      stack.push(frame);
       const framePackage = packageOf(frame);
       onStack.add(framePackage);
       if (attributed === null && !isRuntime(framePackage)) attributed = framePackage;
     }
     attributed ??= 'node (no package on the stack)';
+    if (SOCKET_WRITES.has(node.callFrame.functionName) && node.callFrame.url === '') {
+      const kind = socketWriteKind(stack);
+      socketWrites.set(kind, (socketWrites.get(kind) ?? 0) + ms);
+    }
     attributedPackages.set(attributed, (attributedPackages.get(attributed) ?? 0) + ms);
     for (const stackPackage of onStack) {
       if (isRuntime(stackPackage)) continue;
@@ -138,6 +160,7 @@ export function summariseProfile(path: string, top = 15, window?: ProfileWindow)
     selfByPackage: rank(selfPackages, top),
     attributedByPackage: rank(attributedPackages, top),
     totalByPackage: rank(totalPackages, top),
+    socketWrites: rank(socketWrites, top),
   };
 }
 
@@ -155,12 +178,18 @@ export function formatProfile(summary: ProfileSummary, tables = 'all' as 'all' |
     `Sampled ${(summary.totalMs / 1000).toFixed(1)} s, of which ${(summary.busyMs / 1000).toFixed(1)} s busy ` +
     `(${((summary.busyMs / summary.totalMs) * 100).toFixed(0)} %).`;
   if (tables === 'short') {
-    return [sampled, '', table('charged to the nearest package', summary.attributedByPackage)].join(
-      '\n',
-    );
+    return [
+      sampled,
+      '',
+      table('system calls sending on sockets, by what they sent', summary.socketWrites),
+      '',
+      table('charged to the nearest package', summary.attributedByPackage),
+    ].join('\n');
   }
   return [
     sampled,
+    '',
+    table('system calls sending on sockets, by what they sent', summary.socketWrites),
     '',
     table('self time, charged to the nearest package on the stack', summary.attributedByPackage),
     '',

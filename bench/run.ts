@@ -828,6 +828,27 @@ async function main(): Promise<void> {
         `Busy CPU per request on the server's main thread: **service ${perRequest(service)} ms, floor ${perRequest(floor)} ms**`,
         `(service ${Math.round(service.result.requestsPerSec)} req/s, floor ${Math.round(floor.result.requestsPerSec)} req/s while profiled).`,
         '',
+        markdownTable(
+          ['per request, main thread', 'service ms', 'floor ms'],
+          [
+            ['busy', perRequest(service), perRequest(floor)],
+            ...[
+              ...new Set(
+                [...service.summary.socketWrites, ...floor.summary.socketWrites].map((e) => e.name),
+              ),
+            ].map((name) => [
+              `sending ${name}`,
+              ...[service, floor].map((profiled) =>
+                (
+                  (profiled.summary.socketWrites.find((entry) => entry.name === name)?.ms ?? 0) /
+                  profiled.result.responses
+                ).toFixed(3),
+              ),
+            ]),
+          ],
+          ['l'],
+        ),
+        '',
         '### The service',
         '',
         formatProfile(service.summary),
