@@ -1,7 +1,11 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { DataSource, ObjectLiteral, QueryBuilder } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { translateDriverError } from './data-layer.errors';
+
+/** An error the server sent with severity ERROR: the statement failed, the session is fine. */
+const answeredByServer = (error: unknown): boolean =>
+  (error as { severity?: unknown } | null)?.severity === 'ERROR';
 
 /** Stands for a named parameter while a statement is built; never sent to the database. */
 const PLACEHOLDER = '\u0000parameter:';
@@ -41,10 +45,28 @@ export class CompiledStatements {
     const statement = this.statements.get(key) ?? this.compile(key, build, limit);
     const parameters = statement.order.map((name) => values[name]);
     this.dataSource.logger.logQuery(statement.text, parameters);
+    let client: PoolClient;
     try {
-      return (await this.pool().query(statement.text, parameters)).rows as Row[];
+      client = await this.pool().connect();
     } catch (error) {
       throw translateDriverError(error);
+    }
+    // Not `pool.query()`: it discards the connection after any error, so every refused value
+    // and every statement cut by statement_timeout would cost a new connection (and a login).
+    // Only a connection that broke is discarded here; one the server answered is reused.
+    let broken = false;
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
+    try {
+      return (await client.query(statement.text, parameters)).rows as Row[];
+    } catch (error) {
+      if (!answeredByServer(error)) broken = true;
+      throw translateDriverError(error);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
