@@ -384,7 +384,7 @@ const describeLoad = (name: string, result: LoadResult): string =>
   (result.non2xx > 0 ? `  (${result.non2xx} non-2xx: ${JSON.stringify(result.statuses)})` : '');
 
 /** Seconds of one stretch of load; the floor and the service take turns in such stretches. */
-const SLICE_SEC = 2.5;
+const SLICE_SEC = 1.25;
 
 /**
  * Routes measured together, taking turns: page 1 and page 200 of the big user are compared with
