@@ -43,7 +43,7 @@ export class TcpProxy {
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
-    for (const socket of this.sockets) socket.resetAndDestroy();
+    for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise((closed) => server.close(closed));
   }
 
