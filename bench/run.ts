@@ -181,8 +181,9 @@ function parseOptions() {
   return {
     quick,
     plan,
-    durationSec: number('duration', values.duration, quick ? 5 : 10),
-    warmupSec: number('warmup', values.warmup, quick ? 1 : 2),
+    // Whole seconds: autocannon rounds a fractional duration up to the next second.
+    durationSec: Math.max(1, Math.round(number('duration', values.duration, quick ? 5 : 10))),
+    warmupSec: Math.round(number('warmup', values.warmup, quick ? 1 : 2)),
     connections: number('connections', values.connections, 32),
     poolMax: number('pool', values.pool, 10),
     logLevel: values['log-level'],
@@ -384,7 +385,7 @@ const describeLoad = (name: string, result: LoadResult): string =>
   (result.non2xx > 0 ? `  (${result.non2xx} non-2xx: ${JSON.stringify(result.statuses)})` : '');
 
 /** Seconds of one stretch of load; the floor and the service take turns in such stretches. */
-const SLICE_SEC = 1.25;
+const SLICE_SEC = 1;
 
 /**
  * Routes measured together, taking turns: page 1 and page 200 of the big user are compared with
@@ -414,7 +415,7 @@ async function measureRoutes(
   const paths = await deepPaths(context, pair);
 
   const { durationSec, warmupSec } = context.options;
-  const slices = Math.max(1, Math.round(durationSec / SLICE_SEC));
+  const slices = Math.max(1, Math.floor(durationSec / SLICE_SEC));
   const comparisons: Comparison[] = [];
   for (const group of ROUTE_GROUPS) {
     const routes = group.filter((route) => context.options.routes.includes(route));
