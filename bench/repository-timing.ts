@@ -81,9 +81,9 @@ async function time(call: Call, count: number): Promise<number[]> {
 }
 
 /**
- * Times every operation `count` times at each size. The sizes take turns in blocks of 50 calls,
- * so that drift and bursts of other work (JIT, caches, autovacuum, other processes) fall on
- * both alike; a warm-up round goes first.
+ * Times every operation `count` times at each size. The sizes take turns call by call, so that
+ * drift and bursts of other work (JIT, caches, autovacuum, other processes) fall on both alike;
+ * a warm-up round goes first.
  */
 export async function timeRepository(
   databases: SizedDatabase[],
@@ -92,8 +92,8 @@ export async function timeRepository(
 ): Promise<RepositoryTiming[]> {
   const results: RepositoryTiming[] = [];
   const closers: (() => Promise<void>)[] = [];
-  // Short blocks: a burst of other work on the machine lands on both sizes alike.
-  const perBlock = 50;
+  // The sizes alternate call by call: a burst of other work on the machine lands on both alike.
+  const perBlock = 1;
   const blocks = Math.max(1, Math.ceil(count / perBlock));
   try {
     const callSets: Record<string, Call>[] = [];
