@@ -9,26 +9,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import type { DriverReply, DriverRequest, LoadSample, Scenario } from './scenarios';
 
 export const WORK_DIR = resolve('bench/.work');
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolvePort(address.port)
-          : reject(new Error('no free port')),
-      );
-    });
-  });
+export { freePort } from '../src/database/embedded-postgres';
 
 const newestMtime = (path: string): number => {
   if (!existsSync(path)) return 0;

@@ -20,7 +20,8 @@ export interface EmbeddedPostgresOptions {
 const USER = 'postgres';
 const PASSWORD = 'postgres';
 
-const freePort = (): Promise<number> =>
+/** A TCP port on loopback that nothing listens on right now. */
+export const freePort = (): Promise<number> =>
   new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
