@@ -7,6 +7,9 @@ import { translateDriverError } from './data-layer.errors';
 const answeredByServer = (error: unknown): boolean =>
   (error as { severity?: unknown } | null)?.severity === 'ERROR';
 
+/** Whether the connection reported an error of its own (see pg-client.ts). */
+const faulted = (client: PoolClient): boolean => 'faulted' in client && client.faulted === true;
+
 /** Stands for a named parameter while a statement is built; never sent to the database. */
 const PLACEHOLDER = '\u0000parameter:';
 
@@ -53,20 +56,17 @@ export class CompiledStatements {
     }
     // Not `pool.query()`: it discards the connection after any error, so every refused value
     // and every statement cut by statement_timeout would cost a new connection (and a login).
-    // Only a connection that broke is discarded here; one the server answered is reused.
+    // Only a connection that broke is discarded here; one the server answered is reused. The
+    // client's own listener (pg-client.ts) records a connection error whenever it arrives, even
+    // between the pool's hand-over and this call.
     let broken = false;
-    const onError = (): void => {
-      broken = true;
-    };
-    client.on('error', onError);
     try {
       return (await client.query(statement.text, parameters)).rows as Row[];
     } catch (error) {
       if (!answeredByServer(error)) broken = true;
       throw translateDriverError(error);
     } finally {
-      client.off('error', onError);
-      client.release(broken);
+      client.release(broken || faulted(client));
     }
   }
 

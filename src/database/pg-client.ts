@@ -13,8 +13,18 @@ const READ_TIMEOUT = 'Query read timeout';
  * (`end()` with a query still active destroys the socket at once).
  */
 export class TimeoutEndingClient extends Client {
+  /** Set once the connection has reported an error: it is never handed out again. */
+  faulted = false;
+
   constructor(config?: string | ClientConfig) {
     super(config);
+    // Never without an 'error' listener. The pool removes its own listener when it hands a
+    // client out, and a FATAL that arrives before the borrower attaches one (a session
+    // terminated by the server, 57P01) would otherwise be an unhandled 'error' event that
+    // ends the process. The borrower reads `faulted` on release instead.
+    this.on('error', () => {
+      this.faulted = true;
+    });
     const query = this.query.bind(this) as (...args: unknown[]) => unknown;
     const endIfTimedOut = (error: unknown): void => {
       if (error instanceof Error && error.message === READ_TIMEOUT) {
