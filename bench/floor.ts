@@ -4,7 +4,7 @@ import { Pool } from 'pg';
 import { verifyToken } from './tokens';
 
 /**
- * The benchmark's floor: the same routes as the service (CONTRACT §3) on `node:http` and `pg`
+ * The benchmark's floor: the same routes as the service (specification §3) on `node:http` and `pg`
  * alone, with no framework and no ORM. It checks the same HS256 token, runs the same
  * owner-scoped SQL and answers with the same JSON shape and success status codes, so that it
  * shows what this hardware allows; the service is measured as a ratio to it.

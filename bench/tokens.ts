@@ -19,7 +19,7 @@ export interface VerifiedToken {
   sub: string;
 }
 
-/** CONTRACT §3: 60 s of clock skew is allowed. */
+/** specification §3: 60 s of clock skew is allowed. */
 const CLOCK_SKEW_SECONDS = 60;
 
 /**

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The `tasks` table of CONTRACT §1. Timestamps keep millisecond precision, the precision of the
+ * The `tasks` table of specification §1. Timestamps keep millisecond precision, the precision of the
  * wire format, so that a keyset cursor built from a returned timestamp matches the stored value.
  * Every index leads with `user_id`: each query is scoped to one owner, and the table stays
  * distributable on that column.

@@ -15,7 +15,7 @@ import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
-/** CONTRACT §4: bodies over 64 KiB are refused with 413. */
+/** specification §4: bodies over 64 KiB are refused with 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** Label and log value of a request that matched no route, so metric labels stay bounded. */

@@ -9,7 +9,7 @@ import { bearer, signToken, unsignedToken } from './support/tokens';
 const tasks = '/api/alice/tasks';
 const now = () => Math.floor(Date.now() / 1000);
 
-// CONTRACT §3: bearer tokens, checked with jose; the algorithm list is fixed by configuration.
+// specification §3: bearer tokens, checked with jose; the algorithm list is fixed by configuration.
 describe('authentication', () => {
   let database: TestDatabase;
 

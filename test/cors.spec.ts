@@ -9,7 +9,7 @@ const tasks = '/api/alice/tasks';
 const corsHeaders = (response: request.Response): string[] =>
   Object.keys(response.headers).filter((name) => name.startsWith('access-control-'));
 
-// CONTRACT §3: CORS for the origins of CORS_ORIGINS only.
+// specification §3: CORS for the origins of CORS_ORIGINS only.
 describe('CORS', () => {
   let database: TestDatabase;
   let testApp: TestApp;

@@ -8,7 +8,7 @@ import { startTestApp, TestApp } from './support/test-app';
 import { createTestDatabase, TestDatabase } from './support/test-database';
 import { bearer, signToken } from './support/tokens';
 
-// CONTRACT §4: every row of the error table, as problem details.
+// specification §4: every row of the error table, as problem details.
 describe('error responses', () => {
   let testApp: TestApp;
   let auth: { Authorization: string };
@@ -170,7 +170,7 @@ describe('error responses', () => {
   });
 });
 
-// CONTRACT §6: a database that goes away turns requests into fast 503s; it recovers by itself.
+// specification §6: a database that goes away turns requests into fast 503s; it recovers by itself.
 describe('error responses with the database unreachable', () => {
   let database: TestDatabase;
   let proxy: TcpProxy;

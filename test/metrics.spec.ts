@@ -8,7 +8,7 @@ const sample = (text: string, series: string): number | undefined => {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
-// CONTRACT §3: GET /metrics in Prometheus text format.
+// specification §3: GET /metrics in Prometheus text format.
 describe('metrics', () => {
   let testApp: TestApp;
   const server = () => testApp.app.getHttpServer();

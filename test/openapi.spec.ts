@@ -43,7 +43,7 @@ function servedRoutes(tree: string): string[] {
   return routes;
 }
 
-// CONTRACT §3: /docs and /docs/openapi.json describe every route, generated from the code.
+// specification §3: /docs and /docs/openapi.json describe every route, generated from the code.
 describe('OpenAPI', () => {
   let testApp: TestApp;
   let document: Document;

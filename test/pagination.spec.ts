@@ -27,7 +27,7 @@ const nextLink = (response: request.Response): string | null => {
   return match[1];
 };
 
-// CONTRACT §3: keyset pagination with an opaque cursor and a Link header.
+// specification §3: keyset pagination with an opaque cursor and a Link header.
 describe('listing and pagination', () => {
   let testApp: TestApp;
   let inspector: Client;

@@ -6,7 +6,7 @@ import { TEST_JWT_SECRET } from './support/test-app';
 // A process that compiles TypeScript as it starts: far slower than an in-process app.
 const PROCESS_TIMEOUT_MS = 60_000;
 
-// CONTRACT §6: a JSON log line per request with the route template and the caller's id, and
+// specification §6: a JSON log line per request with the route template and the caller's id, and
 // never the Authorization header. Seen from outside the process, as an operator sees it.
 describe('request logs', () => {
   it(

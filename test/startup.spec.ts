@@ -5,7 +5,7 @@ import { Client } from 'pg';
 import { listeningUrl, spawnApp } from './support/app-process';
 import { createTestDatabase } from './support/test-database';
 
-// FR-003, SC-001, SC-004 and CONTRACT §6, seen from outside the process.
+// FR-003, SC-001, SC-004 and specification §6, seen from outside the process.
 describe('start-up and shutdown of the process', () => {
   it('exits 1 with one message naming every bad variable', async () => {
     const app = spawnApp({ NODE_ENV: 'test', PORT: 'eighty', AUTH_JWT_SECRET: 'short' });

@@ -14,7 +14,7 @@ const TASK_KEYS = [
 ];
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-// FR-010: the routes of CONTRACT §3 against the real app on a real PostgreSQL.
+// FR-010: the routes of specification §3 against the real app on a real PostgreSQL.
 describe('tasks API', () => {
   let testApp: TestApp;
   let auth: { Authorization: string };

@@ -1,6 +1,6 @@
 /**
  * Why a request was not authenticated or not authorised. The exception filter maps each class to
- * its status and code (CONTRACT §4); `message` is safe to show to the caller.
+ * its status and code (specification §4); `message` is safe to show to the caller.
  */
 export abstract class AuthError extends Error {
   constructor(message: string) {

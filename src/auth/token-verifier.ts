@@ -11,7 +11,7 @@ import { ExpiredTokenError, InvalidTokenError, KeySetUnavailableError } from './
 
 /** What a verified token says about its caller. */
 export interface VerifiedToken {
-  /** The `sub` claim: the owner id of CONTRACT §1. */
+  /** The `sub` claim: the owner id of specification §1. */
   subject: string;
   /** The `exp` claim (seconds since the epoch): how long a cache may trust this result. */
   expiresAt: number;

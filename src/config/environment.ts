@@ -60,7 +60,7 @@ export const ENVIRONMENT_VARIABLES = [
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
 
-/** Every variable of the service's configuration, validated once at start-up (CONTRACT §5). */
+/** Every variable of the service's configuration, validated once at start-up (specification §5). */
 export class Environment {
   @IsIn(NODE_ENVS)
   NODE_ENV: NodeEnv = 'development';

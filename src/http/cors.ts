@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 type CorsOptions = NonNullable<Parameters<NestFastifyApplication['enableCors']>[0]>;
 
 /**
- * CORS for the browser front ends of CORS_ORIGINS (CONTRACT §3): the listed origins only (echoed,
+ * CORS for the browser front ends of CORS_ORIGINS (specification §3): the listed origins only (echoed,
  * never `*`, since credentials are allowed), with the headers the API reads and the ones scripts
  * need to see. An origin not on the list gets no CORS headers at all.
  */

@@ -1,5 +1,5 @@
 /**
- * The error catalogue of CONTRACT §4: every `code` a problem-details response can carry, with its
+ * The error catalogue of specification §4: every `code` a problem-details response can carry, with its
  * HTTP status. The exception filter (`problem-details.filter.ts`) is the only user; the OpenAPI
  * description and docs/api.md list the same codes.
  */

@@ -12,7 +12,7 @@ class FieldErrorDto implements FieldError {
   message!: string;
 }
 
-/** The OpenAPI schema of `ProblemDetails` (RFC 9457, CONTRACT §4). */
+/** The OpenAPI schema of `ProblemDetails` (RFC 9457, specification §4). */
 export class ProblemDetailsDto implements ProblemDetails {
   @ApiProperty({ example: 'about:blank' })
   type!: string;

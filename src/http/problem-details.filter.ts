@@ -33,7 +33,7 @@ import { type FieldError, InvalidUuidError, RequestValidationError } from './req
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** RFC 9457 problem details, as every error response carries them (CONTRACT §4). */
+/** RFC 9457 problem details, as every error response carries them (specification §4). */
 export interface ProblemDetails {
   type: string;
   title: string;
@@ -94,7 +94,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const healthResult = healthCheckFailure(exception);
     if (healthResult) {
-      // Terminus's own 503 body is the health endpoints' contract (CONTRACT §3).
+      // Terminus's own 503 body is the health endpoints' contract (specification §3).
       adapter.reply(response, healthResult, HttpStatus.SERVICE_UNAVAILABLE);
       return;
     }

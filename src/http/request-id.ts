@@ -7,7 +7,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The request id of CONTRACT §4: the caller's `X-Request-Id` when sane, else a new UUID. Set on
+ * The request id of specification §4: the caller's `X-Request-Id` when sane, else a new UUID. Set on
  * the raw request so that Fastify, pino-http and the exception filter all see the same id.
  */
 export function assignRequestId(request: IncomingMessage): string {

@@ -1,7 +1,7 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * The `tasks` table (CONTRACT §1). The schema itself is owned by the migrations in
+ * The `tasks` table (specification §1). The schema itself is owned by the migrations in
  * `migrations/`; the indexes and checks are declared here only so that `migration:generate`
  * sees the schema as it is (the indexes' DESC columns are beyond TypeORM, hence synchronize off).
  */

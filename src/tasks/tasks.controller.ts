@@ -42,7 +42,7 @@ import {
 const TASK_ID = new ParseUUIDPipe({ exceptionFactory: () => new InvalidUuidError('task id') });
 
 /**
- * The tasks REST API (CONTRACT §3). Every route is under `/api/:userId`, which the guard checks
+ * The tasks REST API (specification §3). Every route is under `/api/:userId`, which the guard checks
  * against the token's subject; the repository scopes every statement to that owner, so another
  * user's task is simply not found. Each handler makes exactly one repository call.
  */

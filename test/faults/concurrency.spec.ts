@@ -9,7 +9,7 @@ interface WireTask {
   completed: boolean;
 }
 
-// CONTRACT §2: each write is one atomic statement, so concurrent writes never lose an update;
+// specification §2: each write is one atomic statement, so concurrent writes never lose an update;
 // with If-Match exactly one of several writers of the same version wins.
 describe('concurrent writes', () => {
   let testApp: TestApp;

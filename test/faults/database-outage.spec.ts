@@ -61,7 +61,7 @@ async function appRole(
   return { name: role, url: withDatabase(url.toString(), database.name), password };
 }
 
-// CONTRACT §6: a database that goes away while serving turns requests into fast 503s and
+// specification §6: a database that goes away while serving turns requests into fast 503s and
 // /health into 503; when it comes back the service recovers by itself. A real process under a
 // steady mixed load; the database refuses connections and its sessions are terminated.
 describe('database outage under load', () => {

@@ -21,7 +21,7 @@ interface Outcome {
   error?: string;
 }
 
-// CONTRACT §6: on SIGTERM readiness turns 503 at once, requests are served for
+// specification §6: on SIGTERM readiness turns 503 at once, requests are served for
 // SHUTDOWN_GRACE_MS, then the listener closes, in-flight requests finish, the pool closes and the
 // process exits 0. Seen from outside a real process, under a steady load of writes.
 const countBy = <T>(items: T[], key: (item: T) => string): Record<string, number> =>

@@ -6,7 +6,7 @@ import { startTestApp, TestApp } from '../support/test-app';
 import { authHeader, inspect, reportFigures, tokenFor } from './fault-support';
 
 /**
- * Property-based hostile input (CONTRACT §4) against the real app on a real database: generated
+ * Property-based hostile input (specification §4) against the real app on a real database: generated
  * bodies, query strings, path segments and headers. Properties: never a 5xx; a refusal is a
  * problem+json whose code is in the catalogue and matches its status; a refused request changed
  * nothing in the database; an accepted string is stored and returned exactly (titles trimmed).

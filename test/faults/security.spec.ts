@@ -23,7 +23,7 @@ function expectRefusedToken(response: LightMyRequestResponse, label: string): vo
   );
 }
 
-// CONTRACT §3: the accepted algorithms and keys are fixed by configuration, never by the token.
+// specification §3: the accepted algorithms and keys are fixed by configuration, never by the token.
 describe('hostile tokens', () => {
   let database: TestDatabase;
   const figures: Record<string, number> = {};

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../../src/http/error-codes';
 const PROBLEM_KEYS = ['code', 'detail', 'instance', 'request_id', 'status', 'title', 'type'];
 
 /**
- * Asserts that a response is the problem details of CONTRACT §4: status, `code`, content type,
+ * Asserts that a response is the problem details of specification §4: status, `code`, content type,
  * exactly the documented members, the request id of the header, and nothing leaked.
  */
 export function expectProblem(response: Response, status: number, code: ErrorCode): void {

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import type { Task } from '../task.entity';
 
-/** A task on the wire (CONTRACT §3): snake_case, ISO-8601 UTC timestamps. */
+/** A task on the wire (specification §3): snake_case, ISO-8601 UTC timestamps. */
 export class TaskResponse {
   @ApiProperty({ format: 'uuid' })
   id!: string;
