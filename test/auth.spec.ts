@@ -213,6 +213,89 @@ describe('authentication', () => {
     });
   });
 
+  // docs/auth.md: the front end signs in with Better Auth, whose jwt() plugin publishes an Ed25519
+  // key set at /api/auth/jwks and issues EdDSA tokens with iss and aud set to its base URL.
+  describe('with a Better Auth jwt() plugin as the identity provider', () => {
+    const betterAuthUrl = 'http://localhost:5173';
+    let jwks: JwksServer;
+    let testApp: TestApp;
+    let ed25519: SigningKey;
+    const get = (token: string) =>
+      request(testApp.app.getHttpServer()).get(tasks).set(bearer(token));
+    /** A token as the plugin signs it: the user's fields as claims, `sub` the user's id, 15 min. */
+    const betterAuthToken = (claims: { iss?: string; aud?: string } = {}) =>
+      new SignJWT({
+        id: 'alice',
+        name: 'Alice',
+        email: 'alice@example.com',
+        emailVerified: true,
+        iss: betterAuthUrl,
+        aud: betterAuthUrl,
+        ...claims,
+      })
+        .setProtectedHeader({ alg: 'EdDSA', kid: ed25519.kid })
+        .setIssuedAt()
+        .setSubject('alice')
+        .setExpirationTime('15m')
+        .sign(ed25519.privateKey);
+
+    beforeAll(async () => {
+      const generated = await createSigningKey('c5c7995d-0037-4553-8aee-b5b620b89b23', 'EdDSA');
+      // The plugin's key set names neither `alg` nor `use`: only kty, crv, x and kid.
+      const { kty, crv, x } = generated.publicJwk;
+      ed25519 = { ...generated, publicJwk: { kty, crv, x, kid: generated.kid } };
+      jwks = await JwksServer.start([ed25519]);
+      testApp = await startTestApp(
+        {
+          AUTH_JWT_SECRET: undefined,
+          AUTH_JWKS_URL: jwks.url,
+          AUTH_JWT_ISSUER: betterAuthUrl,
+          AUTH_JWT_AUDIENCE: betterAuthUrl,
+        },
+        database,
+      );
+    });
+    afterAll(async () => {
+      await testApp.close();
+      await jwks.close();
+    });
+
+    it('accepts an EdDSA token with the configured issuer and audience', async () => {
+      expect(ed25519.publicJwk).toEqual({
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: expect.any(String),
+        kid: ed25519.kid,
+      });
+      await get(await betterAuthToken()).expect(200);
+    });
+
+    it('refuses a token of another issuer or audience', async () => {
+      expectProblem(
+        await get(await betterAuthToken({ iss: 'http://localhost:6000' })),
+        401,
+        'INVALID_TOKEN',
+      );
+      expectProblem(
+        await get(await betterAuthToken({ aud: 'http://localhost:6000' })),
+        401,
+        'INVALID_TOKEN',
+      );
+    });
+
+    it.each([
+      ['the opaque session token', 'Xk3qYVh0pZr9LmT2bWc8NdFs5JgA1uEo'],
+      [
+        'the signed session cookie value',
+        'Xk3qYVh0pZr9LmT2bWc8NdFs5JgA1uEo.q0dC2vYxJ7mP4sR9tUwZ1aB3cE5fG7hI9kL2nO4pQ6s%3D',
+      ],
+    ])('refuses %s of Better Auth: it is not a JWT', async (_name, sessionToken) => {
+      const response = await get(sessionToken);
+      expectProblem(response, 401, 'INVALID_TOKEN');
+      expect(response.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+    });
+  });
+
   it('answers 503 (not 401) while the key set cannot be fetched', async () => {
     const jwks = await JwksServer.start([]);
     const url = jwks.url;
