@@ -29,6 +29,22 @@ describe('environment validation', () => {
     expect(env.DATABASE_URL).toBeUndefined();
   });
 
+  it('keeps idempotency keys 24 hours and the trash 30 days unless told otherwise', () => {
+    expect(AppConfig.fromEnvironment(validateEnvironment({})).retention).toEqual({
+      idempotencyTtlHours: 24,
+      trashRetentionDays: 30,
+    });
+    const config = AppConfig.fromEnvironment(
+      validateEnvironment({ IDEMPOTENCY_TTL_HOURS: '48', TRASH_RETENTION_DAYS: '7' }),
+    );
+    expect(config.retention).toEqual({ idempotencyTtlHours: 48, trashRetentionDays: 7 });
+    const problems = problemsOf({ IDEMPOTENCY_TTL_HOURS: '0', TRASH_RETENTION_DAYS: '1.5' });
+    expect(problems.map((problem) => problem.split(' ')[0]).sort()).toEqual([
+      'IDEMPOTENCY_TTL_HOURS',
+      'TRASH_RETENTION_DAYS',
+    ]);
+  });
+
   it('parses numbers and booleans strictly', () => {
     const env = validateEnvironment({
       PORT: '8080',

@@ -24,6 +24,13 @@ export interface AuthSettings {
   usesDevelopmentSecret: boolean;
 }
 
+/** How long stored state for retries, the trash and sync is kept (specification §9–§11). */
+export interface RetentionSettings {
+  idempotencyTtlHours: number;
+  /** Also the tombstones' lifetime: a sync token older than it is expired. */
+  trashRetentionDays: number;
+}
+
 /** Typed, derived configuration: the only way code reads settings after start-up. */
 export class AppConfig {
   constructor(
@@ -39,6 +46,7 @@ export class AppConfig {
     readonly database: DatabaseSettings,
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
+    readonly retention: RetentionSettings,
   ) {}
 
   static fromEnvironment(env: Environment): AppConfig {
@@ -75,6 +83,10 @@ export class AppConfig {
         usesDevelopmentSecret,
       },
       env.LOG_LEVEL,
+      {
+        idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
+        trashRetentionDays: env.TRASH_RETENTION_DAYS,
+      },
     );
   }
 }

@@ -56,6 +56,8 @@ export const ENVIRONMENT_VARIABLES = [
   'LOG_LEVEL',
   'SHUTDOWN_GRACE_MS',
   'RATE_LIMIT_PER_MINUTE',
+  'IDEMPOTENCY_TTL_HOURS',
+  'TRASH_RETENTION_DAYS',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
@@ -152,6 +154,21 @@ export class Environment {
   @IsInt()
   @Min(0)
   RATE_LIMIT_PER_MINUTE = 0;
+
+  /** How long an `Idempotency-Key` replays its first answer (specification §9). */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(8760)
+  IDEMPOTENCY_TTL_HOURS = 24;
+
+  /** How long a trashed task can be restored before it is purged (specification §11); also how
+   * long the changes feed keeps tombstones, so an older sync token is expired. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  TRASH_RETENTION_DAYS = 30;
 }
 
 export class InvalidEnvironmentError extends Error {
