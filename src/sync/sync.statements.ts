@@ -1,0 +1,230 @@
+/**
+ * The SQL of the changes feed, idempotent creates, the trash, bulk changes and the purge jobs
+ * (specification §9–§11; design in docs/sync.md). Each is one statement: one round trip, one
+ * snapshot, all or nothing. Builders take the owned table and its wire columns, so lists use the
+ * same statements as tasks.
+ */
+
+/** An owned table as these statements see it. */
+export interface SyncedResource {
+  /** The table, also the `resource` of its tombstones and horizon (`tasks`, `lists`). */
+  table: string;
+  /** The columns a read returns, unqualified and in wire order (the mapper's row shape). */
+  columns: readonly string[];
+}
+
+/** The nil UUID: below every generated id, so `(xid, nil)` is the start of transaction `xid`. */
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+const qualified = (alias: string, columns: readonly string[]): string =>
+  columns.map((column) => `${alias}.${column}`).join(', ');
+
+/**
+ * The changes feed. Parameters: $1 owner, $2 position's `change_xid` (bigint, as text), $3
+ * position's id (uuid; `NIL_UUID` from the start of $2), $4 limit, $5 incremental (false for the
+ * first sync: live rows only, no tombstones, never expired).
+ *
+ * Every result row carries `snapshot_xmin` (no transaction below it is still running, so no row
+ * can still appear below it) and `expired` (tombstones after the position were purged: answer
+ * 410). The change rows follow in `(change_xid, id)` order, at most $4 + 1 of them (one more than
+ * a page says whether there are more); without any, one row with `id` NULL carries the two flags.
+ */
+export function changesStatement({ table, columns }: SyncedResource): string {
+  const data = columns.filter((column) => column !== 'id');
+  return `
+    WITH horizon AS (
+      SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
+             $5::boolean AND $2::bigint <= COALESCE(
+               (SELECT purged_through FROM sync_horizons WHERE resource = '${table}'), -1
+             ) AS expired
+    ),
+    live AS (
+      SELECT r.change_xid, r.id, r.deleted_at IS NOT NULL AS deleted, ${qualified('r', data)}
+        FROM ${table} r
+       WHERE r.user_id = $1
+         AND (r.change_xid, r.id) > ($2::bigint, $3::uuid)
+         AND ($5::boolean OR r.deleted_at IS NULL)
+       ORDER BY r.change_xid, r.id
+       LIMIT $4::int + 1
+    ),
+    gone AS (
+      -- The join on false gives the table's columns as NULLs of their own types.
+      SELECT g.change_xid, g.id, true AS deleted, ${qualified('r', data)}
+        FROM tombstones g LEFT JOIN ${table} r ON false
+       WHERE $5::boolean
+         AND g.user_id = $1 AND g.resource = '${table}'
+         AND (g.change_xid, g.id) > ($2::bigint, $3::uuid)
+       ORDER BY g.change_xid, g.id
+       LIMIT $4::int + 1
+    ),
+    page AS (
+      SELECT * FROM (SELECT * FROM live UNION ALL SELECT * FROM gone) changes
+       ORDER BY change_xid, id
+       LIMIT $4::int + 1
+    )
+    SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
+           p.change_xid::text AS change_xid, p.id, p.deleted, ${qualified('p', data)}
+      FROM horizon h
+      LEFT JOIN page p ON NOT h.expired
+     ORDER BY p.change_xid, p.id`;
+}
+
+/**
+ * A create and its idempotency key in one statement: a crash cannot keep one without the other,
+ * and the key costs no extra round trip. `insert` is the resource's
+ * `INSERT … RETURNING <columns>` with its own parameters; the key's parameters follow them at
+ * `first`: key, request hash (hex SHA-256), the collection path ending in `/` (the stored
+ * Location is that path and the new id), the key's lifetime in hours.
+ *
+ * A second request with the key fails with 23505 on `pk_idempotency_keys`, after waiting for the
+ * first to commit; the caller then runs `replayStatement`.
+ */
+export function idempotentCreateStatement(insert: string, first: number): string {
+  const [key, hash, path, hours] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
+  return `
+    WITH created AS (${insert}),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, ${key}, ${hash}, ${path} || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => ${hours}::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.*, stored.resource_path FROM created, stored`;
+}
+
+/**
+ * The stored answer of a key ($1 owner, $2 key), as the create's row again (same columns and
+ * types, for the same mapper) with the request hash, status and Location. No row: the key was
+ * never used (or was purged). `expired`: release it with `RELEASE_EXPIRED_KEY` and create again.
+ */
+export function replayStatement({ table, columns }: SyncedResource): string {
+  return `
+    SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
+           ${qualified('r', columns)}
+      FROM idempotency_keys k,
+           jsonb_populate_record(NULL::${table}, k.response) r
+     WHERE k.user_id = $1 AND k.key = $2`;
+}
+
+/** Frees an expired key that the purge job has not reached yet ($1 owner, $2 key). */
+export const RELEASE_EXPIRED_KEY = `
+  DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND expires_at <= now()`;
+
+/**
+ * Expired idempotency keys, at most $1 of them per call. SKIP LOCKED: replicas running the job
+ * at once take disjoint batches instead of queueing on the same rows.
+ */
+export const PURGE_EXPIRED_KEYS = `
+  DELETE FROM idempotency_keys
+   WHERE (user_id, key) IN (
+     SELECT user_id, key FROM idempotency_keys
+      WHERE expires_at <= now()
+      ORDER BY expires_at
+      LIMIT $1::int
+        FOR UPDATE SKIP LOCKED)`;
+
+/**
+ * Moves one live row to the trash ($1 owner, $2 id). The version is kept: a trashed row cannot be
+ * read, and restore counts as the change. No row: missing, foreign or already trashed (404).
+ */
+export const trashStatement = (table: string): string => `
+  UPDATE ${table} SET deleted_at = now()
+   WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL
+  RETURNING id`;
+
+/** Brings a trashed row back ($1 owner, $2 id), `version` + 1. No row: 404. */
+export const restoreStatement = ({ table, columns }: SyncedResource): string => `
+  UPDATE ${table} SET deleted_at = NULL, version = version + 1
+   WHERE user_id = $1 AND id = $2 AND deleted_at IS NOT NULL
+  RETURNING ${columns.join(', ')}`;
+
+/**
+ * The trash, newest first ($1 owner, $2/$3 the last row's deleted_at and id or NULL for the first
+ * page, $4 limit). The NULLs become a position above every row, so one statement (and one plan)
+ * serves every page.
+ */
+export const trashListStatement = ({ table, columns }: SyncedResource): string => `
+  SELECT ${columns.join(', ')}, deleted_at
+    FROM ${table}
+   WHERE user_id = $1 AND deleted_at IS NOT NULL
+     AND (deleted_at, id) < (COALESCE($2::timestamptz, 'infinity'),
+                             COALESCE($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
+   ORDER BY deleted_at DESC, id DESC
+   LIMIT $4::int`;
+
+/**
+ * Sets `completed` on every task of a list of ids ($1 owner, $2 uuid[], $3 completed or NULL to
+ * keep it), all or nothing: the ids are locked and counted first, and the update runs only if
+ * every distinct id is the caller's and live. Every result row has `matched`; when true, the
+ * other columns are the updated tasks, each `version` + 1. (With lists: add
+ * `list_id = CASE WHEN $4::boolean THEN $5::uuid ELSE t.list_id END`.)
+ */
+export const bulkUpdateTasksStatement = (columns: readonly string[]): string => `
+  WITH wanted AS (SELECT DISTINCT unnest($2::uuid[]) AS id),
+  owned AS (
+    SELECT t.id FROM tasks t
+     WHERE t.user_id = $1 AND t.deleted_at IS NULL AND t.id IN (SELECT id FROM wanted)
+       FOR UPDATE
+  ),
+  verdict AS (
+    SELECT (SELECT count(*) FROM owned) = (SELECT count(*) FROM wanted) AS matched
+  ),
+  updated AS (
+    UPDATE tasks t
+       SET completed = COALESCE($3::boolean, t.completed), version = t.version + 1
+      FROM verdict v
+     WHERE v.matched AND t.user_id = $1 AND t.id IN (SELECT id FROM owned)
+    RETURNING ${qualified('t', columns)}
+  )
+  SELECT v.matched, u.* FROM verdict v LEFT JOIN updated u ON true`;
+
+/** Moves the owner's ($1) completed live tasks to the trash; one row, `deleted` the count. */
+export const CLEAR_COMPLETED_TASKS = `
+  WITH trashed AS (
+    UPDATE tasks SET deleted_at = now()
+     WHERE user_id = $1 AND completed AND deleted_at IS NULL
+    RETURNING 1
+  )
+  SELECT count(*)::int AS deleted FROM trashed`;
+
+/**
+ * Deletes for good rows trashed more than $1 days ago, at most $2 per call, oldest first; their
+ * tombstones are written by the delete trigger. SKIP LOCKED: processes running the job at once
+ * take disjoint batches, and a row being restored is left alone.
+ */
+export const purgeTrashStatement = (table: string): string => `
+  DELETE FROM ${table}
+   WHERE id IN (
+     SELECT id FROM ${table}
+      WHERE deleted_at IS NOT NULL AND deleted_at < now() - make_interval(days => $1::int)
+      ORDER BY deleted_at
+      LIMIT $2::int
+        FOR UPDATE SKIP LOCKED)
+  RETURNING id`;
+
+/**
+ * Deletes tombstones older than $1 days, at most $2 per call, and raises each resource's horizon
+ * to the newest transaction purged: a token at or below it is expired (410 SYNC_TOKEN_EXPIRED).
+ */
+export const PURGE_TOMBSTONES = `
+  WITH doomed AS (
+    SELECT user_id, resource, id FROM tombstones
+     WHERE deleted_at < now() - make_interval(days => $1::int)
+     ORDER BY deleted_at
+     LIMIT $2::int
+       FOR UPDATE SKIP LOCKED
+  ),
+  purged AS (
+    DELETE FROM tombstones t USING doomed d
+     WHERE (t.user_id, t.resource, t.id) = (d.user_id, d.resource, d.id)
+    RETURNING t.resource, t.change_xid
+  ),
+  horizon AS (
+    INSERT INTO sync_horizons (resource, purged_through)
+    SELECT resource, max(change_xid) FROM purged GROUP BY resource
+    ON CONFLICT (resource)
+      DO UPDATE SET purged_through = GREATEST(sync_horizons.purged_through, EXCLUDED.purged_through)
+  )
+  SELECT count(*)::int AS purged FROM purged`;
