@@ -13,9 +13,11 @@ import {
   PURGE_TOMBSTONES,
   purgeTrashStatement,
 } from '../src/sync/sync.statements';
+import { AddListSync1733300000000 } from '../migrations/1733300000000-add-list-sync';
 import { createSyncDatabase, type SyncDatabase, TASK_COLUMNS } from './support/sync-schema';
+import { openDataSource } from './support/test-data-source';
 
-const TASKS = { table: 'tasks', columns: TASK_COLUMNS };
+const TASKS = { table: 'tasks', columns: TASK_COLUMNS, trash: true };
 const FEED = changesStatement(TASKS);
 
 interface FeedRow extends ChangeRow {
@@ -331,4 +333,81 @@ describe('changes feed (SQL)', () => {
       expect(replica.calls).toBeGreaterThan(3);
     }
   }, 120_000);
+});
+
+// Lists (their table comes with their own migration; a stand-in of its shape here): deleting a
+// list deletes its tasks through the foreign key, and both feeds report every deletion.
+describe('changes feed of lists, and a list deleted with its tasks', () => {
+  let db: SyncDatabase;
+
+  beforeAll(async () => {
+    db = await createSyncDatabase();
+  });
+  afterAll(() => db.close());
+
+  it('refuses to run before the lists table exists, then reports the cascade in both feeds', async () => {
+    const dataSource = await openDataSource(db.database.url);
+    const queryRunner = dataSource.createQueryRunner();
+    const migration = new AddListSync1733300000000();
+    try {
+      await expect(migration.up(queryRunner)).rejects.toThrow(/needs the lists table/);
+      await queryRunner.query(`
+        CREATE TABLE lists (
+          id uuid NOT NULL DEFAULT gen_random_uuid(),
+          user_id varchar(255) NOT NULL,
+          name varchar(255) NOT NULL,
+          PRIMARY KEY (id),
+          UNIQUE (user_id, id)
+        )`);
+      await queryRunner.query(`
+        ALTER TABLE tasks ADD COLUMN list_id uuid NULL,
+          ADD FOREIGN KEY (user_id, list_id) REFERENCES lists (user_id, id) ON DELETE CASCADE`);
+      await migration.up(queryRunner);
+
+      const pool = db.pool;
+      const LISTS = { table: 'lists', columns: ['id', 'user_id', 'name'], trash: false };
+      const feed = async (resource: typeof LISTS | typeof TASKS, since: FeedPosition | null) => {
+        const position = since ?? FEED_START;
+        const { rows } = await pool.query<FeedRow>(changesStatement(resource), [
+          'lena',
+          position.xid,
+          position.id,
+          100,
+          since !== null,
+        ]);
+        return pageOfChanges(rows, 100, position);
+      };
+      const {
+        rows: [list],
+      } = await pool.query<{ id: string }>(
+        `INSERT INTO lists (user_id, name) VALUES ('lena', 'Groceries') RETURNING id`,
+      );
+      const { rows: tasks } = await pool.query<{ id: string }>(
+        `INSERT INTO tasks (user_id, title, list_id)
+         SELECT 'lena', 'item ' || n, $1 FROM generate_series(1, 3) n RETURNING id`,
+        [list.id],
+      );
+      const listsFirst = await feed(LISTS, null);
+      expect(listsFirst.changes.map((change) => change.id)).toEqual([list.id]);
+      const tasksFirst = await feed(TASKS, null);
+      expect(tasksFirst.changes).toHaveLength(3);
+
+      await pool.query(`DELETE FROM lists WHERE id = $1`, [list.id]);
+      const listsAfter = await feed(LISTS, listsFirst.next);
+      expect(listsAfter.changes).toEqual([expect.objectContaining({ id: list.id, deleted: true })]);
+      const tasksAfter = await feed(TASKS, tasksFirst.next);
+      expect(tasksAfter.changes.map((change) => [change.id, change.deleted]).sort()).toEqual(
+        tasks.map((task) => [task.id, true]).sort(),
+      );
+
+      await migration.down(queryRunner);
+      const [{ triggers }] = (await queryRunner.query(
+        `SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgrelid = 'lists'::regclass AND NOT tgisinternal`,
+      )) as { triggers: number }[];
+      expect(triggers).toBe(0);
+    } finally {
+      await queryRunner.release();
+      await dataSource.destroy();
+    }
+  });
 });

@@ -17,7 +17,7 @@ import { createSyncDatabase, type SyncDatabase, TASK_COLUMNS } from './support/s
 import { openDataSource } from './support/test-data-source';
 import { createTestDatabase } from './support/test-database';
 
-const TASKS = { table: 'tasks', columns: TASK_COLUMNS };
+const TASKS = { table: 'tasks', columns: TASK_COLUMNS, trash: true };
 const RETURNING = TASK_COLUMNS.join(', ');
 const CREATE = idempotentCreateStatement(
   `INSERT INTO tasks (user_id, title) VALUES ($1, $2) RETURNING ${RETURNING}`,

@@ -11,6 +11,8 @@ export interface SyncedResource {
   table: string;
   /** The columns a read returns, unqualified and in wire order (the mapper's row shape). */
   columns: readonly string[];
+  /** The table has `deleted_at` (a trash): trashed rows are reported as deleted. */
+  trash: boolean;
 }
 
 /** The nil UUID: below every generated id, so `(xid, nil)` is the start of transaction `xid`. */
@@ -29,8 +31,9 @@ const qualified = (alias: string, columns: readonly string[]): string =>
  * 410). The change rows follow in `(change_xid, id)` order, at most $4 + 1 of them (one more than
  * a page says whether there are more); without any, one row with `id` NULL carries the two flags.
  */
-export function changesStatement({ table, columns }: SyncedResource): string {
+export function changesStatement({ table, columns, trash }: SyncedResource): string {
   const data = columns.filter((column) => column !== 'id');
+  const trashed = trash ? 'r.deleted_at IS NOT NULL' : 'false';
   return `
     WITH horizon AS (
       SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
@@ -39,11 +42,11 @@ export function changesStatement({ table, columns }: SyncedResource): string {
              ) AS expired
     ),
     live AS (
-      SELECT r.change_xid, r.id, r.deleted_at IS NOT NULL AS deleted, ${qualified('r', data)}
+      SELECT r.change_xid, r.id, ${trashed} AS deleted, ${qualified('r', data)}
         FROM ${table} r
        WHERE r.user_id = $1
          AND (r.change_xid, r.id) > ($2::bigint, $3::uuid)
-         AND ($5::boolean OR r.deleted_at IS NULL)
+         AND ($5::boolean OR NOT ${trashed})
        ORDER BY r.change_xid, r.id
        LIMIT $4::int + 1
     ),
