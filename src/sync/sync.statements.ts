@@ -117,16 +117,18 @@ export const RELEASE_EXPIRED_KEY = `
 
 /**
  * Expired idempotency keys, at most $1 of them per call. SKIP LOCKED: replicas running the job
- * at once take disjoint batches instead of queueing on the same rows.
+ * at once take disjoint batches instead of queueing on the same rows. The batch is an array of
+ * row addresses (`ctid`, stable while the rows are locked), so the delete is a TID scan whatever
+ * the planner thinks of the batch's size.
  */
 export const PURGE_EXPIRED_KEYS = `
   DELETE FROM idempotency_keys
-   WHERE (user_id, key) IN (
-     SELECT user_id, key FROM idempotency_keys
+   WHERE ctid = ANY (ARRAY(
+     SELECT ctid FROM idempotency_keys
       WHERE expires_at <= now()
       ORDER BY expires_at
       LIMIT $1::int
-        FOR UPDATE SKIP LOCKED)`;
+        FOR UPDATE SKIP LOCKED))`;
 
 /**
  * Moves one live row to the trash ($1 owner, $2 id). The version is kept: a trashed row cannot be
@@ -199,12 +201,12 @@ export const CLEAR_COMPLETED_TASKS = `
  */
 export const purgeTrashStatement = (table: string): string => `
   DELETE FROM ${table}
-   WHERE id IN (
-     SELECT id FROM ${table}
+   WHERE ctid = ANY (ARRAY(
+     SELECT ctid FROM ${table}
       WHERE deleted_at IS NOT NULL AND deleted_at < now() - make_interval(days => $1::int)
       ORDER BY deleted_at
       LIMIT $2::int
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED))
   RETURNING id`;
 
 /**
@@ -212,17 +214,15 @@ export const purgeTrashStatement = (table: string): string => `
  * to the newest transaction purged: a token at or below it is expired (410 SYNC_TOKEN_EXPIRED).
  */
 export const PURGE_TOMBSTONES = `
-  WITH doomed AS (
-    SELECT user_id, resource, id FROM tombstones
-     WHERE deleted_at < now() - make_interval(days => $1::int)
-     ORDER BY deleted_at
-     LIMIT $2::int
-       FOR UPDATE SKIP LOCKED
-  ),
-  purged AS (
-    DELETE FROM tombstones t USING doomed d
-     WHERE (t.user_id, t.resource, t.id) = (d.user_id, d.resource, d.id)
-    RETURNING t.resource, t.change_xid
+  WITH purged AS (
+    DELETE FROM tombstones
+     WHERE ctid = ANY (ARRAY(
+       SELECT ctid FROM tombstones
+        WHERE deleted_at < now() - make_interval(days => $1::int)
+        ORDER BY deleted_at
+        LIMIT $2::int
+          FOR UPDATE SKIP LOCKED))
+    RETURNING resource, change_xid
   ),
   horizon AS (
     INSERT INTO sync_horizons (resource, purged_through)
