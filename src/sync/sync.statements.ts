@@ -46,7 +46,7 @@ export function changesStatement({ table, columns, trash }: SyncedResource): str
         FROM ${table} r
        WHERE r.user_id = $1
          AND (r.change_xid, r.id) > ($2::bigint, $3::uuid)
-         AND ($5::boolean OR NOT ${trashed})
+         AND ($5::boolean OR NOT (${trashed}))
        ORDER BY r.change_xid, r.id
        LIMIT $4::int + 1
     ),
