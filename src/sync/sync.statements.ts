@@ -162,7 +162,8 @@ export const trashListStatement = ({ table, columns }: SyncedResource): string =
 /**
  * Sets `completed` on every task of a list of ids ($1 owner, $2 uuid[], $3 completed or NULL to
  * keep it), all or nothing: the ids are locked and counted first, and the update runs only if
- * every distinct id is the caller's and live. Every result row has `matched`; when true, the
+ * every distinct id is the caller's and live (locked in id order, so two bulk updates of
+ * overlapping ids queue instead of deadlocking). Every result row has `matched`; when true, the
  * other columns are the updated tasks, each `version` + 1. (With lists: add
  * `list_id = CASE WHEN $4::boolean THEN $5::uuid ELSE t.list_id END`.)
  */
@@ -171,6 +172,7 @@ export const bulkUpdateTasksStatement = (columns: readonly string[]): string => 
   owned AS (
     SELECT t.id FROM tasks t
      WHERE t.user_id = $1 AND t.deleted_at IS NULL AND t.id IN (SELECT id FROM wanted)
+     ORDER BY t.id
        FOR UPDATE
   ),
   verdict AS (
