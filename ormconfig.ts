@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { AppConfig } from './src/config/app-config';
 import { validateEnvironment } from './src/config/environment';
+import { readEnvironment } from './src/config/environment-file';
 import { buildDataSourceOptions } from './src/database/database-options';
 import { TasksDataSource } from './src/database/tasks-data-source';
+import { ENTITIES } from './src/entities';
 
 /**
  * The TypeORM CLI's DataSource (`npm run migration:*`). Same options builder as the app; it
@@ -11,12 +12,8 @@ import { TasksDataSource } from './src/database/tasks-data-source';
  * connection (on Neon: the host without `-pooler`).
  */
 // Like the app: `.env` is read in development only; variables already set in the environment win.
-const nodeEnv = process.env.NODE_ENV;
-if (nodeEnv !== 'production' && nodeEnv !== 'test' && existsSync('.env')) {
-  process.loadEnvFile('.env');
-}
 const { database } = AppConfig.fromEnvironment(
-  validateEnvironment(process.env, { requireAuth: false }),
+  validateEnvironment(readEnvironment(), { requireAuth: false }),
 );
 const url = database.directUrl;
 if (!url) {
@@ -26,4 +23,4 @@ if (!url) {
   );
 }
 
-export default new TasksDataSource(buildDataSourceOptions({ ...database, url }));
+export default new TasksDataSource(buildDataSourceOptions({ ...database, url }, ENTITIES));

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { buildDataSourceOptions } from '../src/database/database-options';
 import { TasksDataSource } from '../src/database/tasks-data-source';
+import { ENTITIES } from '../src/entities';
 import { Task } from '../src/tasks/task.entity';
 import { TypeOrmTasksRepository } from '../src/tasks/tasks.repository';
 import { sampleTasks, SeedPlan, totalTasks, userId } from './database';
@@ -31,7 +32,10 @@ async function openRepository(
   url: string,
 ): Promise<{ repository: TypeOrmTasksRepository; close: () => Promise<void> }> {
   const dataSource = new TasksDataSource(
-    buildDataSourceOptions({ url, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 5000 }),
+    buildDataSourceOptions(
+      { url, poolMax: 2, connectTimeoutMs: 5000, statementTimeoutMs: 5000 },
+      ENTITIES,
+    ),
   );
   await dataSource.initialize();
   return {

@@ -5,10 +5,10 @@
  * when the service verifies tokens against an identity provider's keys (AUTH_JWKS_URL).
  */
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { AppConfig } from '../src/config/app-config';
 import { validateEnvironment } from '../src/config/environment';
+import { readEnvironment } from '../src/config/environment-file';
 
 const TOKEN_LIFETIME = '24h';
 
@@ -22,9 +22,8 @@ async function main(): Promise<void> {
   if (!userId || userId.trim() === '' || process.argv.length > 3) {
     fail('Usage: npm run -s token -- <userId>');
   }
-  // Like the service: `.env` is read when present; variables already set win.
-  if (existsSync('.env') && process.env.NODE_ENV !== 'production') process.loadEnvFile('.env');
-  const config = AppConfig.fromEnvironment(validateEnvironment(process.env));
+  // Like the service: `.env` is read in development; variables already set win.
+  const config = AppConfig.fromEnvironment(validateEnvironment(readEnvironment()));
   if (config.nodeEnv === 'production') fail('Refusing to mint tokens with NODE_ENV=production.');
   const { jwtSecret, issuer, audience, jwksUrl } = config.auth;
   if (!jwtSecret) {

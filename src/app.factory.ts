@@ -4,7 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Logger } from 'nestjs-pino';
-import { AppModule } from './app.module';
+import { AppModule, type AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
@@ -25,8 +25,9 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * Builds the application exactly as production runs it (adapter, logger, global pipeline), so
  * that tests exercise the same wiring as `main.ts`. Rejects with `InvalidEnvironmentError` when
  * the configuration is bad, and with `DatabaseUnavailableError` when the database stays down.
+ * Tests pass a configuration (and modules of their own) instead of setting `process.env`.
  */
-export async function createApp(): Promise<NestFastifyApplication> {
+export async function createApp(options: AppModuleOptions = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: assignRequestId,
@@ -59,14 +60,18 @@ export async function createApp(): Promise<NestFastifyApplication> {
     done();
   });
 
-  const app = await NestFactory.create<NestFastifyApplication>(await AppModule.forRoot(), adapter, {
-    // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
-    logger: new ConsoleLogger({ json: true, colors: false }),
-    bufferLogs: true,
-    abortOnError: false,
-    // Body parsing is ours: JSON only (see http/body-parsers.ts).
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(options),
+    adapter,
+    {
+      // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
+      logger: new ConsoleLogger({ json: true, colors: false }),
+      bufferLogs: true,
+      abortOnError: false,
+      // Body parsing is ours: JSON only (see http/body-parsers.ts).
+      bodyParser: false,
+    },
+  );
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new RequestValidationPipe());
   app.useGlobalFilters(problemDetails);

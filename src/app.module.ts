@@ -1,28 +1,40 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, type ModuleMetadata } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module';
+import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { TasksModule } from './tasks/tasks.module';
 
+export interface AppModuleOptions {
+  /** The configuration; read and validated from the environment when absent. */
+  config?: AppConfig;
+  /** More modules (a test's own controllers, for example). */
+  imports?: ModuleMetadata['imports'];
+}
+
 @Module({})
 export class AppModule {
-  /** Async because configuration is read and validated first: a bad environment rejects here. */
-  static async forRoot(): Promise<DynamicModule> {
+  /** Configuration is read and validated first: a bad environment throws here. */
+  static forRoot({ config, imports = [] }: AppModuleOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        await ConfigModule.forRoot(),
+        ConfigModule.forRoot(config),
         LoggingModule,
-        DatabaseModule,
+        DatabaseModule.forRoot(ENTITIES),
         HealthModule,
-        AuthModule,
+        // Before AuthModule: global guards run in registration order, and the limiter must also
+        // count the requests that authentication refuses.
         RateLimitModule,
+        AuthModule,
         TasksModule,
         MetricsModule,
+        ...imports,
       ],
     };
   }

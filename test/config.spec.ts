@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AppConfig } from '../src/config/app-config';
+import { readEnvironment } from '../src/config/environment-file';
 import {
   DEVELOPMENT_JWT_SECRET,
   InvalidEnvironmentError,
@@ -169,5 +173,25 @@ describe('AppConfig', () => {
     );
     expect(config.database.directUrl).toBe('postgresql://pooled/tasks');
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+});
+
+// One `.env` loader for the service, the migration CLI and the scripts.
+describe('readEnvironment', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'tasks-env-')), '.env');
+  writeFileSync(file, 'PORT=4000\nLOG_LEVEL=debug\n');
+
+  it('reads .env in development, and real variables win', () => {
+    const env = readEnvironment({ LOG_LEVEL: 'warn' }, file);
+    expect(env).toMatchObject({ PORT: '4000', LOG_LEVEL: 'warn' });
+  });
+
+  it('ignores .env in test and production, and leaves process.env alone', () => {
+    expect(readEnvironment({ NODE_ENV: 'test' }, file).PORT).toBeUndefined();
+    expect(readEnvironment({ NODE_ENV: 'production' }, file).PORT).toBeUndefined();
+    expect(readEnvironment({}, `${file}.missing`)).toEqual({});
+    const before = { ...process.env };
+    readEnvironment(process.env, file);
+    expect(process.env).toEqual(before);
   });
 });

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import request from 'supertest';
-import { encodeCursor } from '../src/tasks/task-cursor';
-import { TASK_SORTS, type TaskSort } from '../src/tasks/task-query';
+import { encodeCursor } from '../src/owned-resources/cursor';
+import { TASK_SORTS, type TaskSort } from '../src/tasks/tasks.resource';
 import { expectProblem, fieldErrors } from './support/problem';
 import { startTestApp, TestApp } from './support/test-app';
 import { bearer, signToken } from './support/tokens';

@@ -2,10 +2,10 @@ import { DataLayerError } from '../src/database/data-layer.errors';
 import { TasksDataSource } from '../src/database/tasks-data-source';
 import { Task } from '../src/tasks/task.entity';
 import {
-  InvalidTaskInputError,
-  TaskNotFoundError,
+  InvalidInputError,
+  ResourceNotFoundError,
   VersionConflictError,
-} from '../src/tasks/task.errors';
+} from '../src/database/resource.errors';
 import { TypeOrmTasksRepository } from '../src/tasks/tasks.repository';
 import { openDataSource, StatementRecorder } from './support/test-data-source';
 import { createTestDatabase, TestDatabase } from './support/test-database';
@@ -63,14 +63,14 @@ describe('TasksRepository', () => {
     const before = await rawRow(task.id);
 
     await expect(repository.update(bob, task.id, { title: 'hacked' })).rejects.toBeInstanceOf(
-      TaskNotFoundError,
+      ResourceNotFoundError,
     );
     await expect(repository.toggleCompleted(bob, task.id)).rejects.toBeInstanceOf(
-      TaskNotFoundError,
+      ResourceNotFoundError,
     );
-    await expect(repository.remove(bob, task.id)).rejects.toBeInstanceOf(TaskNotFoundError);
+    await expect(repository.remove(bob, task.id)).rejects.toBeInstanceOf(ResourceNotFoundError);
     await expect(repository.update(bob, task.id, { title: 'x' }, 1)).rejects.toBeInstanceOf(
-      TaskNotFoundError,
+      ResourceNotFoundError,
     );
 
     expect(await rawRow(task.id)).toEqual(before);
@@ -83,8 +83,8 @@ describe('TasksRepository', () => {
     await repository.create('user-other', { title: 'not yours' });
 
     const page = await repository.list(owner, { sort: '-created_at', limit: 100 });
-    expect(page.tasks.map((task) => task.title).sort()).toEqual(['one', 'two']);
-    expect(page.tasks.every((task) => task.userId === owner)).toBe(true);
+    expect(page.items.map((task) => task.title).sort()).toEqual(['one', 'two']);
+    expect(page.items.every((task) => task.userId === owner)).toBe(true);
     expect(page.next).toBeNull();
   });
 
@@ -132,18 +132,18 @@ describe('TasksRepository', () => {
     );
     await repository.remove(alice, first.id, 1);
     expect(await rawRow(first.id)).toBeUndefined();
-    await expect(repository.remove(alice, first.id)).rejects.toBeInstanceOf(TaskNotFoundError);
+    await expect(repository.remove(alice, first.id)).rejects.toBeInstanceOf(ResourceNotFoundError);
   });
 
   it('refuses a blank owner id before any SQL runs', async () => {
     const sent = recorder.statements.length;
     for (const owner of ['', '   ']) {
       await expect(repository.create(owner, { title: 'x' })).rejects.toBeInstanceOf(
-        InvalidTaskInputError,
+        InvalidInputError,
       );
-      await expect(repository.findOne(owner, 'x')).rejects.toBeInstanceOf(InvalidTaskInputError);
+      await expect(repository.findOne(owner, 'x')).rejects.toBeInstanceOf(InvalidInputError);
       await expect(repository.list(owner, { sort: 'title', limit: 1 })).rejects.toBeInstanceOf(
-        InvalidTaskInputError,
+        InvalidInputError,
       );
     }
     expect(recorder.statements.length).toBe(sent);
@@ -152,9 +152,7 @@ describe('TasksRepository', () => {
   it('refuses an empty update before any SQL runs', async () => {
     const task = await repository.create(alice, { title: 'Keep' });
     const sent = recorder.statements.length;
-    await expect(repository.update(alice, task.id, {})).rejects.toBeInstanceOf(
-      InvalidTaskInputError,
-    );
+    await expect(repository.update(alice, task.id, {})).rejects.toBeInstanceOf(InvalidInputError);
     expect(recorder.statements.length).toBe(sent);
   });
 
@@ -184,7 +182,7 @@ describe('TasksRepository', () => {
           limit: 3,
           after,
         });
-        seen.push(...page.tasks.map((task) => task.id));
+        seen.push(...page.items.map((task) => task.id));
         after = page.next ?? undefined;
       } while (after);
       expect(seen).toHaveLength(7);
@@ -196,8 +194,12 @@ describe('TasksRepository', () => {
     const owner = 'user-filter';
     const done = await repository.create(owner, { title: 'done', completed: true });
     await repository.create(owner, { title: 'open' });
-    const page = await repository.list(owner, { sort: 'title', limit: 10, completed: true });
-    expect(page.tasks.map((task) => task.id)).toEqual([done.id]);
+    const page = await repository.list(owner, {
+      sort: 'title',
+      limit: 10,
+      where: { completed: true },
+    });
+    expect(page.items.map((task) => task.id)).toEqual([done.id]);
   });
 
   // FR-011: runs last, over every statement the tests above sent.

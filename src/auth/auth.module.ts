@@ -1,8 +1,10 @@
 import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { TokenVerifier } from './token-verifier';
 
+/** Routes are private by default: the bearer guard is global, `@Public()` opts a route out. */
 @Global()
 @Module({
   providers: [
@@ -11,8 +13,8 @@ import { TokenVerifier } from './token-verifier';
       inject: [AppConfig],
       useFactory: (config: AppConfig) => TokenVerifier.create(config.auth),
     },
-    BearerAuthGuard,
+    { provide: APP_GUARD, useClass: BearerAuthGuard },
   ],
-  exports: [TokenVerifier, BearerAuthGuard],
+  exports: [TokenVerifier],
 })
 export class AuthModule {}

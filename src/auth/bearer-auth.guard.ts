@@ -1,31 +1,43 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { MissingTokenError, OwnerMismatchError } from './auth.errors';
+import { IS_PUBLIC } from './public.decorator';
 import { TokenVerifier } from './token-verifier';
 
 /** The raw request carries the caller's id, where the request log reads it (http/logging.module.ts). */
 export type RawRequestWithCaller = IncomingMessage & { userId?: string };
 
-type OwnedRouteRequest = FastifyRequest<{ Params: { userId?: string } }>;
+type RouteRequest = FastifyRequest<{ Params: { userId?: string } }>;
 
 // RFC 6750 §2.1 (the scheme is case-insensitive); jose judges the token itself.
 const BEARER = /^Bearer\s+(\S.*)$/i;
 
 /**
- * Guards the routes under `/api/:userId`: the bearer token must verify, and its subject must be
- * the `:userId` of the path (else 403). The caller's id is left on the raw request for
+ * The global guard (registered as APP_GUARD by AuthModule): every route needs a bearer token that
+ * verifies, unless it is marked `@Public()`. On a route with a `:userId` parameter the token's
+ * subject must also be that user (else 403). The caller's id is left on the raw request for
  * `@CurrentUser()` and the request log.
  */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly reflector: Reflector,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<OwnedRouteRequest>();
+    const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic) return true;
+    const request = context.switchToHttp().getRequest<RouteRequest>();
     const { subject } = await this.verifier.verify(bearerToken(request.headers.authorization));
     (request.raw as RawRequestWithCaller).userId = subject;
-    if (request.params.userId !== subject) throw new OwnerMismatchError();
+    const owner = request.params.userId;
+    if (owner !== undefined && owner !== subject) throw new OwnerMismatchError();
     return true;
   }
 }

@@ -1,7 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import type { DataSource, ObjectLiteral, QueryBuilder } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { translateDriverError } from './data-layer.errors';
+import { type ConstraintFields, DataLayerError, translateDriverError } from './data-layer.errors';
+import { poolOf } from './pg-pool';
 
 /** An error the server sent with severity ERROR: the statement failed, the session is fine. */
 const answeredByServer = (error: unknown): boolean =>
@@ -13,83 +13,211 @@ const faulted = (client: PoolClient): boolean => 'faulted' in client && client.f
 /** Stands for a named parameter while a statement is built; never sent to the database. */
 const PLACEHOLDER = '\u0000parameter:';
 
-interface CompiledStatement {
+/** Names a parameter while a statement is built: the value that the builder binds for it. */
+export type ParameterName = (name: string) => string;
+
+export type ShapeValue = string | boolean;
+
+/** Every value each dimension of a statement's shape can take (which sort, which fields, …). */
+export type ShapeSpace = Readonly<Record<string, readonly ShapeValue[]>>;
+
+/** One point of a shape space: what the SQL text depends on, never the values bound to it. */
+export type Shape<S extends ShapeSpace = ShapeSpace> = { readonly [K in keyof S]: S[K][number] };
+
+/**
+ * A statement, by name and shape. `build` sees the shape and nothing else of a call, and the
+ * shape is the cache key, so two calls that differ in anything the SQL depends on can never
+ * share a text. The shape space also lists every statement there can be: `docs/sql/` holds them
+ * all, so a reviewer reads the SQL a change produces.
+ */
+export interface StatementDefinition<S extends ShapeSpace = ShapeSpace> {
+  /** `<table>.<operation>`: its name in errors and in `docs/sql/<table>.sql`. */
+  readonly name: string;
+  readonly shapes: S;
+  /** Names a parameter appended as `LIMIT $n` (TypeORM inlines limits as literals). */
+  readonly limit?: string;
+  build(
+    dataSource: DataSource,
+    shape: Shape<S>,
+    parameter: ParameterName,
+  ): QueryBuilder<ObjectLiteral>;
+}
+
+const DEFINITIONS = new Map<string, StatementDefinition>();
+
+/** Declares a statement; names are unique, so each has one entry in `docs/sql/`. */
+export function defineStatement<const S extends ShapeSpace>(
+  definition: StatementDefinition<S>,
+): StatementDefinition<S> {
+  if (DEFINITIONS.has(definition.name)) {
+    throw new Error(`Two statements are named "${definition.name}"`);
+  }
+  DEFINITIONS.set(definition.name, definition);
+  return definition;
+}
+
+/** Every statement declared so far (by the modules loaded), by name. */
+export const declaredStatements = (): StatementDefinition[] =>
+  [...DEFINITIONS.values()].sort((a, b) => a.name.localeCompare(b.name));
+
+/** Every shape of a space, in the order its dimensions and values are declared. */
+export function allShapes<S extends ShapeSpace>(space: S): Shape<S>[] {
+  let shapes: Record<string, ShapeValue>[] = [{}];
+  for (const [dimension, values] of Object.entries(space)) {
+    shapes = shapes.flatMap((shape) => values.map((value) => ({ ...shape, [dimension]: value })));
+  }
+  return shapes as Shape<S>[];
+}
+
+export interface CompiledStatement {
   text: string;
   /** Parameter names in the order of `$1, $2, …`. */
   order: string[];
 }
 
-/** Names a parameter while a statement is built: the value that the builder binds for it. */
-export type ParameterName = (name: string) => string;
+/** The cache key of a shape; refuses a value its space does not list. */
+function shapeKey(definition: StatementDefinition, shape: Shape): string {
+  const values = Object.entries(definition.shapes).map(([dimension, allowed]) => {
+    const value = shape[dimension];
+    if (!allowed.includes(value)) {
+      throw new Error(`Statement "${definition.name}" has no shape with ${dimension}=${value}`);
+    }
+    return value;
+  });
+  return `${definition.name}${JSON.stringify(values)}`;
+}
+
+/**
+ * Builds a statement's SQL with placeholder values that reveal the order of its parameters.
+ * A builder that binds a literal value instead of a named parameter is refused.
+ */
+export function compileStatement<S extends ShapeSpace>(
+  dataSource: DataSource,
+  definition: StatementDefinition<S>,
+  shape: Shape<S>,
+): CompiledStatement {
+  const builder = definition.build(dataSource, shape, (name) => `${PLACEHOLDER}${name}`);
+  const [text, placeholders] = builder.getQueryAndParameters();
+  const order = placeholders.map((value: unknown) => {
+    if (typeof value !== 'string' || !value.startsWith(PLACEHOLDER)) {
+      throw new Error(`Statement "${definition.name}" binds a value that is not a named parameter`);
+    }
+    return value.slice(PLACEHOLDER.length);
+  });
+  return definition.limit
+    ? { text: `${text} LIMIT $${order.length + 1}`, order: [...order, definition.limit] }
+    : { text, order };
+}
+
+/** Runs declared statements: on the pool, or on the connection of a transaction. */
+export interface StatementRunner {
+  rows<Row, S extends ShapeSpace>(
+    definition: StatementDefinition<S>,
+    shape: Shape<S>,
+    values: Readonly<Record<string, unknown>>,
+  ): Promise<Row[]>;
+}
 
 /**
  * Statements built once by a TypeORM query builder and run many times. Building SQL through the
  * query builder costs more CPU than the database round trip it describes, and a statement's SQL
- * depends only on its shape (which columns, which optional predicates), never on its values. So
- * each shape is built the first time it is needed, with placeholder values that reveal the order
- * of its parameters; later calls only bind values and send the text over the DataSource's own
- * pool, in one round trip, logged like any TypeORM query.
+ * depends only on its shape, never on its values. So each shape is built the first time it is
+ * needed; later calls only bind values and send the text over the DataSource's own pool, in one
+ * round trip, logged like any TypeORM query. Driver errors leave as `DataLayerError`s, a named
+ * constraint's violation blamed on the field the feature's map names.
  */
-export class CompiledStatements {
-  private readonly statements = new Map<string, CompiledStatement>();
+export class CompiledStatements implements StatementRunner {
+  private readonly compiled = new Map<string, CompiledStatement>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly constraintFields: ConstraintFields = {},
+  ) {}
 
-  /**
-   * Runs the statement of shape `key`, building it with `build` the first time. `limit`, when
-   * given, names a parameter appended as `LIMIT $n` (TypeORM inlines limits as literals).
-   */
-  async rows<Row>(
-    key: string,
-    build: (parameter: ParameterName) => QueryBuilder<ObjectLiteral>,
-    values: Record<string, unknown>,
-    limit?: string,
+  async rows<Row, S extends ShapeSpace>(
+    definition: StatementDefinition<S>,
+    shape: Shape<S>,
+    values: Readonly<Record<string, unknown>>,
   ): Promise<Row[]> {
-    const statement = this.statements.get(key) ?? this.compile(key, build, limit);
-    const parameters = statement.order.map((name) => values[name]);
-    this.dataSource.logger.logQuery(statement.text, parameters);
-    let client: PoolClient;
-    try {
-      client = await this.pool().connect();
-    } catch (error) {
-      throw translateDriverError(error);
-    }
-    // Not `pool.query()`: it discards the connection after any error, so every refused value
-    // and every statement cut by statement_timeout would cost a new connection (and a login).
-    // Only a connection that broke is discarded here; one the server answered is reused. The
-    // client's own listener (pg-client.ts) records a connection error whenever it arrives, even
-    // between the pool's hand-over and this call.
-    let broken = false;
-    try {
-      return (await client.query(statement.text, parameters)).rows as Row[];
-    } catch (error) {
-      if (!answeredByServer(error)) broken = true;
-      throw translateDriverError(error);
-    } finally {
-      client.release(broken || faulted(client));
-    }
+    // Compiled before a connection is taken: a shape outside its space is a programming error.
+    const statement = this.statement(definition, shape);
+    return this.withConnection((client) => this.send<Row>(client, statement, values));
   }
 
-  private compile(
-    key: string,
-    build: (parameter: ParameterName) => QueryBuilder<ObjectLiteral>,
-    limit: string | undefined,
-  ): CompiledStatement {
-    const [text, placeholders] = build((name) => `${PLACEHOLDER}${name}`).getQueryAndParameters();
-    const order = placeholders.map((value: unknown) => {
-      if (typeof value !== 'string' || !value.startsWith(PLACEHOLDER)) {
-        throw new Error(`statement "${key}" binds a value that is not a named parameter`);
+  /**
+   * Runs `work` in one transaction, on one connection: its statements all apply or none does
+   * (a key row and the row it guards, for example). BEGIN and COMMIT are a round trip each.
+   */
+  transaction<T>(work: (run: StatementRunner) => Promise<T>): Promise<T> {
+    return this.withConnection(async (client) => {
+      await this.query(client, 'BEGIN', []);
+      try {
+        const result = await work({
+          rows: (definition, shape, values) =>
+            this.send(client, this.statement(definition, shape), values),
+        });
+        await this.query(client, 'COMMIT', []);
+        return result;
+      } catch (error) {
+        // A broken connection has no transaction left to roll back; it is discarded on release.
+        await this.query(client, 'ROLLBACK', []).catch(() => undefined);
+        throw error;
       }
-      return value.slice(PLACEHOLDER.length);
     });
-    const statement = limit
-      ? { text: `${text} LIMIT $${order.length + 1}`, order: [...order, limit] }
-      : { text, order };
-    this.statements.set(key, statement);
+  }
+
+  private async send<Row>(
+    client: PoolClient,
+    statement: CompiledStatement,
+    values: Readonly<Record<string, unknown>>,
+  ): Promise<Row[]> {
+    const parameters = statement.order.map((name) => values[name]);
+    this.dataSource.logger.logQuery(statement.text, parameters);
+    return (await this.query(client, statement.text, parameters)) as Row[];
+  }
+
+  private async query(client: PoolClient, text: string, parameters: unknown[]): Promise<unknown[]> {
+    return (await client.query(text, parameters)).rows;
+  }
+
+  private statement<S extends ShapeSpace>(
+    definition: StatementDefinition<S>,
+    shape: Shape<S>,
+  ): CompiledStatement {
+    const key = shapeKey(definition, shape);
+    let statement = this.compiled.get(key);
+    if (!statement) {
+      statement = compileStatement(this.dataSource, definition, shape);
+      this.compiled.set(key, statement);
+    }
     return statement;
   }
 
-  private pool(): Pool {
-    return (this.dataSource.driver as PostgresDriver).master as Pool;
+  /**
+   * Not `pool.query()`: it discards the connection after any error, so every refused value and
+   * every statement cut by statement_timeout would cost a new connection (and a login). Only a
+   * connection that broke is discarded here; one the server answered is reused. The client's own
+   * listener (pg-client.ts) records a connection error whenever it arrives, even between the
+   * pool's hand-over and this call.
+   */
+  private async withConnection<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const pool = poolOf(this.dataSource);
+    if (!pool) throw translateDriverError(new Error('Cannot use a pool after calling end'));
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw translateDriverError(error);
+    }
+    let broken = false;
+    try {
+      return await work(client);
+    } catch (error) {
+      // Errors of our own (a version conflict inside a transaction) leave the connection sound.
+      if (!(error instanceof DataLayerError) && !answeredByServer(error)) broken = true;
+      throw translateDriverError(error, this.constraintFields);
+    } finally {
+      client.release(broken || faulted(client));
+    }
   }
 }

@@ -64,14 +64,17 @@ const UNAVAILABLE_MESSAGES = [
   /Client was closed and is not queryable/i,
 ];
 
-const CONSTRAINT_FIELDS: Record<string, string> = {
-  ck_tasks_title_not_blank: 'title',
-  ck_tasks_description_length: 'description',
-  ck_tasks_user_id_not_blank: 'user_id',
-};
+/**
+ * A feature's named constraints, and the input field each protects: a violation is the caller's
+ * mistake in that field (`message` tells what was wrong, else a generic refusal).
+ */
+export type ConstraintFields = Readonly<Record<string, { field: string; message?: string }>>;
 
 /** Turns whatever the driver threw into a `DataLayerError`, keeping only the SQLSTATE. */
-export function translateDriverError(error: unknown): DataLayerError {
+export function translateDriverError(
+  error: unknown,
+  constraintFields: ConstraintFields = {},
+): DataLayerError {
   if (error instanceof DataLayerError) return error;
   const driverError = (error ?? {}) as DriverError;
   const code = typeof driverError.code === 'string' ? driverError.code : undefined;
@@ -88,9 +91,18 @@ export function translateDriverError(error: unknown): DataLayerError {
   ) {
     return new DatabaseUnavailableError('The database is unavailable', code);
   }
-  if (code === '23514' || code === '23502') {
-    const field = (driverError.constraint && CONSTRAINT_FIELDS[driverError.constraint]) ?? null;
-    return new DataValidationError('The database refused the value', field, code);
+  // 23514 check, 23502 not null, 23503 foreign key (a reference to a row that is not there).
+  if (code === '23514' || code === '23502' || code === '23503') {
+    const constraint = driverError.constraint;
+    const known =
+      constraint && Object.hasOwn(constraintFields, constraint)
+        ? constraintFields[constraint]
+        : undefined;
+    return new DataValidationError(
+      known?.message ?? 'The database refused the value',
+      known?.field ?? null,
+      code,
+    );
   }
   if (code === '22001') {
     return new DataValidationError('A value is longer than its column allows', null, code);

@@ -1,6 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
-import { Task } from '../tasks/task.entity';
 import { TimeoutEndingClient } from './pg-client';
 
 export interface ConnectionSettings {
@@ -10,20 +9,28 @@ export interface ConnectionSettings {
   statementTimeoutMs: number;
 }
 
+/** Entity classes, as `src/entities.ts` lists them. */
+export type EntityList = NonNullable<DataSourceOptions['entities']>;
+
 /** Name of the table in which TypeORM records the migrations it has run. */
 export const MIGRATIONS_TABLE = 'migrations';
 
 /**
  * The one builder of TypeORM options: the application (`DatabaseModule`) and the TypeORM CLI
- * (`ormconfig.ts`) both call it, so the two can never drift apart.
+ * (`ormconfig.ts`) both call it, so the two can never drift apart. `entities` is the list of
+ * `src/entities.ts`, passed in so that this folder never imports a feature; running migrations
+ * needs none.
  */
-export function buildDataSourceOptions(settings: ConnectionSettings): DataSourceOptions {
+export function buildDataSourceOptions(
+  settings: ConnectionSettings,
+  entities: EntityList = [],
+): DataSourceOptions {
   return {
     type: 'postgres',
     // The URL is handed to node-postgres as a connection string, so `sslmode` and the other
     // libpq-style parameters it carries (Neon URLs have `sslmode=require`) are honoured.
     url: settings.url,
-    entities: [Task],
+    entities,
     migrations: MIGRATIONS,
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsTransactionMode: 'each',

@@ -1,4 +1,5 @@
 import {
+  DynamicModule,
   Inject,
   Injectable,
   Logger,
@@ -10,7 +11,7 @@ import { ModuleRef } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { buildDataSourceOptions } from './database-options';
+import { buildDataSourceOptions, type EntityList } from './database-options';
 import { waitForDatabase } from './database-startup';
 import { EmbeddedPostgresServer } from './embedded-postgres';
 import { TasksDataSource } from './tasks-data-source';
@@ -81,38 +82,45 @@ export class StartupMigrations implements OnModuleInit {
   }
 }
 
-@Module({
-  imports: [
-    TypeOrmModule.forRootAsync({
-      inject: [AppConfig, DatabaseEndpoint],
-      extraProviders: [
-        {
-          provide: DatabaseEndpoint,
-          inject: [AppConfig, ModuleRef],
-          useFactory: resolveEndpoint,
-        },
-      ],
-      useFactory: async (config: AppConfig, endpoint: DatabaseEndpoint) => {
-        const logger = new Logger('Database');
-        const latencyMs = await waitForDatabase({
-          url: endpoint.url,
-          connectTimeoutMs: config.database.connectTimeoutMs,
-          retryMs: config.database.startupRetryMs,
-          // Plain-string messages: these lines may be printed before the JSON logger takes over.
-          onRetry: (attempt, reason) =>
-            logger.warn(`database not reachable yet (attempt ${attempt}: ${reason}); retrying`),
-        });
-        logger.log(`database reachable: SELECT 1 took ${latencyMs.toFixed(2)} ms`);
-        return {
-          ...buildDataSourceOptions({ ...config.database, url: endpoint.url }),
-          // Start-up retries are ours (above); TypeORM's own would retry for minutes.
-          retryAttempts: 0,
-        };
+/** The database of the application, with the entities of `src/entities.ts`. */
+@Module({})
+export class DatabaseModule {
+  static forRoot(entities: EntityList): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [typeOrmRoot(entities)],
+      providers: [StartupMigrations],
+    };
+  }
+}
+
+const typeOrmRoot = (entities: EntityList): DynamicModule =>
+  TypeOrmModule.forRootAsync({
+    inject: [AppConfig, DatabaseEndpoint],
+    extraProviders: [
+      {
+        provide: DatabaseEndpoint,
+        inject: [AppConfig, ModuleRef],
+        useFactory: resolveEndpoint,
       },
-      dataSourceFactory: async (options?: DataSourceOptions) =>
-        new TasksDataSource(options as DataSourceOptions).initialize(),
-    }),
-  ],
-  providers: [StartupMigrations],
-})
-export class DatabaseModule {}
+    ],
+    useFactory: async (config: AppConfig, endpoint: DatabaseEndpoint) => {
+      const logger = new Logger('Database');
+      const latencyMs = await waitForDatabase({
+        url: endpoint.url,
+        connectTimeoutMs: config.database.connectTimeoutMs,
+        retryMs: config.database.startupRetryMs,
+        // Plain-string messages: these lines may be printed before the JSON logger takes over.
+        onRetry: (attempt, reason) =>
+          logger.warn(`database not reachable yet (attempt ${attempt}: ${reason}); retrying`),
+      });
+      logger.log(`database reachable: SELECT 1 took ${latencyMs.toFixed(2)} ms`);
+      return {
+        ...buildDataSourceOptions({ ...config.database, url: endpoint.url }, entities),
+        // Start-up retries are ours (above); TypeORM's own would retry for minutes.
+        retryAttempts: 0,
+      };
+    },
+    dataSourceFactory: async (options?: DataSourceOptions) =>
+      new TasksDataSource(options as DataSourceOptions).initialize(),
+  });

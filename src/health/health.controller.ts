@@ -7,9 +7,12 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { Public } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { ShutdownService } from './shutdown.service';
 
+/** Probes answer without a token: orchestrators and load balancers have none. */
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -40,5 +40,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CODES, code);
+
 /** Seconds a client should wait before retrying a 503 (`Retry-After`). */
 export const RETRY_AFTER_SECONDS = 5;

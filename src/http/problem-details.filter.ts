@@ -24,11 +24,11 @@ import {
   DataValidationError,
 } from '../database/data-layer.errors';
 import {
-  InvalidTaskInputError,
-  TaskNotFoundError,
+  InvalidInputError,
+  ResourceNotFoundError,
   VersionConflictError,
-} from '../tasks/task.errors';
-import { ERROR_CODES, type ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+} from '../database/resource.errors';
+import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 import { type FieldError, InvalidUuidError, RequestValidationError } from './request-errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -129,38 +129,97 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 }
 
+type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
+type Describe = (error: Error) => Problem;
+
+/**
+ * The one table from error classes to problems: the domain's, the data layer's, the request's
+ * and authentication's. Errors shared by every resource carry what differs per resource (the
+ * not-found code, the noun), so a new resource adds a code to the catalogue, not an entry here.
+ */
+const PROBLEMS = new Map<ErrorClass<Error>, Describe>();
+const problemFor = <E extends Error>(
+  type: ErrorClass<E>,
+  describe: (error: E) => Problem,
+): void => {
+  PROBLEMS.set(type, describe as Describe);
+};
+
+problemFor(RequestValidationError, (error) => validationProblem(error.errors));
+problemFor(InvalidUuidError, (error) => ({
+  code: 'INVALID_UUID',
+  detail: `The ${error.parameter} in the path must be a UUID, such as 0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21.`,
+}));
+problemFor(ResourceNotFoundError, (error) => ({
+  // The code is the resource's own (TASK_NOT_FOUND); an unknown one is a generic 404.
+  code: isErrorCode(error.code) ? error.code : 'NOT_FOUND',
+  detail: `No ${error.noun} ${error.id} exists for this user.`,
+}));
+problemFor(VersionConflictError, (error) => ({
+  code: 'PRECONDITION_FAILED',
+  detail:
+    `The ${error.noun} is at version ${error.currentVersion}, not ${error.expectedVersion} as If-Match requires: ` +
+    'fetch it again, then retry with its current ETag.',
+}));
+problemFor(InvalidInputError, (error) =>
+  validationProblem([{ field: error.field ?? 'body', message: error.message }]),
+);
+problemFor(DataValidationError, (error) =>
+  validationProblem([{ field: error.field ?? 'body', message: error.message }]),
+);
+problemFor(DatabaseUnavailableError, () => ({
+  code: 'SERVICE_UNAVAILABLE',
+  detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
+problemFor(MissingTokenError, () => ({
+  code: 'MISSING_TOKEN',
+  detail: 'Send a token in the Authorization header: "Authorization: Bearer <token>".',
+  headers: { 'WWW-Authenticate': REALM },
+}));
+problemFor(ExpiredTokenError, () => ({
+  code: 'TOKEN_EXPIRED',
+  detail: 'The bearer token has expired: sign in again for a new one.',
+  headers: {
+    'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token has expired"`,
+  },
+}));
+problemFor(OwnerMismatchError, () => ({
+  code: 'FORBIDDEN',
+  detail:
+    "A token gives access to its own user's data only: the path's user id must be the token's subject.",
+}));
+problemFor(KeySetUnavailableError, (error) => ({
+  code: 'SERVICE_UNAVAILABLE',
+  detail: `${error.message}; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
+// InvalidTokenError, and any other refusal of a token.
+problemFor(AuthError, (error) => ({
+  code: 'INVALID_TOKEN',
+  detail: `${error instanceof InvalidTokenError ? error.message : 'The bearer token is invalid'}. Sign in again for a new token.`,
+  headers: {
+    'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token is invalid"`,
+  },
+}));
+
+/** The problem of the nearest class in the table, walking up from the error's own class. */
+function tabulated(exception: unknown): Problem | undefined {
+  if (!(exception instanceof Error)) return undefined;
+  for (
+    let prototype: object | null = Object.getPrototypeOf(exception);
+    prototype;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    const describe = PROBLEMS.get(prototype.constructor as ErrorClass<Error>);
+    if (describe) return describe(exception);
+  }
+  return undefined;
+}
+
 function describe(exception: unknown, request: RawRequest): Problem {
-  if (exception instanceof RequestValidationError) {
-    return validationProblem(exception.errors);
-  }
-  if (exception instanceof InvalidUuidError) {
-    return {
-      code: 'INVALID_UUID',
-      detail: `The ${exception.parameter} in the path must be a UUID, such as 0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21.`,
-    };
-  }
-  if (exception instanceof AuthError) return authProblem(exception);
-  if (exception instanceof TaskNotFoundError) {
-    return { code: 'TASK_NOT_FOUND', detail: `No task ${exception.taskId} exists for this user.` };
-  }
-  if (exception instanceof VersionConflictError) {
-    return {
-      code: 'PRECONDITION_FAILED',
-      detail:
-        `The task is at version ${exception.currentVersion}, not ${exception.expectedVersion} as If-Match requires: ` +
-        'fetch it again, then retry with its current ETag.',
-    };
-  }
-  if (exception instanceof InvalidTaskInputError || exception instanceof DataValidationError) {
-    return validationProblem([{ field: exception.field ?? 'body', message: exception.message }]);
-  }
-  if (exception instanceof DatabaseUnavailableError) {
-    return {
-      code: 'SERVICE_UNAVAILABLE',
-      detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
-      headers: retryLater,
-    };
-  }
+  const problem = tabulated(exception);
+  if (problem) return problem;
   if (exception instanceof HttpException) {
     return httpProblem(exception.getStatus(), exception.message, exception.cause, request);
   }
@@ -178,48 +237,6 @@ const INTERNAL_ERROR: Problem = {
 function validationProblem(errors: FieldError[]): Problem {
   const messages = errors.map((error) => error.message).join('; ');
   return { code: 'VALIDATION_ERROR', detail: `The request is invalid: ${messages}.`, errors };
-}
-
-function authProblem(error: AuthError): Problem {
-  if (error instanceof MissingTokenError) {
-    return {
-      code: 'MISSING_TOKEN',
-      detail: 'Send a token in the Authorization header: "Authorization: Bearer <token>".',
-      headers: { 'WWW-Authenticate': REALM },
-    };
-  }
-  if (error instanceof ExpiredTokenError) {
-    return {
-      code: 'TOKEN_EXPIRED',
-      detail: 'The bearer token has expired: sign in again for a new one.',
-      headers: {
-        'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token has expired"`,
-      },
-    };
-  }
-  if (error instanceof OwnerMismatchError) {
-    return {
-      code: 'FORBIDDEN',
-      detail:
-        "A token gives access to its own user's tasks only: the path's user id must be the token's subject.",
-    };
-  }
-  if (error instanceof KeySetUnavailableError) {
-    return {
-      code: 'SERVICE_UNAVAILABLE',
-      detail: `${error.message}; retry in ${RETRY_AFTER_SECONDS} seconds.`,
-      headers: retryLater,
-    };
-  }
-  const invalid =
-    error instanceof InvalidTokenError ? error.message : 'The bearer token is invalid';
-  return {
-    code: 'INVALID_TOKEN',
-    detail: `${invalid}. Sign in again for a new token.`,
-    headers: {
-      'WWW-Authenticate': `${REALM}, error="invalid_token", error_description="The token is invalid"`,
-    },
-  };
 }
 
 // Fastify's own messages for these quote the whole path.

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { poolOf } from '../database/pg-pool';
 
 type RequestLabels = 'method' | 'route' | 'status_code';
 
@@ -36,7 +36,7 @@ export class MetricsService {
     });
 
     // The pool exists once the DataSource is initialised, which it is before any scrape.
-    const pool = (): Pool | undefined => (dataSource.driver as PostgresDriver).master as Pool;
+    const pool = (): Pool | undefined => poolOf(dataSource);
     const poolGauge = (name: string, help: string, read: (pool: Pool) => number): void => {
       new Gauge({
         name,

@@ -7,53 +7,47 @@ import {
   HttpCode,
   HttpStatus,
   Param,
-  ParseUUIDPipe,
   Patch,
   Post,
   Put,
   Query,
   Req,
   Res,
-  UseGuards,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BearerAuthGuard } from '../auth/bearer-auth.guard';
 import { CurrentUser } from '../auth/current-user.decorator';
-import { entityTag, expectedVersion } from '../http/entity-tag';
-import { InvalidUuidError } from '../http/request-errors';
+import { decodeCursor } from '../owned-resources/cursor';
+import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { notFound } from '../owned-resources/owned-resource';
+import { withNextLink } from '../owned-resources/pagination';
+import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/list-tasks-query.dto';
 import { TaskResponse, toTaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
-import { decodeCursor, encodeCursor } from './task-cursor';
 import type { Task } from './task.entity';
-import { TaskNotFoundError } from './task.errors';
+import { TASKS } from './tasks.resource';
+import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
-import {
-  ApiCreateTask,
-  ApiDeleteTask,
-  ApiGetTask,
-  ApiListTasks,
-  ApiTasksController,
-  ApiToggleTask,
-  ApiUpdateTask,
-} from './tasks.openapi';
 
-const TASK_ID = new ParseUUIDPipe({ exceptionFactory: () => new InvalidUuidError('task id') });
+const TASK_ID = resourceIdPipe('task');
+const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'task');
 
 /**
- * The tasks REST API (specification §3). Every route is under `/api/:userId`, which the guard checks
- * against the token's subject; the repository scopes every statement to that owner, so another
- * user's task is simply not found. Each handler makes exactly one repository call.
+ * The tasks REST API (specification §3). Every route is under `/api/:userId`, which the global
+ * guard checks against the token's subject; the repository scopes every statement to that owner,
+ * so another user's task is simply not found. Each handler makes exactly one repository call.
  */
-@ApiTasksController()
+@TasksApi.Controller()
 @Controller('api/:userId/tasks')
-@UseGuards(BearerAuthGuard)
 export class TasksController {
   constructor(private readonly tasks: TasksRepository) {}
 
   @Get()
-  @ApiListTasks()
+  @TasksApi.List({
+    summary: "List the caller's tasks, a page at a time",
+    badQuery: 'Bad completed, sort, limit or cursor',
+  })
   async list(
     @CurrentUser() userId: string,
     @Query() query: ListTasksQueryDto,
@@ -61,19 +55,16 @@ export class TasksController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     const page = await this.tasks.list(userId, {
-      completed: query.completed,
       sort: query.sort,
       limit: query.limit,
-      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort),
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort, TASKS),
+      where: { completed: query.completed },
     });
-    if (page.next) {
-      reply.header('Link', `<${nextPageUrl(request.url, encodeCursor(page.next))}>; rel="next"`);
-    }
-    return page.tasks.map(toTaskResponse);
+    return withNextLink(request, reply, page).map(toTaskResponse);
   }
 
   @Post()
-  @ApiCreateTask()
+  @TasksApi.Create({ summary: 'Create a task' })
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateTaskDto,
@@ -81,23 +72,27 @@ export class TasksController {
   ): Promise<TaskResponse> {
     const task = await this.tasks.create(userId, body);
     reply.header('Location', taskPath(task));
-    return withEntityTag(reply, task);
+    return withEntityTag(reply, task, toTaskResponse);
   }
 
   @Get(':id')
-  @ApiGetTask()
+  @TasksApi.Get({ summary: 'Get one task' })
   async findOne(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
     const task = await this.tasks.findOne(userId, id);
-    if (!task) throw new TaskNotFoundError(id);
-    return withEntityTag(reply, task);
+    if (!task) throw notFound(TASKS, id);
+    return withEntityTag(reply, task, toTaskResponse);
   }
 
   @Put(':id')
-  @ApiUpdateTask()
+  @TasksApi.Update({
+    summary: 'Update a task partially',
+    description:
+      'Absent fields keep their value; `description: null` clears it; an empty object is a 400.',
+  })
   async update(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
@@ -105,47 +100,32 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.update(userId, id, body, expectedVersion(ifMatch));
-    return withEntityTag(reply, task);
+    const task = await this.tasks.update(userId, id, body, ifMatchVersion(ifMatch));
+    return withEntityTag(reply, task, toTaskResponse);
   }
 
   @Patch(':id/complete')
-  @ApiToggleTask()
+  @TasksApi.Action({ summary: 'Toggle whether a task is completed' })
   async toggleCompleted(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.toggleCompleted(userId, id, expectedVersion(ifMatch));
-    return withEntityTag(reply, task);
+    const task = await this.tasks.toggleCompleted(userId, id, ifMatchVersion(ifMatch));
+    return withEntityTag(reply, task, toTaskResponse);
   }
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiDeleteTask()
+  @TasksApi.Delete({ summary: 'Delete a task' })
   async remove(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
     @Headers('if-match') ifMatch: string | undefined,
   ): Promise<void> {
-    await this.tasks.remove(userId, id, expectedVersion(ifMatch));
+    await this.tasks.remove(userId, id, ifMatchVersion(ifMatch));
   }
 }
 
-function withEntityTag(reply: FastifyReply, task: Task): TaskResponse {
-  reply.header('ETag', entityTag(task.version));
-  return toTaskResponse(task);
-}
-
 const taskPath = (task: Task): string => `/api/${encodeURIComponent(task.userId)}/tasks/${task.id}`;
-
-/** The same path and query with the next page's cursor: a relative reference (RFC 8288 §3.1),
- * so it stays right behind proxies that rewrite the host or scheme. */
-function nextPageUrl(requestUrl: string, cursor: string): string {
-  const queryStart = requestUrl.indexOf('?');
-  const path = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
-  const query = new URLSearchParams(queryStart === -1 ? '' : requestUrl.slice(queryStart + 1));
-  query.set('cursor', cursor);
-  return `${path}?${query.toString()}`;
-}

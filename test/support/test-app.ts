@@ -1,5 +1,8 @@
+import type { ModuleMetadata } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory';
+import { AppConfig } from '../../src/config/app-config';
+import { validateEnvironment } from '../../src/config/environment';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 export const TEST_JWT_SECRET = 'test-only-secret-with-at-least-32-characters';
@@ -10,42 +13,52 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/**
- * Builds the real application (same factory as `main.ts`) on a database of its own, with the
- * environment the test passes. The process environment is restored once the app is built.
- */
-export async function startTestApp(
+/** The configuration of a test app on `databaseUrl`, with the variables of `env` over it. */
+export function testConfig(
+  databaseUrl: string,
   env: Record<string, string | undefined> = {},
-  database?: TestDatabase,
-): Promise<TestApp> {
-  const db = database ?? (await createTestDatabase());
-  const saved = { ...process.env };
-  Object.assign(process.env, {
+): AppConfig {
+  const variables: Record<string, string | undefined> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: db.url,
+    DATABASE_URL: databaseUrl,
     DB_MIGRATIONS_RUN: 'false',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     DATABASE_STARTUP_RETRY_MS: '0',
-  });
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  let app: NestFastifyApplication;
-  try {
-    app = await createApp();
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
-  } finally {
-    process.env = saved;
-  }
+    ...env,
+  };
+  return AppConfig.fromEnvironment(validateEnvironment(variables));
+}
+
+export interface TestAppOptions {
+  /** An existing database (not dropped on close); else a fresh copy of the template. */
+  database?: TestDatabase;
+  /** Modules of the test's own, beside the application's. */
+  imports?: ModuleMetadata['imports'];
+}
+
+/**
+ * Builds the real application (same factory as `main.ts`) on a database of its own, configured
+ * by the variables of `env` over the test defaults; `process.env` is never touched.
+ */
+export async function startTestApp(
+  env: Record<string, string | undefined> = {},
+  databaseOrOptions?: TestDatabase | TestAppOptions,
+): Promise<TestApp> {
+  const options: TestAppOptions =
+    databaseOrOptions && 'url' in databaseOrOptions
+      ? { database: databaseOrOptions }
+      : (databaseOrOptions ?? {});
+  const db = options.database ?? (await createTestDatabase());
+  const app = await createApp({ config: testConfig(db.url, env), imports: options.imports });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
   return {
     app,
     database: db,
     close: async () => {
       await app.close();
-      if (!database) await db.drop();
+      if (!options.database) await db.drop();
     },
   };
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger as TypeOrmLogger } from 'typeorm';
 import { buildDataSourceOptions } from '../../src/database/database-options';
 import { TasksDataSource } from '../../src/database/tasks-data-source';
+import { ENTITIES } from '../../src/entities';
 
 /** Records every statement TypeORM sends, for assertions about the SQL itself. */
 export class StatementRecorder implements TypeOrmLogger {
@@ -21,12 +22,10 @@ export async function openDataSource(
   recorder?: StatementRecorder,
 ): Promise<TasksDataSource> {
   const dataSource = new TasksDataSource({
-    ...buildDataSourceOptions({
-      url,
-      poolMax: 4,
-      connectTimeoutMs: 5000,
-      statementTimeoutMs: 5000,
-    }),
+    ...buildDataSourceOptions(
+      { url, poolMax: 4, connectTimeoutMs: 5000, statementTimeoutMs: 5000 },
+      ENTITIES,
+    ),
     ...(recorder ? { logging: ['query'], logger: recorder } : {}),
   });
   return dataSource.initialize();

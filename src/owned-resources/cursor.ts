@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { RequestValidationError } from '../http/request-errors';
-import { TASK_SORTS, type TaskCursor, type TaskSort } from './task-query';
+import type { OwnedEntity, OwnedResource } from './owned-resource';
+import type { Cursor } from './owned.repository';
 
-// A cursor holds a title of at most 255 characters, JSON-escaped: a few KiB at the very most.
+// A cursor holds a text of at most a few hundred characters, JSON-escaped: a few KiB at most.
 const MAX_ENCODED_LENGTH = 4096;
 const CURSOR = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{12})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -14,21 +15,25 @@ const checksum = (json: string): string =>
   createHash('sha256').update(json).digest().subarray(0, 9).toString('base64url');
 
 /**
- * The opaque `cursor` query parameter: the repository's `TaskCursor` as base64url JSON, then a
- * dot and a checksum of that JSON.
+ * The opaque `cursor` query parameter: the repository's `Cursor` as base64url JSON, then a dot
+ * and a checksum of that JSON.
  */
-export function encodeCursor(cursor: TaskCursor): string {
+export function encodeCursor(cursor: Cursor): string {
   const json = JSON.stringify([cursor.sort, cursor.value, cursor.id]);
   return `${Buffer.from(json).toString('base64url')}.${checksum(json)}`;
 }
 
 /**
- * Reads a cursor issued by `encodeCursor` for the same sort order. Anything else (altered, cut
- * short, another sort, a value not of the sort's type) is a 400 rather than a page that starts
- * somewhere unexpected. A cursor needs no secret: whatever it holds, it only positions a page
- * within the caller's own tasks.
+ * Reads a cursor issued by `encodeCursor` for the same sort order of the same resource. Anything
+ * else (altered, cut short, another sort, a value not of the sort's type) is a 400 rather than a
+ * page that starts somewhere unexpected. A cursor needs no secret: whatever it holds, it only
+ * positions a page within the caller's own rows.
  */
-export function decodeCursor(encoded: string, sort: TaskSort): TaskCursor {
+export function decodeCursor<E extends OwnedEntity, Sort extends string>(
+  encoded: string,
+  sort: Sort,
+  resource: OwnedResource<E, Sort>,
+): Cursor<Sort> {
   const invalid = (why: string): RequestValidationError =>
     RequestValidationError.of('cursor', `cursor ${why}; use the URL of the Link header as is`);
   const notIssued = (): RequestValidationError => invalid('is not a cursor this service issued');
@@ -55,19 +60,17 @@ export function decodeCursor(encoded: string, sort: TaskSort): TaskCursor {
   }
   const [cursorSort, value, id] = decoded as [string, string, string];
   if (cursorSort !== sort) {
-    const issuedFor = (TASK_SORTS as readonly string[]).includes(cursorSort)
+    const issuedFor = Object.hasOwn(resource.sorts, cursorSort)
       ? `sort=${cursorSort}`
       : 'another sort';
     throw invalid(`belongs to ${issuedFor}, not sort=${sort}`);
   }
-  if (!UUID.test(id) || !isValidSortValue(sort, value)) throw notIssued();
+  const key = resource.sorts[sort];
+  const validValue =
+    key.type === 'text'
+      ? // Each character is at most two UTF-16 code units.
+        value.length > 0 && value.length <= 2 * key.maxLength && !value.includes('\u0000')
+      : ISO_TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value));
+  if (!UUID.test(id) || !validValue) throw notIssued();
   return { sort, value, id };
-}
-
-function isValidSortValue(sort: TaskSort, value: string): boolean {
-  if (sort === 'title' || sort === '-title') {
-    // 255 characters, each at most two UTF-16 code units.
-    return value.length > 0 && value.length <= 510 && !value.includes('\u0000');
-  }
-  return ISO_TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value));
 }

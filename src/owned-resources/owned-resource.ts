@@ -1,0 +1,64 @@
+import type { ConstraintFields } from '../database/data-layer.errors';
+import { ResourceNotFoundError } from '../database/resource.errors';
+import type { ErrorCode } from '../http/error-codes';
+
+/** The columns every owned resource has: its owner, a version for `ETag`, and timestamps. */
+export interface OwnedEntity {
+  id: string;
+  userId: string;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A sort order: the property it sorts by (then by id), and how a cursor carries the value. */
+export type SortKey<E> = { property: keyof E & string; descending: boolean } & (
+  | { type: 'timestamp' }
+  /** At most `maxLength` characters, as the column allows. */
+  | { type: 'text'; maxLength: number }
+);
+
+/**
+ * What the shared machinery needs to know about an owned resource. Its columns are not listed
+ * here: they are the entity's (TypeORM's metadata gives property and column names), so a column
+ * added to the entity is selected and returned by every statement without another edit.
+ */
+export interface OwnedResource<E extends OwnedEntity, Sort extends string = string> {
+  /** The table, and the prefix of its statements' names (`tasks.findOne`, `docs/sql/tasks.sql`). */
+  table: string;
+  entity: new () => E;
+  /** How messages name one: "task". */
+  noun: string;
+  /** The error catalogue's code for a missing one (specification §4). */
+  notFoundCode: ErrorCode;
+  /** The `sort` values of the collection; a leading "-" means descending, by convention. */
+  sorts: Readonly<Record<Sort, SortKey<E>>>;
+  /** Properties a collection can be filtered by, with equality (`?completed=true`). */
+  filters: readonly (keyof E & string)[];
+  /** Properties a create may set; the others take their column defaults. */
+  insertable: readonly (keyof E & string)[];
+  /** Properties an update may change. */
+  updatable: readonly (keyof E & string)[];
+  /** The table's named constraints, and the input field each protects. */
+  constraints: ConstraintFields;
+  /**
+   * SQL predicates every read and write adds after the owner's, on unqualified columns: a
+   * soft-deleting resource says `deleted_at IS NULL` here.
+   */
+  visible?: readonly string[];
+}
+
+/** Declares a resource (an identity function, for type inference). */
+export const ownedResource = <E extends OwnedEntity, Sort extends string>(
+  resource: OwnedResource<E, Sort>,
+): OwnedResource<E, Sort> => resource;
+
+export const sortNames = <E extends OwnedEntity, Sort extends string>(
+  resource: OwnedResource<E, Sort>,
+): Sort[] => Object.keys(resource.sorts) as Sort[];
+
+/** The error for a resource that is missing, or another user's. */
+export const notFound = <E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  id: string,
+): ResourceNotFoundError => new ResourceNotFoundError(resource.notFoundCode, resource.noun, id);

@@ -1,0 +1,210 @@
+import type { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { WhereExpressionBuilder } from 'typeorm';
+import {
+  defineStatement,
+  type ParameterName,
+  type StatementDefinition,
+} from '../database/compiled-statements';
+import type { OwnedEntity, OwnedResource } from './owned-resource';
+
+/**
+ * The statements of an owned resource. Every one starts from `ownerScope`, so none can run
+ * without `user_id = $owner`; writes are single atomic statements (never read-then-write).
+ */
+export interface OwnedStatements {
+  findOne: StatementDefinition<Record<string, never>>;
+  list: StatementDefinition<{ sort: readonly string[]; filters: string[]; resumed: boolean[] }>;
+  create: StatementDefinition<{ fields: string[] }>;
+  update: StatementDefinition<{ fields: string[]; checked: boolean[] }>;
+  remove: StatementDefinition<{ checked: boolean[] }>;
+}
+
+/** Every subset of `names`, each as its names joined by commas in declared order. */
+export function subsets(names: readonly string[], { nonEmpty = false } = {}): string[] {
+  const all = names.reduce<string[][]>(
+    (sets, name) => [...sets, ...sets.map((set) => [...set, name])],
+    [[]],
+  );
+  return all.filter((set) => !nonEmpty || set.length > 0).map((set) => set.join(','));
+}
+
+/** The names of a `fields`-like shape value. */
+export const namesOf = (joined: string): string[] => (joined === '' ? [] : joined.split(','));
+
+const CHECKED = [false, true];
+
+/**
+ * The select and `RETURNING` list: every column of the entity, as its property name. A row is
+ * then the entity as it is (pg gives Dates, booleans and numbers), with no mapping step.
+ */
+export function columnList<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+): string {
+  return dataSource
+    .getMetadata(resource.entity)
+    .columns.filter((column) => column.isSelect)
+    .map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .join(', ');
+}
+
+/** The column of a property, by the entity's metadata. */
+export function columnOf<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  property: string,
+): string {
+  const column = dataSource.getMetadata(resource.entity).findColumnWithPropertyName(property);
+  if (!column) throw new Error(`${resource.table} has no property ${property}`);
+  return column.databaseName;
+}
+
+/**
+ * The one place an owned statement starts: scoped to its owner, then to the visible rows, before
+ * anything else is added. Columns are unqualified so that the same predicates read right in
+ * SELECT, UPDATE and DELETE.
+ */
+export function ownerScope<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  p: ParameterName,
+): SelectQueryBuilder<ObjectLiteral> {
+  const target: EntityTarget<ObjectLiteral> = resource.entity;
+  const builder = dataSource
+    .createQueryBuilder(target, resource.table)
+    .where('user_id = :userId', { userId: p('userId') });
+  for (const predicate of resource.visible ?? []) builder.andWhere(predicate);
+  return builder;
+}
+
+/** `AND version = $expectedVersion` when the caller sent `If-Match` with a version. */
+export function withExpectedVersion<B extends WhereExpressionBuilder>(
+  builder: B,
+  p: ParameterName,
+  checked: boolean,
+): B {
+  if (checked) {
+    builder.andWhere('version = :expectedVersion', { expectedVersion: p('expectedVersion') });
+  }
+  return builder;
+}
+
+/**
+ * An owned, versioned write of one row: `UPDATE … SET <changes>, version = version + 1 WHERE
+ * user_id AND id [AND version] RETURNING <columns>`. For a resource's own writes (a toggle).
+ */
+export function defineOwnedWrite<E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  operation: string,
+  changes: (p: ParameterName) => Record<string, string | (() => string)>,
+): StatementDefinition<{ checked: boolean[] }> {
+  return defineStatement({
+    name: `${resource.table}.${operation}`,
+    shapes: { checked: CHECKED },
+    build: (dataSource, shape, p) =>
+      withExpectedVersion(
+        ownerScope(dataSource, resource, p)
+          .update()
+          .set({ ...changes(p), version: () => 'version + 1' })
+          .andWhere('id = :id', { id: p('id') }),
+        p,
+        shape.checked,
+      ).returning(columnList(dataSource, resource)),
+  });
+}
+
+/** Declares the five statements every owned resource has, named `<table>.<operation>`. */
+export function defineOwnedStatements<E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+): OwnedStatements {
+  const name = (operation: string): string => `${resource.table}.${operation}`;
+  return {
+    findOne: defineStatement({
+      name: name('findOne'),
+      shapes: {},
+      build: (dataSource, _shape, p) =>
+        ownerScope(dataSource, resource, p)
+          .select(columnList(dataSource, resource))
+          .andWhere('id = :id', { id: p('id') }),
+    }),
+
+    list: defineStatement({
+      name: name('list'),
+      shapes: {
+        sort: Object.keys(resource.sorts),
+        filters: subsets(resource.filters),
+        resumed: CHECKED,
+      },
+      limit: 'limit',
+      build: (dataSource, shape, p) => {
+        const builder = ownerScope(dataSource, resource, p).select(
+          columnList(dataSource, resource),
+        );
+        for (const property of namesOf(shape.filters)) {
+          builder.andWhere(`${columnOf(dataSource, resource, property)} = :${property}`, {
+            [property]: p(property),
+          });
+        }
+        const key = resource.sorts[shape.sort];
+        const column = columnOf(dataSource, resource, key.property);
+        const direction = key.descending ? 'DESC' : 'ASC';
+        // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+        // page N costs what page 1 costs.
+        if (shape.resumed) {
+          builder.andWhere(
+            `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
+            {
+              afterValue: p('afterValue'),
+              afterId: p('afterId'),
+            },
+          );
+        }
+        return builder.orderBy(column, direction).addOrderBy('id', direction);
+      },
+    }),
+
+    create: defineStatement({
+      name: name('create'),
+      shapes: { fields: subsets(resource.insertable) },
+      build: (dataSource, shape, p) => {
+        const target: EntityTarget<ObjectLiteral> = resource.entity;
+        const values = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
+        return dataSource
+          .createQueryBuilder()
+          .insert()
+          .into(target)
+          .values({ userId: p('userId'), ...values })
+          .returning(columnList(dataSource, resource));
+      },
+    }),
+
+    update: defineStatement({
+      name: name('update'),
+      shapes: { fields: subsets(resource.updatable, { nonEmpty: true }), checked: CHECKED },
+      build: (dataSource, shape, p) => {
+        const changes = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
+        return withExpectedVersion(
+          ownerScope(dataSource, resource, p)
+            .update()
+            .set({ ...changes, version: () => 'version + 1' })
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          shape.checked,
+        ).returning(columnList(dataSource, resource));
+      },
+    }),
+
+    remove: defineStatement({
+      name: name('remove'),
+      shapes: { checked: CHECKED },
+      build: (dataSource, shape, p) =>
+        withExpectedVersion(
+          ownerScope(dataSource, resource, p)
+            .delete()
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          shape.checked,
+        ).returning('"id" AS "id"'),
+    }),
+  };
+}

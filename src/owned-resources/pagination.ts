@@ -1,0 +1,88 @@
+import { Type } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { encodeCursor } from './cursor';
+import type { Cursor, Page } from './owned.repository';
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 100;
+
+// Query strings are text; only these exact spellings are read as a boolean or a number.
+export const toBoolean = ({ value }: { value: unknown }): unknown =>
+  value === 'true' ? true : value === 'false' ? false : value;
+const toInteger = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^[0-9]{1,6}$/.test(value) ? Number(value) : value;
+
+export interface PageQuery<Sort extends string> {
+  sort: Sort;
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * The query DTO of a collection: `sort` (one of `sorts`), `limit` and `cursor`. A resource's own
+ * query DTO extends the class this returns and adds its filters.
+ */
+export function PageQueryDto<Sort extends string>(
+  sorts: readonly Sort[],
+  defaultSort: Sort,
+): Type<PageQuery<Sort>> {
+  class PageQueryDto implements PageQuery<Sort> {
+    @ApiProperty({
+      required: false,
+      enum: sorts,
+      default: defaultSort,
+      description: 'Sort key; a leading "-" sorts descending. Ties are broken by id.',
+    })
+    @IsIn(sorts, { message: `sort must be one of ${sorts.join(', ')}` })
+    sort: Sort = defaultSort;
+
+    @ApiProperty({
+      required: false,
+      type: 'integer',
+      minimum: 1,
+      maximum: MAX_PAGE_SIZE,
+      default: DEFAULT_PAGE_SIZE,
+    })
+    @Transform(toInteger)
+    @IsInt({ message: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+    @Min(1, { message: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+    @Max(MAX_PAGE_SIZE, { message: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}` })
+    limit: number = DEFAULT_PAGE_SIZE;
+
+    @ApiProperty({
+      required: false,
+      description: 'Opaque; taken from the Link header of the previous page.',
+    })
+    @IsOptional()
+    @IsString()
+    cursor?: string;
+  }
+  return PageQueryDto;
+}
+
+/**
+ * Sets `Link: <next page>; rel="next"` when more items follow, and returns the page's items.
+ * The link is the same path and query with the next cursor: a relative reference (RFC 8288
+ * §3.1), so it stays right behind proxies that rewrite the host or scheme.
+ */
+export function withNextLink<E, Sort extends string>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: Page<E, Sort>,
+): E[] {
+  if (page.next) {
+    reply.header('Link', `<${nextPageUrl(request.url, page.next)}>; rel="next"`);
+  }
+  return page.items;
+}
+
+function nextPageUrl(requestUrl: string, next: Cursor): string {
+  const queryStart = requestUrl.indexOf('?');
+  const path = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
+  const query = new URLSearchParams(queryStart === -1 ? '' : requestUrl.slice(queryStart + 1));
+  query.set('cursor', encodeCursor(next));
+  return `${path}?${query.toString()}`;
+}

@@ -1,0 +1,43 @@
+import { ownedResource } from '../owned-resources/owned-resource';
+import { Task } from './task.entity';
+
+/** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
+export const TASKS = ownedResource({
+  table: 'tasks',
+  entity: Task,
+  noun: 'task',
+  notFoundCode: 'TASK_NOT_FOUND',
+  sorts: {
+    created_at: { property: 'createdAt', descending: false, type: 'timestamp' },
+    '-created_at': { property: 'createdAt', descending: true, type: 'timestamp' },
+    updated_at: { property: 'updatedAt', descending: false, type: 'timestamp' },
+    '-updated_at': { property: 'updatedAt', descending: true, type: 'timestamp' },
+    title: { property: 'title', descending: false, type: 'text', maxLength: 255 },
+    '-title': { property: 'title', descending: true, type: 'text', maxLength: 255 },
+  },
+  filters: ['completed'],
+  insertable: ['title', 'description', 'completed'],
+  updatable: ['title', 'description', 'completed'],
+  constraints: {
+    ck_tasks_title_not_blank: { field: 'title' },
+    ck_tasks_description_length: { field: 'description' },
+    ck_tasks_user_id_not_blank: { field: 'user_id' },
+  },
+});
+
+export type TaskSort = keyof typeof TASKS.sorts;
+/** The sort orders of `GET /api/:userId/tasks`; a leading `-` means descending. */
+export const TASK_SORTS = Object.keys(TASKS.sorts) as TaskSort[];
+export const DEFAULT_TASK_SORT: TaskSort = '-created_at';
+
+export interface CreateTaskInput {
+  title: string;
+  description?: string | null;
+  completed?: boolean;
+}
+
+export interface TaskPatch {
+  title?: string;
+  description?: string | null;
+  completed?: boolean;
+}
