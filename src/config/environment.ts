@@ -56,9 +56,11 @@ export const ENVIRONMENT_VARIABLES = [
   'LOG_LEVEL',
   'SHUTDOWN_GRACE_MS',
   'RATE_LIMIT_PER_MINUTE',
+  'REDIS_URL',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
+const REDIS_URL = /^rediss?:\/\/\S+$/;
 
 /** Every variable of the service's configuration, validated once at start-up (specification §5). */
 export class Environment {
@@ -152,6 +154,12 @@ export class Environment {
   @IsInt()
   @Min(0)
   RATE_LIMIT_PER_MINUTE = 0;
+
+  /** Where every replica keeps the rate limiter's counters; unset, each process counts alone. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
 }
 
 export class InvalidEnvironmentError extends Error {
