@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { LightMyRequestResponse } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../src/database/embedded-postgres';
 import { REDIS_COMMAND_TIMEOUT_MS } from '../src/http/rate-limit.storage';
 import { RedisServer } from './support/redis-server';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -15,7 +16,7 @@ jest.setTimeout(120_000);
 const OUTAGE_WARNING = /^Redis unavailable/;
 const RECOVERY_LOG = /^Redis is back/;
 
-/** The messages logged through Nest's Logger at `level` that match `pattern`. */
+/** The messages a spy on one of Nest's Logger methods received that match `pattern`. */
 const logged = (spy: jest.SpyInstance, pattern: RegExp): string[] =>
   spy.mock.calls.map(([message]) => String(message)).filter((message) => pattern.test(message));
 
@@ -129,6 +130,32 @@ describe('rate limiting shared through Redis', () => {
       expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
     } finally {
       redis.resume();
+    }
+  });
+
+  it('starts and serves with its Redis down, warning once', async () => {
+    warn.mockClear();
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const lonely = await startTestApp(
+      { RATE_LIMIT_PER_MINUTE: String(LIMIT), REDIS_URL: nobody },
+      database,
+    );
+    try {
+      expect(Date.now() - started).toBeLessThan(20_000);
+      const headers = bearer(await signToken('erin'));
+      for (let i = 0; i < 3; i++) {
+        const response = await lonely.app.inject({
+          method: 'GET',
+          url: '/api/erin/tasks',
+          headers,
+        });
+        expect(response.statusCode).toBe(200);
+        expect(response.headers['x-ratelimit-remaining']).toBe(String(LIMIT - 1 - i));
+      }
+      expect(logged(warn, OUTAGE_WARNING)).toHaveLength(1);
+    } finally {
+      await lonely.close();
     }
   });
 });

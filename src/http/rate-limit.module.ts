@@ -7,7 +7,7 @@ import { TokenVerifier } from '../auth/token-verifier';
 import { AppConfig } from '../config/app-config';
 import { MetricsModule } from '../metrics/metrics.module';
 import { MetricsService } from '../metrics/metrics.service';
-import { createRedisClient, FailOpenRedisThrottlerStorage } from './rate-limit.storage';
+import { FailOpenRedisThrottlerStorage } from './rate-limit.storage';
 
 const isApiRoute = (context: ExecutionContext): boolean =>
   context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url?.startsWith('/api/') ===
@@ -44,14 +44,12 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
       useFactory: async (config: AppConfig, verifier: TokenVerifier, metrics: MetricsService) => {
         const limit = config.http.rateLimitPerMinute;
         const redisUrl = config.http.rateLimitRedisUrl;
-        let storage: FailOpenRedisThrottlerStorage | undefined;
-        if (limit > 0 && redisUrl !== null) {
-          storage = new FailOpenRedisThrottlerStorage(createRedisClient(redisUrl), metrics);
-          await storage.connect();
-        }
         return {
-          // Undefined: @nestjs/throttler's in-memory storage.
-          storage,
+          // Undefined: @nestjs/throttler's own storage, in this process's memory.
+          storage:
+            limit > 0 && redisUrl !== null
+              ? await FailOpenRedisThrottlerStorage.connect(redisUrl, metrics)
+              : undefined,
           // Named `default` so that the headers are plain `Retry-After`, `X-RateLimit-Limit`, ….
           throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(limit, 1) }],
           skipIf: (context: ExecutionContext) => limit === 0 || !isApiRoute(context),

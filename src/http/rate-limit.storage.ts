@@ -19,7 +19,7 @@ const REDIS_MAX_RECONNECT_DELAY_MS = 2000;
  * disconnected (no offline queue) and after REDIS_COMMAND_TIMEOUT_MS when Redis does not answer;
  * it reconnects on its own, forever, so the shared limit comes back with Redis.
  */
-export function createRedisClient(url: string): Redis {
+function createRedisClient(url: string): Redis {
   return new Redis(url, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -29,6 +29,8 @@ export function createRedisClient(url: string): Redis {
     // A hit sent before a disconnect may have been counted already: never send it twice.
     autoResendUnfulfilledCommands: false,
     retryStrategy: (attempt) => Math.min(attempt * 100, REDIS_MAX_RECONNECT_DELAY_MS),
+    // At shutdown a closed connection still arms this timer, which holds the process open.
+    disconnectTimeout: 100,
   });
 }
 
@@ -46,7 +48,7 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
   private readonly local = new ThrottlerStorageService();
   private outageStartedAt: number | null = null;
 
-  constructor(
+  private constructor(
     private readonly redis: Redis,
     private readonly metrics: MetricsService,
   ) {
@@ -56,10 +58,18 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
     redis.on('ready', () => this.markAvailable());
   }
 
-  /** Connects before the first request is served; a Redis that is down delays start-up by at
-   * most the connect timeout, and the client goes on reconnecting in the background. */
-  async connect(): Promise<void> {
-    await this.redis.connect().catch((error: unknown) => this.markUnavailable(error));
+  /**
+   * Connects before the first request is served, so that the limit is shared from the start; a
+   * Redis that is down delays start-up by the connect timeout at most, and the client goes on
+   * reconnecting in the background.
+   */
+  static async connect(
+    url: string,
+    metrics: MetricsService,
+  ): Promise<FailOpenRedisThrottlerStorage> {
+    const storage = new FailOpenRedisThrottlerStorage(createRedisClient(url), metrics);
+    await storage.redis.connect().catch((error: unknown) => storage.markUnavailable(error));
+    return storage;
   }
 
   async increment(
