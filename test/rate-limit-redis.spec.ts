@@ -93,7 +93,7 @@ describe('rate limiting shared through Redis', () => {
       expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
       const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       const errors = /^rate_limit_store_errors_total (\d+)$/m.exec(metrics);
-      expect(Number(errors?.[1])).toBeGreaterThanOrEqual(REQUESTS_PER_INSTANCE);
+      expect(Number(errors?.[1])).toBeGreaterThanOrEqual(1);
     }
     // Once per outage and instance, not once per request.
     expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
@@ -113,21 +113,28 @@ describe('rate limiting shared through Redis', () => {
     expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
   });
 
-  it('does not wait on a Redis that stops answering longer than the command timeout', async () => {
+  it('waits on a Redis that stops answering no longer than the command timeout, and rarely', async () => {
     warn.mockClear();
     const headers = bearer(await signToken('dave'));
+    const get = ({ app }: TestApp) =>
+      app.inject({ method: 'GET', url: '/api/dave/tasks', headers });
     redis.pause();
     try {
-      const started = Date.now();
-      const responses = await Promise.all(
-        instances.map(({ app }) => app.inject({ method: 'GET', url: '/api/dave/tasks', headers })),
-      );
-      const elapsed = Date.now() - started;
-      expect(statuses(responses)).toEqual([200, 200]);
+      let started = Date.now();
+      const first = await Promise.all(instances.map(get));
+      let elapsed = Date.now() - started;
+      expect(statuses(first)).toEqual([200, 200]);
       // Each waited for Redis, bounded by the command timeout (with room for a loaded machine).
       expect(elapsed).toBeGreaterThanOrEqual(REDIS_COMMAND_TIMEOUT_MS - 50);
       expect(elapsed).toBeLessThan(REDIS_COMMAND_TIMEOUT_MS + 4000);
       expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
+
+      // The next requests do not each wait the timeout again: they count in process at once.
+      const followUps = 5;
+      started = Date.now();
+      for (let i = 0; i < followUps; i++) expect((await get(instances[0])).statusCode).toBe(200);
+      elapsed = Date.now() - started;
+      expect(elapsed).toBeLessThan(followUps * REDIS_COMMAND_TIMEOUT_MS);
     } finally {
       redis.resume();
     }

@@ -11,6 +11,8 @@ type StorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
  * the request budget (the database's 5 s statement timeout), far over a healthy round trip.
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
+/** During an outage, how often a request tries Redis again; the others count in process at once. */
+const REDIS_RETRY_INTERVAL_MS = 1000;
 const REDIS_CONNECT_TIMEOUT_MS = 2000;
 const REDIS_MAX_RECONNECT_DELAY_MS = 2000;
 
@@ -38,15 +40,17 @@ function createRedisClient(url: string): Redis {
  * The rate limiter's counters in Redis, shared by every replica (`@nest-lab/throttler-storage-redis`
  * does the atomic count), failing open: when Redis is unreachable, slow or errs, the request is
  * counted in this process's memory instead — the limit is per process until Redis is back, as
- * without REDIS_URL — so a Redis outage never fails or stalls a request. Each failed check is
- * counted in `rate_limit_store_errors_total`; the outage is logged once when it starts and once
- * when it ends, not per request.
+ * without REDIS_URL — so a Redis outage never fails a request, and a Redis that does not answer
+ * delays one request per REDIS_RETRY_INTERVAL_MS by the command timeout, not every request. Each
+ * failed check is counted in `rate_limit_store_errors_total`; the outage is logged once when it
+ * starts and once when it ends, not per request.
  */
 export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   private readonly shared: ThrottlerStorageRedisService;
   private readonly local = new ThrottlerStorageService();
   private outageStartedAt: number | null = null;
+  private nextAttemptAt = 0;
 
   private constructor(
     private readonly redis: Redis,
@@ -79,15 +83,18 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
     blockDuration: number,
     throttlerName: string,
   ): Promise<StorageRecord> {
-    try {
-      const record = await this.shared.increment(key, ttl, limit, blockDuration, throttlerName);
-      this.markAvailable();
-      return record;
-    } catch (error) {
-      this.metrics.countRateLimitStoreError();
-      this.markUnavailable(error);
-      return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
+    if (this.outageStartedAt === null || Date.now() >= this.nextAttemptAt) {
+      try {
+        const record = await this.shared.increment(key, ttl, limit, blockDuration, throttlerName);
+        this.markAvailable();
+        return record;
+      } catch (error) {
+        this.metrics.countRateLimitStoreError();
+        this.nextAttemptAt = Date.now() + REDIS_RETRY_INTERVAL_MS;
+        this.markUnavailable(error);
+      }
     }
+    return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
   }
 
   onApplicationShutdown(): void {
