@@ -89,6 +89,20 @@ describe('environment validation', () => {
     expect(problems.join('\n')).toMatch(/AUTH_JWT_SECRET must be longer than or equal to 32/);
   });
 
+  it('takes REDIS_URL as a redis:// or rediss:// URL, and none means per-process rate limits', () => {
+    const redisUrlOf = (raw: Record<string, string>) =>
+      AppConfig.fromEnvironment(validateEnvironment(raw)).http.rateLimitRedisUrl;
+    expect(redisUrlOf({ REDIS_URL: 'redis://cache:6379/2' })).toBe('redis://cache:6379/2');
+    expect(redisUrlOf({ REDIS_URL: 'rediss://:pw@cache:6380' })).toBe('rediss://:pw@cache:6380');
+    expect(redisUrlOf({ REDIS_URL: '' })).toBeNull();
+    expect(redisUrlOf({})).toBeNull();
+    for (const bad of ['cache:6379', 'http://cache:6379', 'redis://']) {
+      expect(problemsOf({ REDIS_URL: bad })).toEqual([
+        'REDIS_URL must be a redis:// or rediss:// URL',
+      ]);
+    }
+  });
+
   it('does not echo secret values in its message', () => {
     const secret = 'too-short-secret';
     const error = (() => {

@@ -45,7 +45,7 @@ describe('CORS', () => {
     expect(response.headers['vary']).toMatch(/Origin/);
   });
 
-  it('echoes a listed origin and exposes Location, ETag, Link and X-Request-Id', async () => {
+  it('echoes a listed origin and exposes Location, ETag, Link, X-Request-Id and the rate limit', async () => {
     const auth = bearer(await signToken('alice'));
     const response = await request(server())
       .post(tasks)
@@ -60,6 +60,9 @@ describe('CORS', () => {
       'ETag',
       'Link',
       'X-Request-Id',
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
     ]);
   });
 

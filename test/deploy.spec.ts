@@ -120,6 +120,12 @@ const MANIFESTS: Manifest[] = MANIFEST_FILES.flatMap((file) =>
   parseYamlFile(file).map((doc) => ({ file, doc })),
 );
 
+/** The name of the service's own Deployment and Service (the optional Redis has others). */
+const SERVICE = 'tasks-service';
+/** Kustomizations proper, and the optional components (kind Component) they may include. */
+const isKustomization = (doc: Json): boolean =>
+  doc.kind === 'Kustomization' || doc.kind === 'Component';
+
 function only(kind: string, name?: string): Manifest {
   const found = MANIFESTS.filter(
     ({ doc }) =>
@@ -351,7 +357,7 @@ describe('the code the manifests are checked against', () => {
 describe('every manifest', () => {
   it('parses, and the kustomizations list every resource except the Secret example', () => {
     expect(MANIFEST_FILES.length).toBeGreaterThan(0);
-    const kustomizations = MANIFESTS.filter(({ doc }) => doc.kind === 'Kustomization');
+    const kustomizations = MANIFESTS.filter(({ doc }) => isKustomization(doc));
     const listed = new Set(
       kustomizations.flatMap(({ file, doc }) =>
         list(doc.resources).map((resource) =>
@@ -363,7 +369,7 @@ describe('every manifest', () => {
     for (const { file, doc } of MANIFESTS) {
       expect(typeof doc.apiVersion).toBe('string');
       expect(typeof doc.kind).toBe('string');
-      if (doc.kind === 'Kustomization') continue;
+      if (isKustomization(doc)) continue;
       if (doc.kind === 'Secret') {
         // Applying an example would overwrite the real credentials.
         expect(listed.has(file)).toBe(false);
@@ -383,7 +389,7 @@ describe('every manifest', () => {
       ...MANIFESTS.filter(({ doc }) => doc.kind === 'Secret').flatMap(({ doc }) =>
         Object.keys(obj(doc.stringData, 'stringData')),
       ),
-      ...[only('Deployment'), only('Job')].flatMap((m) =>
+      ...[only('Deployment', SERVICE), only('Job')].flatMap((m) =>
         Object.keys(containerEnv(firstContainer(m))),
       ),
     ];
@@ -400,7 +406,7 @@ describe('every manifest', () => {
   });
 
   it('uses one image, set in one place per kustomization, for the service and the Job', () => {
-    const image = firstContainer(only('Deployment')).image;
+    const image = firstContainer(only('Deployment', SERVICE)).image;
     expect(firstContainer(only('Job')).image).toBe(image);
     const overrides = MANIFESTS.filter(({ doc }) => doc.kind === 'Kustomization').map(({ doc }) =>
       list(doc.images).map((entry) => obj(entry, 'image')),
@@ -422,7 +428,7 @@ describe('the Deployment', () => {
   // A bad environment fails every test below with the service's own message, which names each
   // offending variable.
   beforeAll(() => {
-    deployment = only('Deployment');
+    deployment = only('Deployment', SERVICE);
     pod = podSpec(deployment);
     container = firstContainer(deployment);
     env = containerEnv(container);
@@ -514,7 +520,7 @@ describe('the Deployment', () => {
   it('is selected by the Service, the PDB and the HPA, and the migration pods are not', () => {
     const labels = podLabels(deployment);
     const jobLabels = podLabels(only('Job'));
-    const service = only('Service');
+    const service = only('Service', SERVICE);
     const serviceSpec = spec(service);
     const selector = obj(serviceSpec.selector, 'Service selector');
     expect(selects(selector, labels)).toBe(true);
@@ -608,7 +614,7 @@ describe('the Dockerfile', () => {
     expect(['root', '0']).not.toContain(name);
     // By number, so that runAsNonRoot can verify it; the manifests run as the same user.
     expect(name).toMatch(/^\d+$/);
-    const podUser = obj(podSpec(only('Deployment')).securityContext, 'sc').runAsUser;
+    const podUser = obj(podSpec(only('Deployment', SERVICE)).securityContext, 'sc').runAsUser;
     expect(Number(name)).toBe(podUser);
   });
 
@@ -672,6 +678,69 @@ describe('the Dockerfile', () => {
   });
 });
 
+// Optional: shares the rate limiter's counters between replicas when a deployment includes it.
+describe('the optional Redis component (deploy/k8s/redis)', () => {
+  const component = (): Manifest => only('Component');
+  const selectorOf = (service: Manifest): Json => obj(spec(service).selector, 'selector');
+  const configPatch = (): Json => {
+    const patches = list(component().doc.patches).map(
+      (entry) => parse(String(obj(entry, 'patch').patch)) as Json,
+    );
+    const found = patches.filter((patch) => patch.kind === 'ConfigMap');
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+
+  it('is a component, which the default kustomization leaves out', () => {
+    expect(component().file).toBe('deploy/k8s/redis/kustomization.yaml');
+    const base = MANIFESTS.find(({ file }) => file === 'deploy/k8s/kustomization.yaml');
+    expect(list(base?.doc.components)).toEqual([]);
+  });
+
+  it("turns the limit on and points the service's REDIS_URL at the Redis Service", () => {
+    const service = firstContainer(only('Deployment', SERVICE));
+    const configMaps = list(service.envFrom)
+      .map((source) => obj(source, 'envFrom').configMapRef)
+      .filter((ref) => ref !== undefined)
+      .map((ref) => obj(ref, 'configMapRef').name);
+    const patch = configPatch();
+    expect(configMaps).toContain(obj(patch.metadata, 'metadata').name);
+    const data = obj(patch.data, 'data');
+    const known = new Set<string>(ENVIRONMENT_VARIABLES);
+    for (const [key, value] of Object.entries(data)) {
+      expect(known.has(key)).toBe(true);
+      // ConfigMap values are strings: an unquoted number is refused by the API server.
+      expect(typeof value).toBe('string');
+    }
+    const validated = validateEnvironment({ ...containerEnv(service), ...(data as Env) });
+    expect(validated.RATE_LIMIT_PER_MINUTE).toBeGreaterThan(0);
+
+    const url = new URL(String(validated.REDIS_URL));
+    const redisService = only('Service', url.hostname);
+    const redis = only('Deployment', url.hostname);
+    const servicePort = obj(list(spec(redisService).ports)[0], 'port');
+    expect(Number(url.port)).toBe(servicePort.port);
+    expect(resolvePort(firstContainer(redis), servicePort.targetPort)).toBe(Number(url.port));
+    expect(selects(selectorOf(redisService), podLabels(redis))).toBe(true);
+    // Neither Service picks up the other's pods.
+    expect(selects(selectorOf(redisService), podLabels(only('Deployment', SERVICE)))).toBe(false);
+    expect(selects(selectorOf(only('Service', SERVICE)), podLabels(redis))).toBe(false);
+  });
+
+  it("admits the service's pods only, since this Redis has no password", () => {
+    const policy = spec(only('NetworkPolicy'));
+    const redis = only('Deployment', 'tasks-service-redis');
+    expect(selects(obj(obj(policy.podSelector, 'p').matchLabels, 'm'), podLabels(redis))).toBe(
+      true,
+    );
+    const sources = list(policy.ingress).flatMap((rule) => list(obj(rule, 'rule').from));
+    expect(sources).toHaveLength(1);
+    const allowed = obj(obj(obj(sources[0], 'from').podSelector, 'p').matchLabels, 'm');
+    expect(selects(allowed, podLabels(only('Deployment', SERVICE)))).toBe(true);
+    expect(selects(allowed, podLabels(only('Job')))).toBe(false);
+  });
+});
+
 describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as Json;
   const services = obj(compose.services, 'services');
@@ -728,6 +797,16 @@ describe('docker-compose.yml', () => {
       ).toThrow(/development secret/);
     },
   );
+
+  it('offers a Redis for the rate limit behind a profile, which the app does not wait for', () => {
+    const redis = obj(services.redis, 'redis');
+    expect(list(redis.profiles)).toEqual(['redis']);
+    expect(obj(redis.healthcheck, 'healthcheck').test).toBeDefined();
+    expect(Object.keys(obj(app.depends_on, 'depends_on'))).not.toContain('redis');
+    // The URL the compose file's header tells users to put in .env.
+    const documented = /REDIS_URL=(\S+)/.exec(read('docker-compose.yml'))?.[1];
+    expect(validateEnvironment({ REDIS_URL: documented }).REDIS_URL).toBe('redis://redis:6379');
+  });
 
   it('publishes and health-checks the port the app listens on', () => {
     const env = composeEnv(app);

@@ -91,6 +91,29 @@ describe('OpenAPI', () => {
     );
   });
 
+  it('describes the rate limit on every /api operation: its headers, and 429 with Retry-After', () => {
+    const operations = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/api/'))
+      .flatMap(([, item]) => Object.values(item));
+    expect(operations.length).toBeGreaterThan(0);
+    for (const operation of operations) {
+      expect(operation.responses['429'].headers).toHaveProperty('Retry-After');
+      const successes = Object.keys(operation.responses).filter((status) => /^2/.test(status));
+      expect(successes.length).toBeGreaterThan(0);
+      for (const status of successes) {
+        expect(Object.keys(operation.responses[status].headers ?? {})).toEqual(
+          expect.arrayContaining([
+            'X-RateLimit-Limit',
+            'X-RateLimit-Remaining',
+            'X-RateLimit-Reset',
+          ]),
+        );
+      }
+    }
+    // The operations routes are never limited.
+    expect(document.paths['/health/ready'].get.responses['429']).toBeUndefined();
+  });
+
   it('describes the bearer scheme, bodies, query parameters, headers and problem responses', () => {
     expect(document.openapi).toMatch(/^3\./);
     expect(document.components.securitySchemes).toMatchObject({
@@ -102,7 +125,7 @@ describe('OpenAPI', () => {
     expect(taskOperations).toHaveLength(6);
     for (const operation of taskOperations) {
       expect(operation.security).toEqual([{ bearer: [] }]);
-      for (const status of ['401', '403', '500', '503']) {
+      for (const status of ['401', '403', '429', '500', '503']) {
         expect(operation.responses[status].content).toEqual({
           'application/problem+json': {
             schema: { $ref: '#/components/schemas/ProblemDetailsDto' },
@@ -131,6 +154,7 @@ describe('OpenAPI', () => {
       '403',
       '413',
       '415',
+      '429',
       '500',
       '503',
     ]);

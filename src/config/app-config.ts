@@ -42,6 +42,8 @@ export class AppConfig {
       shutdownGraceMs: number;
       /** Requests per caller per minute on the API; 0 turns rate limiting off. */
       rateLimitPerMinute: number;
+      /** Redis shared by every replica for the rate limit's counters; null: per process. */
+      rateLimitRedisUrl: string | null;
     },
     readonly database: DatabaseSettings,
     readonly auth: AuthSettings,
@@ -64,6 +66,7 @@ export class AppConfig {
           .filter((origin) => origin.length > 0),
         shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
         rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+        rateLimitRedisUrl: env.REDIS_URL ?? null,
       },
       {
         url: env.DATABASE_URL ?? null,

@@ -58,9 +58,11 @@ export const ENVIRONMENT_VARIABLES = [
   'RATE_LIMIT_PER_MINUTE',
   'IDEMPOTENCY_TTL_HOURS',
   'TRASH_RETENTION_DAYS',
+  'REDIS_URL',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
+const REDIS_URL = /^rediss?:\/\/\S+$/;
 
 /** Every variable of the service's configuration, validated once at start-up (specification §5). */
 export class Environment {
@@ -169,6 +171,11 @@ export class Environment {
   @Min(1)
   @Max(3650)
   TRASH_RETENTION_DAYS = 30;
+  /** Where every replica keeps the rate limiter's counters; unset, each process counts alone. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
 }
 
 export class InvalidEnvironmentError extends Error {

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { RATE_LIMIT_HEADER_NAMES } from './rate-limit.headers';
 
 type CorsOptions = NonNullable<Parameters<NestFastifyApplication['enableCors']>[0]>;
 
@@ -14,7 +15,7 @@ export function corsOptions(origins: string[]): CorsOptions {
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
-    exposedHeaders: ['Location', 'ETag', 'Link', 'X-Request-Id'],
+    exposedHeaders: ['Location', 'ETag', 'Link', 'X-Request-Id', ...RATE_LIMIT_HEADER_NAMES],
     // Browsers cache a preflight this long (most cap it at 2 hours).
     maxAge: 7200,
   };

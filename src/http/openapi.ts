@@ -1,5 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { withRateLimitResponses } from './rate-limit.headers';
 
 export const DOCS_PATH = 'docs';
 export const OPENAPI_JSON_PATH = 'docs/openapi.json';
@@ -21,7 +22,7 @@ export function setupOpenApi(app: NestFastifyApplication): void {
   SwaggerModule.setup(
     DOCS_PATH,
     app,
-    () => withDocsRoutes(SwaggerModule.createDocument(app, config)),
+    () => withRateLimitResponses(withDocsRoutes(SwaggerModule.createDocument(app, config))),
     {
       jsonDocumentUrl: OPENAPI_JSON_PATH,
       raw: ['json'],

@@ -5,6 +5,9 @@ import type { FastifyRequest } from 'fastify';
 import { bearerToken } from '../auth/bearer-auth.guard';
 import { TokenVerifier } from '../auth/token-verifier';
 import { AppConfig } from '../config/app-config';
+import { MetricsModule } from '../metrics/metrics.module';
+import { MetricsService } from '../metrics/metrics.service';
+import { FailOpenRedisThrottlerStorage } from './rate-limit.storage';
 
 const isApiRoute = (context: ExecutionContext): boolean =>
   context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url?.startsWith('/api/') ===
@@ -26,17 +29,27 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
 
 /**
  * Optional per-caller rate limiting of the API (RATE_LIMIT_PER_MINUTE; 0, the default, is off):
- * a fixed one-minute window per caller, counted in this process's memory, so with N replicas a
- * caller gets up to N times the limit. Over the limit, a request is answered 429
- * TOO_MANY_REQUESTS with Retry-After; health, metrics and docs are never limited.
+ * a fixed one-minute window per caller. With REDIS_URL the counters live in Redis, so the limit
+ * holds across every replica (and fails open to per-process counting while Redis is away, see
+ * rate-limit.storage.ts); without it they live in this process's memory, so with N replicas a
+ * caller gets up to N times the limit. Responses carry X-RateLimit-Limit/-Remaining/-Reset; over
+ * the limit, a request is answered 429 TOO_MANY_REQUESTS with Retry-After; health, metrics and
+ * docs are never limited.
  */
 @Module({
   imports: [
     ThrottlerModule.forRootAsync({
-      inject: [AppConfig, TokenVerifier],
-      useFactory: (config: AppConfig, verifier: TokenVerifier) => {
+      imports: [MetricsModule],
+      inject: [AppConfig, TokenVerifier, MetricsService],
+      useFactory: async (config: AppConfig, verifier: TokenVerifier, metrics: MetricsService) => {
         const limit = config.http.rateLimitPerMinute;
+        const redisUrl = config.http.rateLimitRedisUrl;
         return {
+          // Undefined: @nestjs/throttler's own storage, in this process's memory.
+          storage:
+            limit > 0 && redisUrl !== null
+              ? await FailOpenRedisThrottlerStorage.connect(redisUrl, metrics)
+              : undefined,
           // Named `default` so that the headers are plain `Retry-After`, `X-RateLimit-Limit`, ….
           throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(limit, 1) }],
           skipIf: (context: ExecutionContext) => limit === 0 || !isApiRoute(context),
@@ -44,7 +57,7 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
             callerKey(request as unknown as FastifyRequest, verifier),
           // One allowance per caller across every route (the default key is per route).
           generateKey: (_context: ExecutionContext, tracker: string, name: string) =>
-            `${name}:${tracker}`,
+            `rate-limit:${name}:${tracker}`,
         };
       },
     }),

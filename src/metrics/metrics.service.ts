@@ -17,6 +17,7 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly requests: Counter<RequestLabels>;
   private readonly durations: Histogram<RequestLabels>;
+  private readonly rateLimitStoreErrors: Counter;
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     collectDefaultMetrics({ register: this.registry });
@@ -32,6 +33,11 @@ export class MetricsService {
       help: 'Time from receiving a request to sending its response',
       labelNames: ['method', 'route', 'status_code'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.rateLimitStoreErrors = new Counter({
+      name: 'rate_limit_store_errors_total',
+      help: 'Rate-limit checks that Redis failed or did not answer in time (counted in process instead)',
       registers,
     });
 
@@ -70,5 +76,10 @@ export class MetricsService {
     const labels = { method, route, status_code: statusCode };
     this.requests.inc(labels);
     this.durations.observe(labels, seconds);
+  }
+
+  /** A rate-limit check that the shared store (Redis) failed; the request was still served. */
+  countRateLimitStoreError(): void {
+    this.rateLimitStoreErrors.inc();
   }
 }

@@ -1,0 +1,168 @@
+import { Logger } from '@nestjs/common';
+import type { LightMyRequestResponse } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../src/database/embedded-postgres';
+import { REDIS_COMMAND_TIMEOUT_MS } from '../src/http/rate-limit.storage';
+import { RedisServer } from './support/redis-server';
+import { startTestApp, type TestApp } from './support/test-app';
+import { createTestDatabase, type TestDatabase } from './support/test-database';
+import { bearer, signToken } from './support/tokens';
+
+const LIMIT = 20;
+const REQUESTS_PER_INSTANCE = 15;
+// Two apps, a Redis that goes away and comes back: more than the default 30 s on a loaded machine.
+jest.setTimeout(120_000);
+
+const OUTAGE_WARNING = /^Redis unavailable/;
+const RECOVERY_LOG = /^Redis is back/;
+
+/** The messages a spy on one of Nest's Logger methods received that match `pattern`. */
+const logged = (spy: jest.SpyInstance, pattern: RegExp): string[] =>
+  spy.mock.calls.map(([message]) => String(message)).filter((message) => pattern.test(message));
+
+// Rate limits that hold across replicas: REDIS_URL puts the counters in Redis.
+describe('rate limiting shared through Redis', () => {
+  let redis: RedisServer;
+  let database: TestDatabase;
+  let instances: TestApp[] = [];
+  let warn: jest.SpyInstance;
+  let info: jest.SpyInstance;
+
+  beforeAll(async () => {
+    [redis, database] = await Promise.all([RedisServer.start(), createTestDatabase()]);
+    // Nest's Logger is how the app logs outside requests; spying on it captures every instance.
+    warn = jest.spyOn(Logger.prototype, 'warn');
+    info = jest.spyOn(Logger.prototype, 'log');
+    const env = { RATE_LIMIT_PER_MINUTE: String(LIMIT), REDIS_URL: redis.url };
+    instances = [await startTestApp(env, database), await startTestApp(env, database)];
+  });
+
+  afterAll(async () => {
+    await Promise.all(instances.map((instance) => instance.close()));
+    await redis?.stop();
+    await database?.drop();
+    jest.restoreAllMocks();
+  });
+
+  /** One caller's requests, alternating between the two instances, one at a time. */
+  async function burst(user: string): Promise<LightMyRequestResponse[]> {
+    const headers = bearer(await signToken(user));
+    const responses: LightMyRequestResponse[] = [];
+    for (let i = 0; i < REQUESTS_PER_INSTANCE; i++) {
+      for (const { app } of instances) {
+        responses.push(await app.inject({ method: 'GET', url: `/api/${user}/tasks`, headers }));
+      }
+    }
+    return responses;
+  }
+
+  const statuses = (responses: LightMyRequestResponse[]) =>
+    responses.map((response) => response.statusCode);
+
+  it('holds one limit across two instances: 20 of 30 requests pass, 10 are 429', async () => {
+    const responses = await burst('alice');
+
+    expect(statuses(responses).filter((status) => status !== 200 && status !== 429)).toEqual([]);
+    expect(statuses(responses).slice(0, LIMIT)).toEqual(Array(LIMIT).fill(200));
+    expect(statuses(responses).filter((status) => status === 429)).toHaveLength(
+      2 * REQUESTS_PER_INSTANCE - LIMIT,
+    );
+    // The second instance's first answer already counts the first instance's request.
+    expect(responses[0].headers['x-ratelimit-limit']).toBe(String(LIMIT));
+    expect(responses[0].headers['x-ratelimit-remaining']).toBe(String(LIMIT - 1));
+    expect(responses[1].headers['x-ratelimit-remaining']).toBe(String(LIMIT - 2));
+    const reset = Number(responses[1].headers['x-ratelimit-reset']);
+    expect(reset).toBeGreaterThan(0);
+    expect(reset).toBeLessThanOrEqual(60);
+    const refused = responses[responses.length - 1];
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(warn.mock.calls).toEqual([]);
+  });
+
+  it('serves every request while Redis is down, logs one warning per instance, and recovers', async () => {
+    warn.mockClear();
+    info.mockClear();
+    await redis.stop();
+
+    const responses = await burst('bob');
+    // Each instance counts on its own meanwhile: 15 each stays under 20.
+    expect(statuses(responses)).toEqual(Array(2 * REQUESTS_PER_INSTANCE).fill(200));
+    for (const { app } of instances) {
+      expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const errors = /^rate_limit_store_errors_total (\d+)$/m.exec(metrics);
+      expect(Number(errors?.[1])).toBeGreaterThanOrEqual(1);
+    }
+    // Once per outage and instance, not once per request.
+    expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
+    expect(logged(warn, OUTAGE_WARNING)[0]).not.toMatch(/redis:\/\//);
+
+    await redis.restart();
+    const deadline = Date.now() + 30_000;
+    while (logged(info, RECOVERY_LOG).length < instances.length && Date.now() < deadline) {
+      await sleep(100);
+    }
+    expect(logged(info, RECOVERY_LOG)).toHaveLength(instances.length);
+
+    const afterwards = await burst('carol');
+    expect(statuses(afterwards).filter((status) => status === 429)).toHaveLength(
+      2 * REQUESTS_PER_INSTANCE - LIMIT,
+    );
+    expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
+  });
+
+  it('waits on a Redis that stops answering no longer than the command timeout, and rarely', async () => {
+    warn.mockClear();
+    const headers = bearer(await signToken('dave'));
+    const get = ({ app }: TestApp) =>
+      app.inject({ method: 'GET', url: '/api/dave/tasks', headers });
+    redis.pause();
+    try {
+      let started = Date.now();
+      const first = await Promise.all(instances.map(get));
+      let elapsed = Date.now() - started;
+      expect(statuses(first)).toEqual([200, 200]);
+      // Each waited for Redis, bounded by the command timeout (with room for a loaded machine).
+      expect(elapsed).toBeGreaterThanOrEqual(REDIS_COMMAND_TIMEOUT_MS - 50);
+      expect(elapsed).toBeLessThan(REDIS_COMMAND_TIMEOUT_MS + 4000);
+      expect(logged(warn, OUTAGE_WARNING)).toHaveLength(instances.length);
+
+      // The next requests do not each wait the timeout again: they count in process at once.
+      const followUps = 5;
+      started = Date.now();
+      for (let i = 0; i < followUps; i++) expect((await get(instances[0])).statusCode).toBe(200);
+      elapsed = Date.now() - started;
+      expect(elapsed).toBeLessThan(followUps * REDIS_COMMAND_TIMEOUT_MS);
+    } finally {
+      redis.resume();
+    }
+  });
+
+  it('starts and serves with its Redis down, warning once', async () => {
+    warn.mockClear();
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const lonely = await startTestApp(
+      { RATE_LIMIT_PER_MINUTE: String(LIMIT), REDIS_URL: nobody },
+      database,
+    );
+    try {
+      expect(Date.now() - started).toBeLessThan(20_000);
+      const headers = bearer(await signToken('erin'));
+      for (let i = 0; i < 3; i++) {
+        const response = await lonely.app.inject({
+          method: 'GET',
+          url: '/api/erin/tasks',
+          headers,
+        });
+        expect(response.statusCode).toBe(200);
+        expect(response.headers['x-ratelimit-remaining']).toBe(String(LIMIT - 1 - i));
+      }
+      expect(logged(warn, OUTAGE_WARNING)).toHaveLength(1);
+    } finally {
+      await lonely.close();
+    }
+  });
+});
