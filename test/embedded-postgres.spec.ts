@@ -134,6 +134,31 @@ describe('EmbeddedPostgresServer', () => {
     }
   }, 60_000);
 
+  it('in a process with no SIGTERM handler of its own, stops the server on SIGTERM and exits 143', async () => {
+    const dataDir = join(workDir, '.data', 'script');
+    const script = spawn(
+      process.execPath,
+      [
+        '-r',
+        resolve(ROOT, 'node_modules/ts-node/register/transpile-only'),
+        '-e',
+        `require(${JSON.stringify(resolve(ROOT, 'src/database/embedded-postgres.ts'))})
+          .EmbeddedPostgresServer.start({ dataDir: ${JSON.stringify(dataDir)}, database: 'tasks', log: () => {} })
+          .then((server) => { console.log(server.url); setInterval(() => {}, 1000); });`,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [url] = (await once(createInterface({ input: script.stdout! }), 'line')) as [string];
+    const postgresPid = Number(
+      readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+    );
+    expect(await query(url, 'SELECT 1 AS up')).toEqual([{ up: 1 }]);
+    script.kill('SIGTERM');
+    const [code, signal] = (await once(script, 'exit')) as [number | null, string | null];
+    expect({ code, signal }).toEqual({ code: 143, signal: null });
+    expect(isAlive(postgresPid)).toBe(false);
+  }, 90_000);
+
   // specification §6 with the embedded database of `npm start`: the package's own signal handler
   // must not stop the database (and the process) before the grace period has run.
   it('on SIGTERM keeps serving for SHUTDOWN_GRACE_MS, then exits 0 with the embedded server stopped', async () => {
