@@ -45,7 +45,7 @@ describe('migrations', () => {
     await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
 
-  it('creates the tasks table of the contract, and a second run is a no-op', async () => {
+  it('creates the tasks table of specification §1, and a second run is a no-op', async () => {
     const applied = await dataSource.runMigrations();
     expect(applied.map((migration) => migration.name)).toEqual(['CreateTasks1732406400000']);
     const schema = (await schemaOf(dataSource)) as {
