@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { AppConfig } from './src/config/app-config';
-import { validateEnvironment } from './src/config/environment';
+import { AppConfig, type DatabaseSettings } from './src/config/app-config';
+import { InvalidEnvironmentError, validateEnvironment } from './src/config/environment';
 import { readEnvironment } from './src/config/environment-file';
 import { buildDataSourceOptions } from './src/database/database-options';
 import { TasksDataSource } from './src/database/tasks-data-source';
@@ -10,17 +10,32 @@ import { ENTITIES } from './src/entities';
  * The TypeORM CLI's DataSource (`npm run migration:*`). Same options builder as the app; it
  * connects to DATABASE_DIRECT_URL when set, since migrations want a direct, non-pooled
  * connection (on Neon: the host without `-pooler`).
+ * Like the app, it reads `.env` in development only; variables already set in the environment win.
  */
-// Like the app: `.env` is read in development only; variables already set in the environment win.
-const { database } = AppConfig.fromEnvironment(
-  validateEnvironment(readEnvironment(), { requireAuth: false }),
-);
-const url = database.directUrl;
-if (!url) {
-  throw new Error(
-    'Set DATABASE_URL (or DATABASE_DIRECT_URL) to the database to migrate, for example ' +
-      'DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tasks npm run migration:run',
+
+/** A mistake in the invocation is one line on stderr, not the CLI's stack trace around it. */
+function connectionUrl(): { database: DatabaseSettings; url: string } {
+  try {
+    const { database } = AppConfig.fromEnvironment(
+      validateEnvironment(readEnvironment(), { requireAuth: false }),
+    );
+    if (database.directUrl) return { database, url: database.directUrl };
+  } catch (error) {
+    if (!(error instanceof InvalidEnvironmentError)) throw error;
+    exitWith(error.message);
+  }
+  return exitWith(
+    'Set DATABASE_URL (or DATABASE_DIRECT_URL) to the database to migrate, e.g. ' +
+      'DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tasks npm run migration:show, or ' +
+      'DATABASE_URL="$(npm run -s db:url)" npm run migration:show for the development database ' +
+      'of a running `npm start`',
   );
 }
 
+function exitWith(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+const { database, url } = connectionUrl();
 export default new TasksDataSource(buildDataSourceOptions({ ...database, url }, ENTITIES));

@@ -45,7 +45,7 @@ describe('migrations', () => {
     await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
 
-  it('creates the tasks table of the contract, and a second run is a no-op', async () => {
+  it('creates the tasks table of specification §1, and a second run is a no-op', async () => {
     const applied = await dataSource.runMigrations();
     expect(applied.map((migration) => migration.name)).toEqual(['CreateTasks1732406400000']);
     const schema = (await schemaOf(dataSource)) as {
@@ -146,6 +146,24 @@ describe('migrations', () => {
       },
     );
     expect(stdout).toMatch(/\[X\] \d+ CreateTasks1732406400000/);
+  }, 90_000);
+
+  it('without a database URL, the CLI says in one line what to set (no stack trace)', async () => {
+    const environment = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith('DATABASE_')),
+    );
+    const show = run('npx', ['typeorm-ts-node-commonjs', '-d', 'ormconfig.ts', 'migration:show'], {
+      env: { ...environment, NODE_ENV: 'test' },
+      timeout: 60_000,
+    });
+    const failure = (await show.then(
+      () => null,
+      (error: unknown) => error,
+    )) as { code: number; stderr: string } | null;
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^Set DATABASE_URL \(or DATABASE_DIRECT_URL\) .*npm run -s db:url/),
+    ]);
   }, 90_000);
 
   it('has an entity that matches the migrated schema (migration:generate finds nothing)', async () => {

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import packageJson from '../package.json';
 import { ERROR_CODES } from '../src/http/error-codes';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -192,5 +193,31 @@ describe('OpenAPI', () => {
     const css = await request(server()).get('/docs/swagger-ui.css').expect(200);
     expect(css.headers['content-type']).toMatch(/^text\/css/);
     await request(server()).get('/docs/swagger-ui-init.js').expect(200);
+  });
+
+  it("carries the package's version, a summary for every route, declared lower-case tags and how to get a token", async () => {
+    const raw = (await request(server()).get('/docs/openapi.json').expect(200)).body as {
+      info: { version: string; description: string };
+      tags: { name: string; description?: string }[];
+      paths: Record<string, Record<string, { summary?: string; tags?: string[] }>>;
+    };
+    expect(raw.info.version).toBe((packageJson as { version: string }).version);
+    expect(raw.info.description).toContain('npm run -s token -- <userId>');
+    const declared = raw.tags.map((tag) => tag.name);
+    for (const [path, item] of Object.entries(raw.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect({ route: `${method} ${path}`, summary: operation.summary }).toEqual({
+          route: `${method} ${path}`,
+          summary: expect.stringMatching(/\S/),
+        });
+        expect(operation.tags).toHaveLength(1);
+        expect(declared).toContain(operation.tags?.[0]);
+      }
+    }
+    for (const tag of raw.tags) {
+      expect(tag.name).toBe(tag.name.toLowerCase());
+      expect(tag.description).toBeTruthy();
+    }
+    expect(raw.paths['/health/live'].get.tags).toEqual(['health']);
   });
 });

@@ -13,7 +13,7 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions, type EntityList } from './database-options';
 import { waitForDatabase } from './database-startup';
-import { EmbeddedPostgresServer } from './embedded-postgres';
+import { EMBEDDED_DATABASE, EmbeddedPostgresServer, embeddedDataDir } from './embedded-postgres';
 import { TasksDataSource } from './tasks-data-source';
 
 /** Where the application's database is: the configured URL, or an embedded server it started. */
@@ -40,12 +40,17 @@ async function resolveEndpoint(config: AppConfig, moduleRef: ModuleRef): Promise
   if (config.database.url) return new DatabaseEndpoint(config.database.url, null, moduleRef);
   const logger = new Logger('EmbeddedPostgres');
   logger.warn('DATABASE_URL is not set: starting an embedded PostgreSQL under .data/');
+  const dataDir = embeddedDataDir(config.nodeEnv);
   const embedded = await EmbeddedPostgresServer.start({
-    dataDir: `.data/${config.nodeEnv}`,
-    database: 'tasks',
+    dataDir,
+    database: EMBEDDED_DATABASE,
     log: (message) => logger.debug(message),
   });
-  logger.log(`embedded PostgreSQL listening on ${new URL(embedded.url).host}`);
+  // The port is new on every start: say how to reach the database (without the password).
+  logger.log(
+    `embedded PostgreSQL listening on ${new URL(embedded.url).host}, data in ${dataDir}; ` +
+      '`npm run db:url` prints its URL',
+  );
   return new DatabaseEndpoint(embedded.url, embedded, moduleRef);
 }
 

