@@ -12,6 +12,7 @@ import { corsOptions } from './http/cors';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
+import { RouteMethods } from './http/route-methods';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -27,6 +28,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * the configuration is bad, and with `DatabaseUnavailableError` when the database stays down.
  */
 export async function createApp(): Promise<NestFastifyApplication> {
+  const routerOptions = { maxParamLength: 1024 };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: assignRequestId,
@@ -40,7 +42,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // request end when their response has gone.
     forceCloseConnections: 'idle',
     // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions,
     // Errors raised while routing (a malformed URL, an over-long parameter) skip every hook and
     // Nest's exception layer: answer them as problem details too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -48,8 +50,10 @@ export async function createApp(): Promise<NestFastifyApplication> {
       problemDetails.respond(error, request.raw, reply);
     },
   });
-  const problemDetails = new ProblemDetailsFilter(adapter);
   const fastify = adapter.getInstance();
+  const routes = new RouteMethods(routerOptions);
+  routes.watch(fastify);
+  const problemDetails = new ProblemDetailsFilter(adapter, routes);
   registerBodyParsers(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
