@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
+import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
 import { corsOptions } from './http/cors';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
@@ -31,6 +32,9 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const routerOptions = { maxParamLength: 1024 };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    http: HTTP_SERVER_OPTIONS,
+    // What Node's parser refuses (bad framing, oversized headers) never reaches a route.
+    clientErrorHandler: answerClientError,
     genReqId: assignRequestId,
     // Requests are logged once, by nestjs-pino.
     logger: false,
@@ -60,6 +64,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // The request log reads the route template from the raw request (http/logging.module.ts).
     (request.raw as IncomingMessage & { route?: string }).route =
       request.routeOptions.url ?? UNMATCHED_ROUTE;
+    requireHost(request);
     done();
   });
 
