@@ -14,6 +14,7 @@ import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
 import { RouteMethods } from './http/route-methods';
+import { registerSecurityHeaders } from './http/security-headers';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -64,7 +65,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // The request log reads the route template from the raw request (http/logging.module.ts).
     (request.raw as IncomingMessage & { route?: string }).route =
       request.routeOptions.url ?? UNMATCHED_ROUTE;
-    requireHost(request);
     done();
   });
 
@@ -93,6 +93,13 @@ export async function createApp(): Promise<NestFastifyApplication> {
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  await registerSecurityHeaders(app);
+  // After helmet's hook, so that this refusal carries the security headers too.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    requireHost(request);
     done();
   });
 

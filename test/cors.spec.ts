@@ -45,7 +45,7 @@ describe('CORS', () => {
     expect(response.headers['vary']).toMatch(/Origin/);
   });
 
-  it('echoes a listed origin and exposes Location, ETag, Link and X-Request-Id', async () => {
+  it('echoes a listed origin and exposes Location, ETag, Link, X-Request-Id, Retry-After and WWW-Authenticate', async () => {
     const auth = bearer(await signToken('alice'));
     const response = await request(server())
       .post(tasks)
@@ -60,6 +60,8 @@ describe('CORS', () => {
       'ETag',
       'Link',
       'X-Request-Id',
+      'Retry-After',
+      'WWW-Authenticate',
     ]);
   });
 
@@ -74,6 +76,9 @@ describe('CORS', () => {
       .set('Origin', 'https://evil.example')
       .set('Access-Control-Request-Method', 'DELETE');
     expect(corsHeaders(preflight)).toEqual([]);
+    // A clean answer (the path's methods), not "No route matches OPTIONS".
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
     const simple = await request(server())
       .get('/health/live')
       .set('Origin', 'https://evil.example');

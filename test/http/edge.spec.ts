@@ -109,4 +109,36 @@ describe('HTTP edge', () => {
       }
     });
   });
+
+  describe('headers', () => {
+    const securityHeaders = {
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': expect.stringContaining("default-src 'self'"),
+      'strict-transport-security': expect.stringMatching(/max-age=\d+/),
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'SAMEORIGIN',
+    };
+
+    it('puts the security headers on every response: API, errors, health, docs, 404', async () => {
+      const responses = [
+        await request(server()).get(tasks).set(auth).expect(200),
+        await request(server()).get(tasks).expect(401),
+        await request(server()).get('/health/live').expect(200),
+        await request(server()).get('/docs').expect(200),
+        await request(server()).get('/docs/openapi.json').expect(200),
+        await request(server()).get('/nowhere').expect(404),
+        await request(server()).put(tasks).expect(405),
+      ];
+      for (const response of responses) expect(response.headers).toMatchObject(securityHeaders);
+    });
+
+    it('marks every /api response private and to be revalidated, errors included', async () => {
+      const ok = await request(server()).get(tasks).set(auth).expect(200);
+      expect(ok.headers['cache-control']).toBe('private, no-cache');
+      const refused = await request(server()).get(tasks).expect(401);
+      expect(refused.headers['cache-control']).toBe('private, no-cache');
+      const health = await request(server()).get('/health/live').expect(200);
+      expect(health.headers['cache-control']).not.toBe('private, no-cache');
+    });
+  });
 });

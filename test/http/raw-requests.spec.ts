@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { startTestApp, TestApp } from '../support/test-app';
 
 interface RawResponse {
@@ -38,6 +38,7 @@ const expectRawProblem = (response: RawResponse, status: number): void => {
   expect(body).toMatchObject({ type: 'about:blank', status, code: 'BAD_REQUEST' });
   expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/);
   expect(response.headers['x-request-id']).toBe(body.request_id);
+  expect(response.headers['x-content-type-options']).toBe('nosniff');
   expect(body.detail).toMatch(/\S.*\.$/);
   expect(response.body).not.toMatch(/HPE_|statusCode/);
 };
@@ -50,7 +51,7 @@ describe('requests refused below the framework', () => {
   beforeAll(async () => {
     testApp = await startTestApp();
     await testApp.app.listen(0, '127.0.0.1');
-    port = testApp.app.getHttpServer().address().port;
+    port = (testApp.app.getHttpServer().address() as AddressInfo).port;
   });
   afterAll(() => testApp.close());
 
