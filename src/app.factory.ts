@@ -9,6 +9,7 @@ import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
+import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
@@ -60,6 +61,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   routes.watch(fastify);
   const problemDetails = new ProblemDetailsFilter(adapter, routes);
   registerBodyParsers(fastify);
+  registerConditionalGet(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     // The request log reads the route template from the raw request (http/logging.module.ts).

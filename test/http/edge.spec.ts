@@ -141,4 +141,33 @@ describe('HTTP edge', () => {
       expect(health.headers['cache-control']).not.toBe('private, no-cache');
     });
   });
+
+  describe('conditional GET', () => {
+    it('answers If-None-Match naming the current ETag with 304 and no body', async () => {
+      const created = await request(server()).post(tasks).set(auth).send({ title: 'cached' });
+      const path = `${tasks}/${created.body.id}`;
+      const etag = created.headers.etag as string;
+      for (const condition of [etag, `W/${etag}`, `"999", ${etag}`, '*']) {
+        const response = await request(server())
+          .get(path)
+          .set(auth)
+          .set('If-None-Match', condition);
+        expect(response.status).toBe(304);
+        expect(response.text ?? '').toBe('');
+        expect(response.headers).toMatchObject({ etag, 'cache-control': 'private, no-cache' });
+      }
+      const stale = await request(server()).get(path).set(auth).set('If-None-Match', '"999"');
+      expect(stale.status).toBe(200);
+      expect(stale.body.title).toBe('cached');
+      // A change makes the old tag stale.
+      await request(server()).put(path).set(auth).send({ title: 'changed' }).expect(200);
+      const changed = await request(server()).get(path).set(auth).set('If-None-Match', etag);
+      expect(changed.status).toBe(200);
+      expect(changed.body.title).toBe('changed');
+      // Never for an unauthenticated request, whatever the tag.
+      const anonymous = await request(server()).get(path).set('If-None-Match', '*');
+      expectProblem(anonymous, 401, 'MISSING_TOKEN');
+      await request(server()).delete(path).set(auth).expect(204);
+    });
+  });
 });
