@@ -7,9 +7,11 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AppConfig } from '../config/app-config';
 import { ShutdownService } from './shutdown.service';
 
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -23,12 +25,21 @@ export class HealthController {
   /** Readiness: the database answers a ping within the timeout, and no shutdown has begun. */
   @Get()
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness',
+    description:
+      'Same check as /health/ready: 503 while the database is unreachable or shutdown has begun.',
+  })
   check(): Promise<HealthCheckResult> {
     return this.readiness();
   }
 
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Readiness',
+    description: '200 when the database answers a ping and no shutdown has begun; else 503.',
+  })
   ready(): Promise<HealthCheckResult> {
     return this.readiness();
   }
@@ -37,6 +48,10 @@ export class HealthController {
    * makes an orchestrator restart healthy pods. */
   @Get('live')
   @HealthCheck()
+  @ApiOperation({
+    summary: 'Liveness',
+    description: 'Checks nothing but that the process answers, so an outage never restarts it.',
+  })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }
