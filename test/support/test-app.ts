@@ -1,6 +1,18 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory';
+import { takeOpenApiViolations, validateResponsesAgainstOpenApi } from './openapi-validation';
 import { createTestDatabase, TestDatabase } from './test-database';
+
+// Every response an API test receives is checked against the OpenAPI document: a test that
+// received an undocumented status, body or header fails, whatever it asserted itself.
+afterEach(() => {
+  const violations = takeOpenApiViolations();
+  if (violations.length > 0) {
+    throw new Error(
+      `Responses that the OpenAPI document does not describe:\n${violations.join('\n')}`,
+    );
+  }
+});
 
 export const TEST_JWT_SECRET = 'test-only-secret-with-at-least-32-characters';
 
@@ -35,6 +47,7 @@ export async function startTestApp(
   let app: NestFastifyApplication;
   try {
     app = await createApp();
+    validateResponsesAgainstOpenApi(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
   } finally {
