@@ -9,10 +9,14 @@ export const API_CACHE_CONTROL = 'private, no-cache';
  * Security headers on every response, the Swagger page included (X-Content-Type-Options,
  * Content-Security-Policy, Strict-Transport-Security, Referrer-Policy, …), from helmet's
  * defaults: its CSP allows what Swagger UI loads (its own scripts and styles, inline styles,
- * data: images). And the cache rule of `/api` responses, errors included.
+ * data: images; checked in a headless browser). And the cache rule of `/api` responses, errors included.
  */
 export async function registerSecurityHeaders(app: NestFastifyApplication): Promise<void> {
-  await app.register(helmet);
+  await app.register(helmet, {
+    // Not `upgrade-insecure-requests`: Swagger UI must still load where the service is reached
+    // over plain HTTP (a development machine, a private network behind no TLS proxy).
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
   app
     .getHttpAdapter()
     .getInstance()

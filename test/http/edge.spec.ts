@@ -129,7 +129,11 @@ describe('HTTP edge', () => {
         await request(server()).get('/nowhere').expect(404),
         await request(server()).put(tasks).expect(405),
       ];
-      for (const response of responses) expect(response.headers).toMatchObject(securityHeaders);
+      for (const response of responses) {
+        expect(response.headers).toMatchObject(securityHeaders);
+        // Swagger UI must load over plain HTTP too.
+        expect(response.headers['content-security-policy']).not.toMatch(/upgrade-insecure/);
+      }
     });
 
     it('marks every /api response private and to be revalidated, errors included', async () => {
