@@ -53,6 +53,16 @@ const ALWAYS_SENT = new Set(
   ),
 );
 
+/**
+ * The text rules of the body validators, as JSON Schema patterns for `@ApiProperty({ pattern })`:
+ * no NUL character (PostgreSQL refuses it in text), and for a required text such as a title,
+ * at least one character that is not white space (the value is stored trimmed).
+ */
+export const TEXT_PATTERNS = {
+  noNul: '^[^\\u0000]*$',
+  notBlankNoNul: '^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$',
+} as const;
+
 /** `*` or one strong tag this service issued (http/entity-tag.ts). */
 export const IF_MATCH_PATTERN = '^(\\*|"[1-9][0-9]{0,9}")$';
 

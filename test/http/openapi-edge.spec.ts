@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { TEXT_PATTERNS } from '../../src/http/openapi-edge';
 import { startTestApp, TestApp } from '../support/test-app';
 
 interface Header {
@@ -134,5 +135,14 @@ describe('OpenAPI document at the edge', () => {
       expect(document.paths[path].get.security).toEqual([]);
     }
     expect(document.paths['/api/{userId}/tasks'].get.security).toEqual([{ bearer: [] }]);
+  });
+
+  it('offers the text rules of the validators as patterns (for the text fields to declare)', () => {
+    const noNul = new RegExp(TEXT_PATTERNS.noNul);
+    const notBlank = new RegExp(TEXT_PATTERNS.notBlankNoNul);
+    expect(['', 'x', ' ', 'é 😀'].every((text) => noNul.test(text))).toBe(true);
+    expect(noNul.test('a\u0000b')).toBe(false);
+    expect(['x', '  x  ', '\tBuy milk\n'].every((text) => notBlank.test(text))).toBe(true);
+    expect(['', '   ', '\t\n', '\u00a0', 'x\u0000'].some((text) => notBlank.test(text))).toBe(false);
   });
 });
