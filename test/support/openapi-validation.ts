@@ -44,10 +44,19 @@ export function validateResponsesAgainstOpenApi(app: NestFastifyApplication): vo
 }
 
 class Validator {
+  /** By `METHOD path`, listed once: openapi-backend rebuilds the list on every call. */
+  private readonly operations: Map<string, Operation>;
+
   private constructor(
     private readonly document: Document,
     private readonly api: OpenAPIBackend,
-  ) {}
+  ) {
+    this.operations = new Map(
+      api.router
+        .getOperations()
+        .map((operation) => [`${operation.method} ${operation.path}`, operation]),
+    );
+  }
 
   static async create(document: Document): Promise<Validator> {
     const api = new OpenAPIBackend({
