@@ -143,6 +143,8 @@ describe('OpenAPI document at the edge', () => {
     expect(['', 'x', ' ', 'é 😀'].every((text) => noNul.test(text))).toBe(true);
     expect(noNul.test('a\u0000b')).toBe(false);
     expect(['x', '  x  ', '\tBuy milk\n'].every((text) => notBlank.test(text))).toBe(true);
-    expect(['', '   ', '\t\n', '\u00a0', 'x\u0000'].some((text) => notBlank.test(text))).toBe(false);
+    expect(['', '   ', '\t\n', '\u00a0', 'x\u0000'].some((text) => notBlank.test(text))).toBe(
+      false,
+    );
   });
 });
