@@ -15,6 +15,7 @@ const esmOnly = [
   'set-cookie-parser',
   'toad-cache',
   'content-disposition',
+  '@apidevtools',
 ];
 
 /** @type {import('jest').Config} */

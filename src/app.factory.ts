@@ -8,10 +8,14 @@ import { AppModule, type AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
+import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
+import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
+import { RouteMethods } from './http/route-methods';
+import { registerSecurityHeaders } from './http/security-headers';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -28,8 +32,12 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * Tests pass a configuration (and modules of their own) instead of setting `process.env`.
  */
 export async function createApp(options: AppModuleOptions = {}): Promise<NestFastifyApplication> {
+  const routerOptions = { maxParamLength: 1024 };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    http: HTTP_SERVER_OPTIONS,
+    // What Node's parser refuses (bad framing, oversized headers) never reaches a route.
+    clientErrorHandler: answerClientError,
     genReqId: assignRequestId,
     // Requests are logged once, by nestjs-pino.
     logger: false,
@@ -41,7 +49,7 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
     // request end when their response has gone.
     forceCloseConnections: 'idle',
     // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
-    routerOptions: { maxParamLength: 1024 },
+    routerOptions,
     // Errors raised while routing (a malformed URL, an over-long parameter) skip every hook and
     // Nest's exception layer: answer them as problem details too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -49,9 +57,12 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
       problemDetails.respond(error, request.raw, reply);
     },
   });
-  const problemDetails = new ProblemDetailsFilter(adapter);
   const fastify = adapter.getInstance();
+  const routes = new RouteMethods(routerOptions);
+  routes.watch(fastify);
+  const problemDetails = new ProblemDetailsFilter(adapter, routes);
   registerBodyParsers(fastify);
+  registerConditionalGet(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     // The request log reads the route template from the raw request (http/logging.module.ts).
@@ -89,6 +100,13 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  await registerSecurityHeaders(app);
+  // After helmet's hook, so that this refusal carries the security headers too.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    requireHost(request);
     done();
   });
 

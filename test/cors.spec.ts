@@ -45,7 +45,7 @@ describe('CORS', () => {
     expect(response.headers['vary']).toMatch(/Origin/);
   });
 
-  it('echoes a listed origin and exposes Location, ETag, Link, X-Request-Id and the rate limit', async () => {
+  it('echoes a listed origin and exposes Location, ETag, Link, X-Request-Id, Retry-After, WWW-Authenticate and the rate limit', async () => {
     const auth = bearer(await signToken('alice'));
     const response = await request(server())
       .post(tasks)
@@ -60,6 +60,8 @@ describe('CORS', () => {
       'ETag',
       'Link',
       'X-Request-Id',
+      'Retry-After',
+      'WWW-Authenticate',
       'X-RateLimit-Limit',
       'X-RateLimit-Remaining',
       'X-RateLimit-Reset',
@@ -77,6 +79,9 @@ describe('CORS', () => {
       .set('Origin', 'https://evil.example')
       .set('Access-Control-Request-Method', 'DELETE');
     expect(corsHeaders(preflight)).toEqual([]);
+    // A clean answer (the path's methods), not "No route matches OPTIONS".
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
     const simple = await request(server())
       .get('/health/live')
       .set('Origin', 'https://evil.example');
@@ -95,7 +100,9 @@ describe('CORS', () => {
         .set('Origin', ALLOWED)
         .set('Access-Control-Request-Method', 'GET');
       expect(corsHeaders(preflight)).toEqual([]);
-      expect(preflight.status).toBe(404);
+      // A plain OPTIONS then: the methods of the path, no CORS.
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
     } finally {
       await closed.close();
     }

@@ -72,6 +72,9 @@ describe('health with the database unreachable', () => {
     const down = await request(server).get('/health').expect(503);
     expect(performance.now() - started).toBeLessThan(3000);
     expect(down.body).toMatchObject({ status: 'error', error: { database: { status: 'down' } } });
+    // Up or down only: no driver message, host, port or database name.
+    expect(down.body.error.database).toEqual({ status: 'down' });
+    expect(down.text).not.toMatch(/127\.0\.0\.1|localhost|ECONN|accepting|tasks_test|:\d{4,5}/);
     await request(server).get('/health/live').expect(200);
 
     await admin('ALTER DATABASE $db ALLOW_CONNECTIONS true');

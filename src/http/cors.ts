@@ -15,7 +15,16 @@ export function corsOptions(origins: string[]): CorsOptions {
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
-    exposedHeaders: ['Location', 'ETag', 'Link', 'X-Request-Id', ...RATE_LIMIT_HEADER_NAMES],
+    // Retry-After and WWW-Authenticate too, so that browser code can back off and re-authenticate.
+    exposedHeaders: [
+      'Location',
+      'ETag',
+      'Link',
+      'X-Request-Id',
+      'Retry-After',
+      'WWW-Authenticate',
+      ...RATE_LIMIT_HEADER_NAMES,
+    ],
     // Browsers cache a preflight this long (most cap it at 2 hours).
     maxAge: 7200,
   };

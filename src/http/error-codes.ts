@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   TASK_NOT_FOUND: 404,
   /** No route matches the method and path. */
   NOT_FOUND: 404,
+  /** The path exists but does not serve this method; `Allow` lists those it does. */
+  METHOD_NOT_ALLOWED: 405,
   /** `If-Match` names another version of the task. */
   PRECONDITION_FAILED: 412,
   /** The body is larger than the 64 KiB limit. */

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { describeTheEdge } from './openapi-edge';
 import { withRateLimitResponses } from './rate-limit.headers';
 
 export const DOCS_PATH = 'docs';
@@ -12,11 +14,23 @@ export const OPENAPI_JSON_PATH = 'docs/openapi.json';
  * the controllers' decorators. The document is built on the first request, not at start-up.
  */
 export function setupOpenApi(app: NestFastifyApplication): void {
+  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: OPENAPI_JSON_PATH,
+    raw: ['json'],
+  });
+}
+
+/** The document `/docs/openapi.json` serves; also written by `npm run openapi` for the linters. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Tasks service')
     .setDescription(
       'Multi-user tasks (todo) API. Task routes need a bearer JWT whose `sub` is the `:userId` ' +
-        'of the path. Errors are RFC 9457 problem details (`application/problem+json`).\n\n' +
+        'of the path. Errors are RFC 9457 problem details (`application/problem+json`). ' +
+        'A path no route has answers 404 (`components.responses.NotFound`); a known path with ' +
+        'another method answers 405 with `Allow` (`components.responses.MethodNotAllowed`), and ' +
+        'OPTIONS on it 204 with the same `Allow`. Every response carries `X-Request-Id` and ' +
+        'security headers; `/api` responses carry `Cache-Control: private, no-cache`.\n\n' +
         'A development token: with the service started by `npm start` (no auth configured, so ' +
         'the fixed development secret), run `npm run -s token -- <userId>` and paste the ' +
         'printed token into **Authorize**; then use the same `<userId>` in the paths. With ' +
@@ -28,14 +42,8 @@ export function setupOpenApi(app: NestFastifyApplication): void {
     .addTag('operations', 'Metrics and this documentation, without authentication')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  SwaggerModule.setup(
-    DOCS_PATH,
-    app,
-    () => withRateLimitResponses(withDocsRoutes(SwaggerModule.createDocument(app, config))),
-    {
-      jsonDocumentUrl: OPENAPI_JSON_PATH,
-      raw: ['json'],
-    },
+  return describeTheEdge(
+    withRateLimitResponses(withDocsRoutes(SwaggerModule.createDocument(app, config))),
   );
 }
 
@@ -54,15 +62,19 @@ function packageVersion(): string {
 function withDocsRoutes(document: OpenAPIObject): OpenAPIObject {
   document.paths[`/${DOCS_PATH}`] = {
     get: {
+      operationId: 'docs_page',
       tags: ['operations'],
       summary: 'Swagger UI for this API',
+      description: 'An HTML page that renders this document.',
       responses: { '200': { description: 'HTML page', content: { 'text/html': {} } } },
     },
   };
   document.paths[`/${OPENAPI_JSON_PATH}`] = {
     get: {
+      operationId: 'docs_document',
       tags: ['operations'],
       summary: 'This OpenAPI document',
+      description: 'Generated from the code at start-up; what Swagger UI renders.',
       responses: {
         '200': { description: 'OpenAPI 3 document', content: { 'application/json': {} } },
       },

@@ -29,7 +29,13 @@ import {
   VersionConflictError,
 } from '../database/resource.errors';
 import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
-import { type FieldError, InvalidUuidError, RequestValidationError } from './request-errors';
+import type { RouteMethods } from './route-methods';
+import {
+  type FieldError,
+  InvalidUuidError,
+  MalformedBodyError,
+  RequestValidationError,
+} from './request-errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -72,7 +78,10 @@ const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  constructor(private readonly adapter: HttpServer) {}
+  constructor(
+    private readonly adapter: HttpServer,
+    private readonly routes?: RouteMethods,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const context = host.switchToHttp();
@@ -99,7 +108,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
 
-    const problem = describe(exception, request);
+    const allowed = this.methodsServedInstead(exception, request);
+    if (allowed && request.method === 'OPTIONS') {
+      // RFC 9110 §9.3.7: OPTIONS on a known path (not a CORS preflight) lists its methods.
+      adapter.setHeader(response, 'Allow', allowed);
+      adapter.reply(response, undefined, HttpStatus.NO_CONTENT);
+      return;
+    }
+    const problem = allowed ? methodNotAllowed(request, allowed) : describe(exception, request);
     const status = problem.status ?? ERROR_CODES[problem.code];
     this.log(exception, problem, requestId);
     for (const [name, value] of Object.entries(problem.headers ?? {})) {
@@ -117,6 +133,16 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       ...(problem.errors ? { errors: problem.errors } : {}),
     };
     adapter.reply(response, body, status);
+  }
+
+  /** For a request no route matched: the `Allow` value when its path is served with other
+   * methods (OPTIONS included, answered here), else null. */
+  private methodsServedInstead(exception: unknown, request: RawRequest): string | null {
+    if (!(exception instanceof HttpException) || exception.getStatus() !== HttpStatus.NOT_FOUND) {
+      return null;
+    }
+    const methods = this.routes?.allowedAt(request.url ?? '/') ?? [];
+    return methods.length === 0 ? null : [...methods, 'OPTIONS'].join(', ');
   }
 
   private log(exception: unknown, problem: Problem, requestId: string): void {
@@ -150,6 +176,7 @@ problemFor(InvalidUuidError, (error) => ({
   code: 'INVALID_UUID',
   detail: `The ${error.parameter} in the path must be a UUID, such as 0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21.`,
 }));
+problemFor(MalformedBodyError, (error) => ({ code: 'INVALID_JSON', detail: error.message }));
 problemFor(ResourceNotFoundError, (error) => ({
   // The code is the resource's own (TASK_NOT_FOUND); an unknown one is a generic 404.
   code: isErrorCode(error.code) ? error.code : 'NOT_FOUND',
@@ -227,6 +254,14 @@ function describe(exception: unknown, request: RawRequest): Problem {
     return httpProblem(exception.statusCode, exception.message, exception, request);
   }
   return INTERNAL_ERROR;
+}
+
+function methodNotAllowed(request: RawRequest, allowed: string): Problem {
+  return {
+    code: 'METHOD_NOT_ALLOWED',
+    detail: `${request.method} is not served at ${pathOf(request.url)}: use one of ${allowed}.`,
+    headers: { Allow: allowed },
+  };
 }
 
 const INTERNAL_ERROR: Problem = {

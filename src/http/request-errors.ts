@@ -23,3 +23,11 @@ export class InvalidUuidError extends Error {
     this.name = 'InvalidUuidError';
   }
 }
+
+/** The body's bytes are not a JSON text (not UTF-8, for example); answered as 400 INVALID_JSON. */
+export class MalformedBodyError extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'MalformedBodyError';
+  }
+}

@@ -3,7 +3,19 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory';
 import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/environment';
+import { takeOpenApiViolations, validateResponsesAgainstOpenApi } from './openapi-validation';
 import { createTestDatabase, TestDatabase } from './test-database';
+
+// Every response an API test receives is checked against the OpenAPI document: a test that
+// received an undocumented status, body or header fails, whatever it asserted itself.
+afterEach(() => {
+  const violations = takeOpenApiViolations();
+  if (violations.length > 0) {
+    throw new Error(
+      `Responses that the OpenAPI document does not describe:\n${violations.join('\n')}`,
+    );
+  }
+});
 
 export const TEST_JWT_SECRET = 'test-only-secret-with-at-least-32-characters';
 
@@ -51,6 +63,7 @@ export async function startTestApp(
       : (databaseOrOptions ?? {});
   const db = options.database ?? (await createTestDatabase());
   const app = await createApp({ config: testConfig(db.url, env), imports: options.imports });
+  validateResponsesAgainstOpenApi(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
