@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { TEST_JWT_SECRET } from '../support/test-app';
+import { startTestApp, TEST_JWT_SECRET } from '../support/test-app';
 import { listeningUrl, spawnApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import { inFlightLimit } from '../../src/health/request-shedding';
@@ -123,4 +123,45 @@ describe('liveness with a thousand requests queued on the pool', () => {
       await database.drop();
     }
   }, 90_000);
+});
+
+describe('requests beyond what the pool can serve in time', () => {
+  it('are refused at once with 503 and Retry-After, while the bounded rest wait', async () => {
+    const testApp = await startTestApp({
+      DATABASE_POOL_MAX: '1',
+      DATABASE_CONNECT_TIMEOUT_MS: '1000',
+    });
+    const locker = await inspect(testApp.database.url);
+    try {
+      const limit = inFlightLimit(1, 1000);
+      const headers = await authHeader('shed-user');
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE');
+      const fastify = testApp.app.getHttpAdapter().getInstance();
+      const started = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: limit + 20 }, () =>
+          fastify
+            .inject({ method: 'GET', url: '/api/shed-user/tasks', headers })
+            .then((response) => ({ response, ms: performance.now() - started })),
+        ),
+      );
+      await locker.query('ROLLBACK');
+      expect(answers.map(({ response }) => response.statusCode)).toEqual(
+        Array(limit + 20).fill(503),
+      );
+      for (const { response } of answers) {
+        expect(response.headers['retry-after']).toBeDefined();
+        expect(response.headers['content-type']).toContain('application/problem+json');
+      }
+      // The 20 beyond the bound were refused without waiting for the connection timeout.
+      expect(answers.filter(({ ms }) => ms < 900)).toHaveLength(20);
+      // And once the database is free again, requests are served.
+      const after = await fastify.inject({ method: 'GET', url: '/api/shed-user/tasks', headers });
+      expect(after.statusCode).toBe(200);
+    } finally {
+      await locker.end();
+      await testApp.close();
+    }
+  }, 30_000);
 });

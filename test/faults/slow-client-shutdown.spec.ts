@@ -1,5 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import { TEST_JWT_SECRET } from '../support/test-app';
+import type { Server } from 'node:http';
+import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/app.factory';
+import { startTestApp, TEST_JWT_SECRET } from '../support/test-app';
 import { listeningUrl, spawnApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import { authHeader, reportFigures, round, sleep } from './fault-support';
@@ -102,4 +104,18 @@ describe('shutdown with clients that dribble their requests', () => {
       await database.drop();
     }
   }, 60_000);
+});
+
+describe('the HTTP server while serving', () => {
+  it('bounds the time a client may take to send headers and a whole request', async () => {
+    const testApp = await startTestApp();
+    try {
+      const server = testApp.app.getHttpServer() as Server;
+      expect(server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
+      expect(server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
+      expect(HEADERS_TIMEOUT_MS).toBeLessThanOrEqual(REQUEST_TIMEOUT_MS);
+    } finally {
+      await testApp.close();
+    }
+  });
 });
