@@ -22,6 +22,10 @@ import { MetricsService } from './metrics/metrics.service';
 /** specification §4: bodies over 64 KiB are refused with 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+/** How long a client may take to send a request's headers, and the whole request. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** Label and log value of a request that matched no route, so metric labels stay bounded. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
@@ -35,7 +39,6 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
   const routerOptions = { maxParamLength: 1024 };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    http: HTTP_SERVER_OPTIONS,
     // What Node's parser refuses (bad framing, oversized headers) never reaches a route.
     clientErrorHandler: answerClientError,
     genReqId: assignRequestId,
@@ -48,6 +51,15 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
     // Keep-alive connections that are idle when the listener closes are ended; those serving a
     // request end when their response has gone.
     forceCloseConnections: 'idle',
+    // A client gets 10 s to send its headers and 30 s for its whole request (64 KiB at most), so
+    // that slow or stalled senders cannot hold connections for ever; checked every second
+    // rather than Node's default 30 s.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: {
+      ...HTTP_SERVER_OPTIONS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
     // `:userId` is the token's subject, up to 255 characters, percent-encoded in the path.
     routerOptions,
     // Errors raised while routing (a malformed URL, an over-long parameter) skip every hook and

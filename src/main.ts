@@ -34,12 +34,21 @@ async function bootstrap(): Promise<void> {
   // SIGTERM: readiness turns 503 at once, requests keep being served for SHUTDOWN_GRACE_MS so
   // that load balancers catch up, then the listener closes, in-flight requests finish, the pool
   // closes and the process exits 0. SIGINT (Ctrl-C in a terminal) skips the grace period.
+  // In-flight requests get as long as their database work may take (a connection, then a
+  // statement); connections still open at that deadline (a client sending its request a byte at
+  // a time, which no server timeout cuts once the listener is closed) are closed, so that a
+  // stalled client cannot hold the process until the orchestrator's SIGKILL.
+  const drainMs = config.database.connectTimeoutMs + config.database.statementTimeoutMs;
   const stop = (signal: NodeJS.Signals, graceMs: number): void => {
     if (shutdown.isShuttingDown) return;
     shutdown.beginShutdown(signal, graceMs);
     setTimeout(() => {
-      logger.log('grace period over: closing the listener; in-flight requests finish');
+      logger.log({ drainMs }, 'grace period over: closing the listener; in-flight requests finish');
       const closing = performance.now();
+      setTimeout(() => {
+        logger.warn({ drainMs }, 'drain deadline passed: closing the connections left');
+        app.getHttpServer().closeAllConnections();
+      }, drainMs).unref();
       app
         .close()
         .then(() => {

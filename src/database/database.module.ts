@@ -114,12 +114,13 @@ const typeOrmRoot = (entities: EntityList): DynamicModule =>
       const latencyMs = await waitForDatabase({
         url: endpoint.url,
         connectTimeoutMs: config.database.connectTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
         retryMs: config.database.startupRetryMs,
         // Plain-string messages: these lines may be printed before the JSON logger takes over.
         onRetry: (attempt, reason) =>
           logger.warn(`database not reachable yet (attempt ${attempt}: ${reason}); retrying`),
       });
-      logger.log(`database reachable: SELECT 1 took ${latencyMs.toFixed(2)} ms`);
+      logger.log(`database reachable: the check took ${latencyMs.toFixed(2)} ms`);
       return {
         ...buildDataSourceOptions({ ...config.database, url: endpoint.url }, entities),
         // Start-up retries are ours (above); TypeORM's own would retry for minutes.

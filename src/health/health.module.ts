@@ -1,13 +1,14 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller';
+import { RequestShedding } from './request-shedding';
 import { ShutdownService } from './shutdown.service';
 
 @Global()
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController],
-  providers: [ShutdownService],
+  providers: [ShutdownService, RequestShedding],
   exports: [ShutdownService],
 })
 export class HealthModule {}

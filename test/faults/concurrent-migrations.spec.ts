@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from 'pg';
+import {
+  MIGRATION_LOCK_KEY,
+  MigrationLockTimeoutError,
+} from '../../src/database/tasks-data-source';
 import { adminQuery, TEST_ADMIN_URL_VAR, withDatabase } from '../support/test-database';
 import { openDataSource } from '../support/test-data-source';
 
@@ -57,4 +62,61 @@ describe('three migration processes at once on an empty database', () => {
       await dataSource.destroy();
     }
   }, 120_000);
+});
+
+// A lock left behind (a runner whose session a pooler kept alive, a stuck console session) must
+// make the next runner fail with the session to end, not wait for ever.
+describe('a migration lock held by another session', () => {
+  const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
+  const name = `tasks_leaked_lock_${process.pid}`;
+
+  beforeAll(async () => {
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery(adminUrl(), `CREATE DATABASE ${name}`);
+  });
+  afterAll(() => adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+
+  it('fails within the bounded wait, naming the session that holds it', async () => {
+    const holder = new Client({
+      connectionString: withDatabase(adminUrl(), name),
+      application_name: 'leaked-lock-holder',
+    });
+    await holder.connect();
+    const dataSource = await openDataSource(withDatabase(adminUrl(), name));
+    try {
+      const {
+        rows: [{ pid }],
+      } = await holder.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_advisory_lock($1)',
+        [MIGRATION_LOCK_KEY],
+      );
+      dataSource.migrationLockWaitMs = 1000;
+      const started = performance.now();
+      let deadline: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        dataSource.runMigrations().then(
+          () => 'migrated',
+          (error: unknown) => error,
+        ),
+        new Promise((late) => {
+          deadline = setTimeout(() => late('still waiting'), 20_000);
+        }),
+      ]);
+      clearTimeout(deadline);
+      expect(outcome).toBeInstanceOf(MigrationLockTimeoutError);
+      expect((outcome as Error).message).toContain(`pg_terminate_backend(${pid})`);
+      expect((outcome as Error).message).toContain('leaked-lock-holder');
+      expect(performance.now() - started).toBeLessThan(10_000);
+      // Nothing was migrated, and the runner left no lock or session behind.
+      const { rows } = await holder.query(`SELECT to_regclass('migrations') AS table`);
+      expect(rows).toEqual([{ table: null }]);
+      const { rows: sessions } = await holder.query(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'tasks-service-migrations'`,
+      );
+      expect(sessions).toEqual([]);
+    } finally {
+      await dataSource.destroy();
+      await holder.end();
+    }
+  }, 30_000);
 });

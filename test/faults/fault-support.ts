@@ -148,3 +148,71 @@ export class FreezingProxy {
     }
   }
 }
+
+export type MixedKind = 'create' | 'read' | 'update' | 'list' | 'delete';
+
+export interface MixedOutcome {
+  kind: MixedKind;
+  status: number;
+  /** The problem type of a refusal, when the body was problem details. */
+  type?: string;
+  /** A network-level failure instead of a response. */
+  error?: string;
+}
+
+/**
+ * One user's full cycle through the API, as a client would run it: create a task, read it,
+ * update it with its ETag, list, delete it with the new ETag. Stops at the first answer that is
+ * not a success; returns every answer.
+ */
+export async function taskCycle(
+  baseUrl: string,
+  userId: string,
+  headers: Record<string, string>,
+  marker: string,
+): Promise<MixedOutcome[]> {
+  const outcomes: MixedOutcome[] = [];
+  const tasksUrl = `${baseUrl}/api/${userId}/tasks`;
+  const step = async (
+    kind: MixedKind,
+    url: string,
+    init: RequestInit,
+  ): Promise<{ body: string; etag: string } | undefined> => {
+    try {
+      const response = await fetch(url, { ...init, headers: { ...headers, ...init.headers } });
+      const body = await response.text();
+      const type = response.headers.get('content-type')?.includes('problem+json')
+        ? (JSON.parse(body) as { type?: string }).type
+        : undefined;
+      outcomes.push({ kind, status: response.status, ...(type ? { type } : {}) });
+      return response.ok ? { body, etag: response.headers.get('etag') ?? '*' } : undefined;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      outcomes.push({ kind, status: 0, error: cause?.code ?? String(error) });
+      return undefined;
+    }
+  };
+  const json = { 'content-type': 'application/json' };
+  const created = await step('create', tasksUrl, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ title: marker }),
+  });
+  if (!created) return outcomes;
+  const { id } = JSON.parse(created.body) as { id: string };
+  const taskUrl = `${tasksUrl}/${id}`;
+  const read = await step('read', taskUrl, { method: 'GET' });
+  if (!read) return outcomes;
+  const updated = await step('update', taskUrl, {
+    method: 'PUT',
+    headers: { ...json, 'if-match': read.etag },
+    body: JSON.stringify({ title: `${marker} (edited)`, completed: true }),
+  });
+  if (!updated) return outcomes;
+  if (!(await step('list', `${tasksUrl}?limit=5`, { method: 'GET' }))) return outcomes;
+  await step('delete', taskUrl, {
+    method: 'DELETE',
+    headers: { 'if-match': updated.etag },
+  });
+  return outcomes;
+}

@@ -1,0 +1,52 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { AppConfig } from '../config/app-config';
+import { DatabaseUnavailableError } from '../database/data-layer.errors';
+
+/**
+ * How many API requests may be in flight, waiting for a database connection or using one: as many
+ * as the pool serves within the connect timeout (the longest a request waits for a connection) if
+ * each connection served only 10 requests a second. A healthy database serves hundreds; a longer
+ * queue means the database is stuck or far slower than the traffic, and its requests would time
+ * out anyway.
+ */
+export const inFlightLimit = (poolMax: number, connectTimeoutMs: number): number =>
+  Math.max(poolMax, Math.round((poolMax * 10 * connectTimeoutMs) / 1000));
+
+/** One instance for every refusal: no stack is captured per refused request. */
+const QUEUE_FULL = new DatabaseUnavailableError('Too many requests wait for the database');
+
+/**
+ * Refuses API requests with 503 and Retry-After at once, before the body is read, the token
+ * checked or the input validated, while that many are in flight. Measured with a thousand requests queued behind a
+ * stuck database (docs/reliability.md): liveness was slow not because it waits for anything, but
+ * because the one event loop spent seconds in bursts of work for the queued requests: on their
+ * arrival, and again when they all reached the connection timeout together. A bounded queue
+ * bounds both bursts, and a refused client retries elsewhere instead of waiting for a 503.
+ */
+@Injectable()
+export class RequestShedding implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    const { poolMax, connectTimeoutMs } = this.config.database;
+    const limit = inFlightLimit(poolMax, connectTimeoutMs);
+    // Counted from arrival, not from the pool's own queue: requests that arrive together all
+    // pass authentication before the first of them asks the pool for a connection.
+    let inFlight = 0;
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (request.routeOptions.url?.startsWith('/api/') !== true) return done();
+      if (inFlight >= limit) {
+        return done(QUEUE_FULL);
+      }
+      inFlight++;
+      reply.raw.once('close', () => inFlight--);
+      done();
+    });
+  }
+}

@@ -1,0 +1,221 @@
+import { Client } from 'pg';
+import { TEST_JWT_SECRET } from '../support/test-app';
+import { listeningUrl, spawnApp } from '../support/app-process';
+import { findPgBouncer, PGBOUNCER_REQUIRED_VAR, PgBouncer } from '../support/pgbouncer';
+import { openDataSource } from '../support/test-data-source';
+import {
+  adminQuery,
+  createTestDatabase,
+  TEST_ADMIN_URL_VAR,
+  TestDatabase,
+  withDatabase,
+} from '../support/test-database';
+import {
+  authHeader,
+  inspect,
+  MixedOutcome,
+  reportFigures,
+  round,
+  sleep,
+  steadyLoad,
+  taskCycle,
+} from './fault-support';
+
+const STATEMENT_TIMEOUT_MS = 1000;
+const CONNECT_TIMEOUT_MS = 1000;
+const MIGRATION_ROUNDS = 4;
+
+const binary = findPgBouncer();
+const required = process.env[PGBOUNCER_REQUIRED_VAR] === '1';
+if (!binary && !required) {
+  console.warn(
+    'NOTICE: pgbouncer is not installed, so the PgBouncer (transaction mode) tests are SKIPPED. ' +
+      'Install it (Debian: apt-get install pgbouncer; .ci/run does) to run them.',
+  );
+}
+const describeWithPgBouncer = binary || required ? describe : describe.skip;
+
+const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
+
+/** The service as a process, with DATABASE_URL pointing at the pooler. */
+const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
+  spawnApp({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    DATABASE_POOL_MAX: '5',
+    DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+    DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+    DATABASE_STARTUP_RETRY_MS: '3000',
+    LOG_LEVEL: 'info',
+  });
+
+/** The start-up failure line of a process that exited 1. */
+async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string> {
+  const { code } = await app.exit;
+  expect(code).toBe(1);
+  expect(app.lines.filter((line) => /database reachable/.test(line))).toEqual([]);
+  const fatal = app.lines.filter((line) => /"level":"fatal"/.test(line));
+  expect(fatal).toHaveLength(1);
+  return (JSON.parse(fatal[0]) as { msg: string }).msg;
+}
+
+// specification §6 behind a transaction-mode pooler (PgBouncer 1.18, as Debian ships it; what
+// Neon's `-pooler` endpoint is): the service either runs correctly through it or refuses to
+// start with the remedy in one line, and migrations run through it exactly once each.
+describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
+  const bouncers: PgBouncer[] = [];
+  const databases: TestDatabase[] = [];
+
+  const pooler = async (ignoreStartupParameters?: string[]): Promise<PgBouncer> => {
+    expect(binary).not.toBeNull();
+    const bouncer = await PgBouncer.start(binary as string, adminUrl(), {
+      ignoreStartupParameters,
+    });
+    bouncers.push(bouncer);
+    return bouncer;
+  };
+  const database = async (): Promise<TestDatabase> => {
+    const created = await createTestDatabase();
+    databases.push(created);
+    return created;
+  };
+
+  afterAll(async () => {
+    await Promise.all(bouncers.map((bouncer) => bouncer.stop()));
+    await Promise.all(databases.map((created) => created.drop()));
+  });
+
+  it('as installed (no setting changed): refuses to start, with the remedy in one line', async () => {
+    const bouncer = await pooler();
+    const app = spawnBehind(bouncer.via((await database()).url));
+    try {
+      const message = await startupFailure(app);
+      expect(message).toContain('refuses the statement_timeout start-up parameter');
+      expect(message).toContain('ignore_startup_parameters');
+      expect(message).toContain(
+        `ALTER ROLE "postgres" SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms';`,
+      );
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('ignoring the parameter with no timeout where it keeps one: refuses to start', async () => {
+    const bouncer = await pooler(['statement_timeout']);
+    const app = spawnBehind(bouncer.via((await database()).url));
+    try {
+      const message = await startupFailure(app);
+      expect(message).toContain('does not cut statements before the service gives up');
+      expect(message).toContain('statement_timeout is 0 ms');
+      expect(message).toContain(
+        `ALTER ROLE "postgres" SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms';`,
+      );
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('with the remedy: serves a mixed load, cuts blocked writes server-side, and migrates concurrently', async () => {
+    const bouncer = await pooler(['statement_timeout']);
+    const served = await database();
+    // The remedy, on the database rather than the role: other test files share the role.
+    await adminQuery(
+      adminUrl(),
+      `ALTER DATABASE ${served.name} SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms'`,
+    );
+    const app = spawnBehind(bouncer.via(served.url));
+    const inspector = await inspect(served.url);
+    try {
+      const url = await listeningUrl(app);
+      const headers = await authHeader('pooled-user');
+
+      // Mixed load through the pooler, while three migration runners at a time migrate empty
+      // databases through the same pooler.
+      let loading = true;
+      const load = steadyLoad<MixedOutcome[]>({
+        concurrency: 8,
+        running: () => loading,
+        send: (sequence) => taskCycle(url, 'pooled-user', headers, `pooled-${sequence}`),
+      });
+      const migrationRounds: number[][] = [];
+      const leakedLocks: number[] = [];
+      try {
+        for (let round = 1; round <= MIGRATION_ROUNDS; round++) {
+          const name = `tasks_pooled_migrations_${process.pid}_${round}`;
+          await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          await adminQuery(adminUrl(), `CREATE DATABASE ${name}`);
+          const runners = await Promise.all(
+            [1, 2, 3].map(() => openDataSource(bouncer.via(withDatabase(adminUrl(), name)))),
+          );
+          try {
+            const applied = await Promise.all(runners.map((runner) => runner.runMigrations()));
+            migrationRounds.push(applied.map((migrations) => migrations.length).sort());
+          } finally {
+            await Promise.all(runners.map((runner) => runner.destroy()));
+          }
+          const direct = new Client({ connectionString: withDatabase(adminUrl(), name) });
+          await direct.connect();
+          try {
+            const { rows } = await direct.query<{ recorded: number; locks: number }>(
+              `SELECT (SELECT count(*)::int FROM migrations) AS recorded,
+                      (SELECT count(*)::int FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                        WHERE l.locktype = 'advisory' AND d.datname = current_database()) AS locks`,
+            );
+            expect(rows[0].recorded).toBe(1);
+            leakedLocks.push(rows[0].locks);
+          } finally {
+            await direct.end();
+          }
+          await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        }
+      } finally {
+        loading = false;
+      }
+      const outcomes = (await load).flat();
+      expect(migrationRounds).toEqual(Array(MIGRATION_ROUNDS).fill([0, 0, 1]));
+      expect(leakedLocks).toEqual(Array(MIGRATION_ROUNDS).fill(0));
+      expect(outcomes.length).toBeGreaterThan(50);
+      expect(outcomes.filter(({ status }) => status < 200 || status >= 300)).toEqual([]);
+      const kinds = new Set(outcomes.map(({ kind }) => kind));
+      expect(kinds).toEqual(new Set(['create', 'read', 'update', 'list', 'delete']));
+
+      // A write blocked behind a lock is cut by the server before the client gives up on it:
+      // answered 503, and never committed afterwards.
+      await inspector.query('BEGIN');
+      await inspector.query('LOCK TABLE tasks IN EXCLUSIVE MODE');
+      const sentAt = performance.now();
+      const blocked = await fetch(`${url}/api/pooled-user/tasks`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'blocked-write' }),
+      });
+      const blockedMs = performance.now() - sentAt;
+      expect(blocked.status).toBe(503);
+      expect(blocked.headers.get('retry-after')).not.toBeNull();
+      await inspector.query('ROLLBACK');
+      await sleep(500);
+      const { rows: stored } = await inspector.query(
+        `SELECT id FROM tasks WHERE title = 'blocked-write'`,
+      );
+      expect(stored).toEqual([]);
+      expect(app.lines.some((line) => /"sqlState":"57014"/.test(line))).toBe(true);
+
+      reportFigures('pgbouncer', {
+        poolMode: 'transaction',
+        requests: outcomes.length,
+        failed: outcomes.filter(({ status }) => status < 200 || status >= 300).length,
+        migrationRounds: migrationRounds.length,
+        runnersPerRound: 3,
+        leakedLocks: leakedLocks.reduce((sum, locks) => sum + locks, 0),
+        blockedWriteAnsweredMs: round(blockedMs),
+        blockedWriteStored: stored.length,
+      });
+    } finally {
+      app.child.kill('SIGKILL');
+      await inspector.end();
+    }
+  }, 180_000);
+});
