@@ -15,10 +15,12 @@ export const TASKS = ownedResource({
     title: { property: 'title', descending: false, type: 'text', maxLength: 255 },
     '-title': { property: 'title', descending: true, type: 'text', maxLength: 255 },
   },
-  filters: ['completed'],
-  insertable: ['title', 'description', 'completed'],
-  updatable: ['title', 'description', 'completed'],
+  filters: ['completed', 'listId'],
+  insertable: ['title', 'description', 'completed', 'listId'],
+  updatable: ['title', 'description', 'completed', 'listId'],
   constraints: {
+    // The key is on (user_id, list_id): a missing list and another user's are the same refusal.
+    fk_tasks_list: { field: 'list_id', message: 'list_id must be the id of one of your lists' },
     ck_tasks_title_not_blank: { field: 'title' },
     ck_tasks_description_length: { field: 'description' },
     ck_tasks_user_id_not_blank: { field: 'user_id' },
@@ -34,10 +36,12 @@ export interface CreateTaskInput {
   title: string;
   description?: string | null;
   completed?: boolean;
+  listId?: string | null;
 }
 
 export interface TaskPatch {
   title?: string;
   description?: string | null;
   completed?: boolean;
+  listId?: string | null;
 }
