@@ -1,4 +1,4 @@
-import { ownedResource } from '../owned-resources/owned-resource';
+import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { List } from './list.entity';
 
 export const NAME_MAX_LENGTH = 255;
@@ -10,10 +10,12 @@ export const LISTS = ownedResource({
   noun: 'list',
   notFoundCode: 'LIST_NOT_FOUND',
   sorts: {
-    created_at: { property: 'createdAt', descending: false, type: 'timestamp' },
-    '-created_at': { property: 'createdAt', descending: true, type: 'timestamp' },
-    name: { property: 'name', descending: false, type: 'text', maxLength: NAME_MAX_LENGTH },
-    '-name': { property: 'name', descending: true, type: 'text', maxLength: NAME_MAX_LENGTH },
+    ...bothWays('created_at', { property: 'createdAt', type: 'timestamp' }),
+    ...bothWays('name', {
+      property: 'name',
+      type: 'text',
+      maxLength: NAME_MAX_LENGTH,
+    }),
   },
   filters: [],
   insertable: ['name'],

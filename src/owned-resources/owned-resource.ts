@@ -18,6 +18,20 @@ export type SortKey<E> = { property: keyof E & string; descending: boolean } & (
   | { type: 'text'; maxLength: number }
 );
 
+type SortKeyType<E> = { property: keyof E & string } & (
+  { type: 'timestamp' } | { type: 'text'; maxLength: number }
+);
+
+/** A sort in both directions: `name` ascending and `-name` descending (ties by id, likewise). */
+export function bothWays<E, N extends string>(
+  name: N,
+  key: SortKeyType<E>,
+): Record<N | `-${N}`, SortKey<E>> {
+  const ascending: SortKey<E> = { ...key, descending: false };
+  const descending: SortKey<E> = { ...key, descending: true };
+  return { [name]: ascending, [`-${name}`]: descending } as Record<N | `-${N}`, SortKey<E>>;
+}
+
 /**
  * What the shared machinery needs to know about an owned resource. Its columns are not listed
  * here: they are the entity's (TypeORM's metadata gives property and column names), so a column

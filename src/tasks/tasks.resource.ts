@@ -1,4 +1,4 @@
-import { ownedResource } from '../owned-resources/owned-resource';
+import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
 /** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
@@ -8,12 +8,9 @@ export const TASKS = ownedResource({
   noun: 'task',
   notFoundCode: 'TASK_NOT_FOUND',
   sorts: {
-    created_at: { property: 'createdAt', descending: false, type: 'timestamp' },
-    '-created_at': { property: 'createdAt', descending: true, type: 'timestamp' },
-    updated_at: { property: 'updatedAt', descending: false, type: 'timestamp' },
-    '-updated_at': { property: 'updatedAt', descending: true, type: 'timestamp' },
-    title: { property: 'title', descending: false, type: 'text', maxLength: 255 },
-    '-title': { property: 'title', descending: true, type: 'text', maxLength: 255 },
+    ...bothWays('created_at', { property: 'createdAt', type: 'timestamp' }),
+    ...bothWays('updated_at', { property: 'updatedAt', type: 'timestamp' }),
+    ...bothWays('title', { property: 'title', type: 'text', maxLength: 255 }),
   },
   filters: ['completed', 'listId'],
   insertable: ['title', 'description', 'completed', 'listId'],
