@@ -74,3 +74,6 @@ export function expectNoSecrets(lines: string[], secrets: string[]): void {
   );
   expect(headerValues).toEqual([]);
 }
+
+/** Tokens come from the one minter of test/support/tokens.ts. */
+export { authHeader } from '../support/tokens';
