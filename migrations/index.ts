@@ -1,6 +1,6 @@
 import { CreateTasks1732406400000 } from './1732406400000-create-tasks';
-import { CreateLists1764547200000 } from './1764547200000-create-lists';
+import { CreateLists1733000000000 } from './1733000000000-create-lists';
 
 /** Every migration, oldest first. Listed rather than globbed so that ts-node, jest and the
  * compiled build load the same classes. */
-export const MIGRATIONS = [CreateTasks1732406400000, CreateLists1764547200000];
+export const MIGRATIONS = [CreateTasks1732406400000, CreateLists1733000000000];

@@ -8,8 +8,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * On a large `tasks` table, the index is better built beforehand with CREATE INDEX CONCURRENTLY
  * under the same name (this migration then only adds the column and the key).
  */
-export class CreateLists1764547200000 implements MigrationInterface {
-  name = 'CreateLists1764547200000';
+export class CreateLists1733000000000 implements MigrationInterface {
+  name = 'CreateLists1733000000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
