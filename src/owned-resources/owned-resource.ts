@@ -21,10 +21,6 @@ export type SortBy<E> = { property: keyof E & string } & (
 /** A sort order. */
 export type SortKey<E> = SortBy<E> & { descending: boolean };
 
-type SortKeyType<E> = { property: keyof E & string } & (
-  { type: 'timestamp' } | { type: 'text'; maxLength: number }
-);
-
 /** A sort in both directions: `name` ascending and `-name` descending (ties by id, likewise). */
 export function bothWays<E, N extends string>(
   name: N,
