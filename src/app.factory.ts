@@ -1,4 +1,4 @@
-import { ConsoleLogger } from '@nestjs/common';
+import { ConsoleLogger, type DynamicModule, type NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -29,13 +29,25 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** Label and log value of a request that matched no route, so metric labels stay bounded. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/** Makes the Nest application of the root module: `NestFactory.create`, unless a test compiles
+ * it through `@nestjs/testing` to override a provider. */
+export type ApplicationBuilder = (
+  module: DynamicModule,
+  adapter: FastifyAdapter,
+  options: NestApplicationOptions,
+) => Promise<NestFastifyApplication>;
+
+export interface CreateAppOptions extends AppModuleOptions {
+  build?: ApplicationBuilder;
+}
+
 /**
  * Builds the application exactly as production runs it (adapter, logger, global pipeline), so
  * that tests exercise the same wiring as `main.ts`. Rejects with `InvalidEnvironmentError` when
  * the configuration is bad, and with `DatabaseUnavailableError` when the database stays down.
  * Tests pass a configuration (and modules of their own) instead of setting `process.env`.
  */
-export async function createApp(options: AppModuleOptions = {}): Promise<NestFastifyApplication> {
+export async function createApp(options: CreateAppOptions = {}): Promise<NestFastifyApplication> {
   const routerOptions = { maxParamLength: 1024 };
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -83,18 +95,17 @@ export async function createApp(options: AppModuleOptions = {}): Promise<NestFas
     done();
   });
 
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(options),
-    adapter,
-    {
-      // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
-      logger: new ConsoleLogger({ json: true, colors: false }),
-      bufferLogs: true,
-      abortOnError: false,
-      // Body parsing is ours: JSON only (see http/body-parsers.ts).
-      bodyParser: false,
-    },
-  );
+  const build: ApplicationBuilder =
+    options.build ??
+    ((module, fastify, appOptions) => NestFactory.create(module, fastify, appOptions));
+  const app = await build(AppModule.forRoot(options), adapter, {
+    // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
+    logger: new ConsoleLogger({ json: true, colors: false }),
+    bufferLogs: true,
+    abortOnError: false,
+    // Body parsing is ours: JSON only (see http/body-parsers.ts).
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new RequestValidationPipe());
   app.useGlobalFilters(problemDetails);

@@ -6,6 +6,7 @@ import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
+import { ListsModule } from './lists/lists.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { TasksModule } from './tasks/tasks.module';
@@ -33,6 +34,7 @@ export class AppModule {
         RateLimitModule,
         AuthModule,
         TasksModule,
+        ListsModule,
         MetricsModule,
         ...imports,
       ],

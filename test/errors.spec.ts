@@ -142,25 +142,39 @@ describe('error responses', () => {
   });
 
   it('500 INTERNAL_ERROR: logged with the request id, nothing of the error in the response', async () => {
-    const logged = jest.spyOn(Logger.prototype, 'error');
-    jest
-      .spyOn(testApp.app.get(TasksRepository), 'findOne')
-      .mockRejectedValueOnce(new Error('boom: password=hunter2 at /srv/app.js:1:2'));
-    const response = await request(server()).get(taskPath).set(auth);
-    expectProblem(response, 500, 'INTERNAL_ERROR');
-    expect(response.text).not.toMatch(/boom|hunter2|srv/);
-    expect(logged).toHaveBeenCalledWith(
-      expect.objectContaining({ requestId: response.body.request_id, err: expect.any(Error) }),
-      'unexpected error',
+    // The repository is replaced (through @nestjs/testing) by one that fails as nothing real can.
+    const failing = await startTestApp(
+      {},
+      {
+        database: testApp.database,
+        overrides: [
+          [
+            TasksRepository,
+            {
+              findOne: () => Promise.reject(new Error('boom: password=hunter2 at /srv/app.js:1:2')),
+              // A data-layer error that is not an outage is a 500 as well, with no SQL state.
+              list: () => Promise.reject(new DataLayerError('The database failed', '42P01')),
+            },
+          ],
+        ],
+      },
     );
+    try {
+      const logged = jest.spyOn(Logger.prototype, 'error');
+      const response = await request(failing.app.getHttpServer()).get(taskPath).set(auth);
+      expectProblem(response, 500, 'INTERNAL_ERROR');
+      expect(response.text).not.toMatch(/boom|hunter2|srv/);
+      expect(logged).toHaveBeenCalledWith(
+        expect.objectContaining({ requestId: response.body.request_id, err: expect.any(Error) }),
+        'unexpected error',
+      );
 
-    // A data-layer error that is not an outage is a 500 as well, with no SQL state in the body.
-    jest
-      .spyOn(testApp.app.get(TasksRepository), 'list')
-      .mockRejectedValueOnce(new DataLayerError('The database failed', '42P01'));
-    const failed = await request(server()).get(tasks).set(auth);
-    expectProblem(failed, 500, 'INTERNAL_ERROR');
-    expect(failed.text).not.toMatch(/42P01/);
+      const failed = await request(failing.app.getHttpServer()).get(tasks).set(auth);
+      expectProblem(failed, 500, 'INTERNAL_ERROR');
+      expect(failed.text).not.toMatch(/42P01/);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('responds with X-Request-Id on errors too, echoing a sane one', async () => {

@@ -7,26 +7,44 @@ import { adminQuery, TEST_ADMIN_URL_VAR, withDatabase } from './support/test-dat
 
 const run = promisify(execFile);
 
-/** Everything about `tasks` that the migrations own, in a comparable form. */
-async function schemaOf(dataSource: TasksDataSource): Promise<unknown> {
+/** Everything about `table` that the migrations own, in a comparable form. */
+async function tableSchema(dataSource: TasksDataSource, table: string): Promise<unknown> {
   const [columns, constraints, indexes, triggers] = await Promise.all([
     dataSource.query(
       `SELECT column_name, data_type, character_maximum_length, datetime_precision, is_nullable, column_default
-         FROM information_schema.columns WHERE table_name = 'tasks' ORDER BY column_name`,
+         FROM information_schema.columns WHERE table_name = $1 ORDER BY column_name`,
+      [table],
     ),
     dataSource.query(
       `SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint
-        WHERE conrelid = 'tasks'::regclass ORDER BY conname`,
+        WHERE conrelid = $1::regclass ORDER BY conname`,
+      [table],
     ),
     dataSource.query(
-      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' ORDER BY indexname`,
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexname`,
+      [table],
     ),
     dataSource.query(
-      `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal`,
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`,
+      [table],
     ),
   ]);
   return { columns, constraints, indexes, triggers };
 }
+
+const schemaOf = async (dataSource: TasksDataSource): Promise<unknown> => ({
+  tasks: await tableSchema(dataSource, 'tasks'),
+  lists: await tableSchema(dataSource, 'lists'),
+});
+
+interface TableSchema {
+  columns: { column_name: string; is_nullable: string; column_default: string | null }[];
+  constraints: { conname: string; definition: string }[];
+  indexes: { indexname: string; indexdef: string }[];
+  triggers: { tgname: string }[];
+}
+
+const ALL_MIGRATIONS = ['CreateTasks1732406400000', 'CreateLists1733000000000'];
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
 describe('migrations', () => {
@@ -45,21 +63,18 @@ describe('migrations', () => {
     await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
 
-  it('creates the tasks table of specification §1, and a second run is a no-op', async () => {
+  it('creates the tables of specification §1 and §8, and a second run is a no-op', async () => {
     const applied = await dataSource.runMigrations();
-    expect(applied.map((migration) => migration.name)).toEqual(['CreateTasks1732406400000']);
-    const schema = (await schemaOf(dataSource)) as {
-      columns: { column_name: string; is_nullable: string; column_default: string | null }[];
-      constraints: { conname: string; definition: string }[];
-      indexes: { indexname: string; indexdef: string }[];
-      triggers: { tgname: string }[];
-    };
+    expect(applied.map((migration) => migration.name)).toEqual(ALL_MIGRATIONS);
+    const both = (await schemaOf(dataSource)) as { tasks: TableSchema; lists: TableSchema };
+    const schema = both.tasks;
 
     expect(schema.columns.map((column) => column.column_name)).toEqual([
       'completed',
       'created_at',
       'description',
       'id',
+      'list_id',
       'title',
       'updated_at',
       'user_id',
@@ -83,8 +98,28 @@ describe('migrations', () => {
       ]),
     );
 
+    // specification §8: a task can only be in a list of its own owner, and goes with the list.
+    expect(schema.constraints).toContainEqual({
+      conname: 'fk_tasks_list',
+      definition: 'FOREIGN KEY (user_id, list_id) REFERENCES lists(user_id, id) ON DELETE CASCADE',
+    });
+    expect(column('list_id')).toMatchObject({ is_nullable: 'YES' });
+    const lists = both.lists;
+    expect(lists.columns.map((c) => c.column_name)).toEqual([
+      'created_at',
+      'id',
+      'name',
+      'updated_at',
+      'user_id',
+      'version',
+    ]);
+    expect(lists.constraints.map((constraint) => constraint.conname)).toEqual(
+      expect.arrayContaining(['ck_lists_name_not_blank', 'pk_lists', 'uq_lists_user_id_id']),
+    );
+    expect(lists.triggers).toEqual([{ tgname: 'update_lists_updated_at' }]);
+
     expect(await dataSource.runMigrations()).toEqual([]);
-    expect(await schemaOf(dataSource)).toEqual(schema);
+    expect(await schemaOf(dataSource)).toEqual(both);
   });
 
   it('refuses a blank title and a blank owner at the database, even from raw SQL', async () => {
@@ -107,11 +142,20 @@ describe('migrations', () => {
 
   it('reverts to nothing, and running again restores the same schema', async () => {
     const before = await schemaOf(dataSource);
+    const exists = async (table: string): Promise<boolean> =>
+      (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
+
+    // Reverting lists keeps the tasks, out of any list.
+    await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
     await dataSource.undoLastMigration();
-    const [{ exists }] = await dataSource.query(
-      `SELECT to_regclass('tasks') IS NOT NULL AS exists`,
-    );
-    expect(exists).toBe(false);
+    expect(await exists('lists')).toBe(false);
+    const [kept] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(kept).toMatchObject({ title: 'kept' });
+    expect(kept).not.toHaveProperty('list_id');
+    await dataSource.query(`DELETE FROM tasks`);
+
+    await dataSource.undoLastMigration();
+    expect(await exists('tasks')).toBe(false);
     const [{ functions }] = await dataSource.query(
       `SELECT count(*)::int AS functions FROM pg_proc WHERE proname = 'set_tasks_updated_at'`,
     );
@@ -133,7 +177,7 @@ describe('migrations', () => {
       await Promise.all(runners.map((runner) => runner.destroy()));
     }
     const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM migrations');
-    expect(count).toBe(1);
+    expect(count).toBe(ALL_MIGRATIONS.length);
   });
 
   it('runs through the TypeORM CLI and ormconfig.ts (npm run migration:show)', async () => {
@@ -146,6 +190,7 @@ describe('migrations', () => {
       },
     );
     expect(stdout).toMatch(/\[X\] \d+ CreateTasks1732406400000/);
+    expect(stdout).toMatch(/\[X\] \d+ CreateLists1733000000000/);
   }, 90_000);
 
   it('without a database URL, the CLI says in one line what to set (no stack trace)', async () => {
@@ -200,7 +245,7 @@ describe('migrations', () => {
       const direct = await openDataSource(withDatabase(adminUrl(), empty));
       const [{ count }] = await direct.query('SELECT count(*)::int AS count FROM migrations');
       await direct.destroy();
-      expect(count).toBe(1);
+      expect(count).toBe(ALL_MIGRATIONS.length);
     } finally {
       await app.close();
       await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${empty} WITH (FORCE)`);

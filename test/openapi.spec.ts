@@ -82,6 +82,11 @@ describe('OpenAPI', () => {
         'PUT /api/:userId/tasks/:id',
         'PATCH /api/:userId/tasks/:id/complete',
         'DELETE /api/:userId/tasks/:id',
+        'GET /api/:userId/lists',
+        'POST /api/:userId/lists',
+        'GET /api/:userId/lists/:id',
+        'PUT /api/:userId/lists/:id',
+        'DELETE /api/:userId/lists/:id',
         'GET /health',
         'GET /health/live',
         'GET /health/ready',
@@ -120,11 +125,11 @@ describe('OpenAPI', () => {
     expect(document.components.securitySchemes).toMatchObject({
       bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
     });
-    const taskOperations = Object.entries(document.paths)
+    const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(taskOperations).toHaveLength(6);
-    for (const operation of taskOperations) {
+    expect(apiOperations).toHaveLength(11);
+    for (const operation of apiOperations) {
       expect(operation.security).toEqual([{ bearer: [] }]);
       for (const status of ['401', '403', '429', '500', '503']) {
         expect(operation.responses[status].content).toEqual({
@@ -137,7 +142,14 @@ describe('OpenAPI', () => {
 
     const list = document.paths['/api/{userId}/tasks'].get;
     expect(list.parameters?.map((parameter) => `${parameter.in} ${parameter.name}`).sort()).toEqual(
-      ['path userId', 'query completed', 'query cursor', 'query limit', 'query sort'],
+      [
+        'path userId',
+        'query completed',
+        'query cursor',
+        'query limit',
+        'query list_id',
+        'query sort',
+      ],
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');
     const schemaOf = (name: string) => list.parameters?.find((p) => p.name === name)?.schema;
@@ -174,6 +186,7 @@ describe('OpenAPI', () => {
       'created_at',
       'description',
       'id',
+      'list_id',
       'title',
       'updated_at',
       'user_id',
@@ -181,8 +194,19 @@ describe('OpenAPI', () => {
     expect(Object.keys(schemas.UpdateTaskDto.properties ?? {}).sort()).toEqual([
       'completed',
       'description',
+      'list_id',
       'title',
     ]);
+    expect(Object.keys(schemas.ListResponse.properties ?? {}).sort()).toEqual([
+      'created_at',
+      'id',
+      'name',
+      'updated_at',
+      'user_id',
+    ]);
+    const getList = document.paths['/api/{userId}/lists/{id}'].get;
+    expect(Object.keys(getList.responses)).toEqual(expect.arrayContaining(['200', '404']));
+    expect(JSON.stringify(getList.responses['404'])).toContain('LIST_NOT_FOUND');
     expect(schemas.ProblemDetailsDto.properties?.code.enum?.sort()).toEqual(
       Object.keys(ERROR_CODES).sort(),
     );

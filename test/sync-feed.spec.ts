@@ -335,7 +335,7 @@ describe('changes feed (SQL)', () => {
   }, 120_000);
 });
 
-// Lists (their table comes with their own migration; a stand-in of its shape here): deleting a
+// Lists (their table, and tasks.list_id, come with CreateLists1733000000000): deleting a
 // list deletes its tasks through the foreign key, and both feeds report every deletion.
 describe('changes feed of lists, and a list deleted with its tasks', () => {
   let db: SyncDatabase;
@@ -345,23 +345,11 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
   });
   afterAll(() => db.close());
 
-  it('refuses to run before the lists table exists, then reports the cascade in both feeds', async () => {
+  it('reports a list deleted with its tasks in both feeds', async () => {
     const dataSource = await openDataSource(db.database.url);
     const queryRunner = dataSource.createQueryRunner();
     const migration = new AddListSync1733300000000();
     try {
-      await expect(migration.up(queryRunner)).rejects.toThrow(/needs the lists table/);
-      await queryRunner.query(`
-        CREATE TABLE lists (
-          id uuid NOT NULL DEFAULT gen_random_uuid(),
-          user_id varchar(255) NOT NULL,
-          name varchar(255) NOT NULL,
-          PRIMARY KEY (id),
-          UNIQUE (user_id, id)
-        )`);
-      await queryRunner.query(`
-        ALTER TABLE tasks ADD COLUMN list_id uuid NULL,
-          ADD FOREIGN KEY (user_id, list_id) REFERENCES lists (user_id, id) ON DELETE CASCADE`);
       await migration.up(queryRunner);
 
       const pool = db.pool;
@@ -402,7 +390,7 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
 
       await migration.down(queryRunner);
       const [{ triggers }] = (await queryRunner.query(
-        `SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgrelid = 'lists'::regclass AND NOT tgisinternal`,
+        `SELECT count(*)::int AS triggers FROM pg_trigger WHERE tgrelid = 'lists'::regclass AND tgname IN ('stamp_lists_change_xid', 'record_lists_tombstone')`,
       )) as { triggers: number }[];
       expect(triggers).toBe(0);
     } finally {

@@ -8,6 +8,7 @@ const TASK_KEYS = [
   'created_at',
   'description',
   'id',
+  'list_id',
   'title',
   'updated_at',
   'user_id',

@@ -1,6 +1,11 @@
 import type { PoolClient } from 'pg';
 import type { DataSource, ObjectLiteral, QueryBuilder } from 'typeorm';
-import { type ConstraintFields, DataLayerError, translateDriverError } from './data-layer.errors';
+import {
+  type ConstraintFields,
+  DatabaseUnavailableError,
+  DataLayerError,
+  translateDriverError,
+} from './data-layer.errors';
 import { poolOf } from './pg-pool';
 
 /** An error the server sent with severity ERROR: the statement failed, the session is fine. */
@@ -202,7 +207,8 @@ export class CompiledStatements implements StatementRunner {
    */
   private async withConnection<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const pool = poolOf(this.dataSource);
-    if (!pool) throw translateDriverError(new Error('Cannot use a pool after calling end'));
+    // No pool: the DataSource is not initialised yet, or already destroyed (shutting down).
+    if (!pool) throw new DatabaseUnavailableError('The database is unavailable');
     let client: PoolClient;
     try {
       client = await pool.connect();

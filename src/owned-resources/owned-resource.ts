@@ -11,12 +11,25 @@ export interface OwnedEntity {
   updatedAt: Date;
 }
 
-/** A sort order: the property it sorts by (then by id), and how a cursor carries the value. */
-export type SortKey<E> = { property: keyof E & string; descending: boolean } & (
+/** What a sort sorts by (then by id), and how a cursor carries the value. */
+export type SortBy<E> = { property: keyof E & string } & (
   | { type: 'timestamp' }
   /** At most `maxLength` characters, as the column allows. */
   | { type: 'text'; maxLength: number }
 );
+
+/** A sort order. */
+export type SortKey<E> = SortBy<E> & { descending: boolean };
+
+/** A sort in both directions: `name` ascending and `-name` descending (ties by id, likewise). */
+export function bothWays<E, N extends string>(
+  name: N,
+  key: SortBy<E>,
+): Record<N | `-${N}`, SortKey<E>> {
+  const ascending: SortKey<E> = { ...key, descending: false };
+  const descending: SortKey<E> = { ...key, descending: true };
+  return { [name]: ascending, [`-${name}`]: descending } as Record<N | `-${N}`, SortKey<E>>;
+}
 
 /**
  * What the shared machinery needs to know about an owned resource. Its columns are not listed

@@ -1,4 +1,13 @@
-import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import { List } from '../lists/list.entity';
 
 /**
  * The `tasks` table (specification §1). The schema itself is owned by the migrations in
@@ -9,6 +18,7 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('ix_tasks_user_id', { synchronize: false })
 @Index('ix_tasks_user_id_updated_at', { synchronize: false })
 @Index('ix_tasks_user_id_title', { synchronize: false })
+@Index('ix_tasks_user_id_list_id', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
@@ -28,6 +38,21 @@ export class Task {
 
   @Column({ type: 'boolean', default: false })
   completed!: boolean;
+
+  /** The task's list, or null (specification §8). */
+  @Column({ name: 'list_id', type: 'uuid', nullable: true })
+  listId!: string | null;
+
+  /**
+   * Declared for the foreign key only (`migration:generate` compares it): the key is on
+   * `(user_id, list_id)`, so a task can only be in a list of its own owner. Never loaded.
+   */
+  @ManyToOne(() => List, { onDelete: 'CASCADE' })
+  @JoinColumn([
+    { name: 'user_id', referencedColumnName: 'userId', foreignKeyConstraintName: 'fk_tasks_list' },
+    { name: 'list_id', referencedColumnName: 'id' },
+  ])
+  list?: List;
 
   @Column({ type: 'integer', default: 1 })
   version!: number;

@@ -46,7 +46,7 @@ export class TasksController {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    badQuery: 'Bad completed, sort, limit or cursor',
+    badQuery: 'Bad completed, list_id, sort, limit or cursor',
   })
   async list(
     @CurrentUser() userId: string,
@@ -58,7 +58,7 @@ export class TasksController {
       sort: query.sort,
       limit: query.limit,
       after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort, TASKS),
-      where: { completed: query.completed },
+      where: { completed: query.completed, listId: query.list_id },
     });
     return withNextLink(request, reply, page).map(toTaskResponse);
   }
@@ -70,7 +70,12 @@ export class TasksController {
     @Body() body: CreateTaskDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.create(userId, body);
+    const task = await this.tasks.create(userId, {
+      title: body.title,
+      description: body.description,
+      completed: body.completed,
+      listId: body.list_id,
+    });
     reply.header('Location', taskPath(task));
     return withEntityTag(reply, task, toTaskResponse);
   }
@@ -91,7 +96,7 @@ export class TasksController {
   @TasksApi.Update({
     summary: 'Update a task partially',
     description:
-      'Absent fields keep their value; `description: null` clears it; an empty object is a 400.',
+      'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
   })
   async update(
     @CurrentUser() userId: string,
@@ -100,7 +105,13 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.update(userId, id, body, ifMatchVersion(ifMatch));
+    const patch = {
+      title: body.title,
+      description: body.description,
+      completed: body.completed,
+      listId: body.list_id,
+    };
+    const task = await this.tasks.update(userId, id, patch, ifMatchVersion(ifMatch));
     return withEntityTag(reply, task, toTaskResponse);
   }
 

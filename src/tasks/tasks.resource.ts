@@ -1,4 +1,4 @@
-import { ownedResource } from '../owned-resources/owned-resource';
+import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
 /** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
@@ -8,17 +8,16 @@ export const TASKS = ownedResource({
   noun: 'task',
   notFoundCode: 'TASK_NOT_FOUND',
   sorts: {
-    created_at: { property: 'createdAt', descending: false, type: 'timestamp' },
-    '-created_at': { property: 'createdAt', descending: true, type: 'timestamp' },
-    updated_at: { property: 'updatedAt', descending: false, type: 'timestamp' },
-    '-updated_at': { property: 'updatedAt', descending: true, type: 'timestamp' },
-    title: { property: 'title', descending: false, type: 'text', maxLength: 255 },
-    '-title': { property: 'title', descending: true, type: 'text', maxLength: 255 },
+    ...bothWays('created_at', { property: 'createdAt', type: 'timestamp' }),
+    ...bothWays('updated_at', { property: 'updatedAt', type: 'timestamp' }),
+    ...bothWays('title', { property: 'title', type: 'text', maxLength: 255 }),
   },
-  filters: ['completed'],
-  insertable: ['title', 'description', 'completed'],
-  updatable: ['title', 'description', 'completed'],
+  filters: ['completed', 'listId'],
+  insertable: ['title', 'description', 'completed', 'listId'],
+  updatable: ['title', 'description', 'completed', 'listId'],
   constraints: {
+    // The key is on (user_id, list_id): a missing list and another user's are the same refusal.
+    fk_tasks_list: { field: 'list_id', message: 'list_id must be the id of one of your lists' },
     ck_tasks_title_not_blank: { field: 'title' },
     ck_tasks_description_length: { field: 'description' },
     ck_tasks_user_id_not_blank: { field: 'user_id' },
@@ -34,10 +33,12 @@ export interface CreateTaskInput {
   title: string;
   description?: string | null;
   completed?: boolean;
+  listId?: string | null;
 }
 
 export interface TaskPatch {
   title?: string;
   description?: string | null;
   completed?: boolean;
+  listId?: string | null;
 }

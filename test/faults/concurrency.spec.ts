@@ -1,6 +1,7 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { startTestApp, TestApp } from '../support/test-app';
-import { authHeader, inspect, reportFigures, round } from './fault-support';
+import { inspect, reportFigures, round } from './fault-support';
+import { authHeader } from '../support/tokens';
 
 interface WireTask {
   id: string;

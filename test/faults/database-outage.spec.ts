@@ -7,10 +7,8 @@ import { startTestApp, TEST_JWT_SECRET, TestApp } from '../support/test-app';
 import { createTestDatabase, TestDatabase, withDatabase } from '../support/test-database';
 import {
   admin,
-  authHeader,
   bringDatabaseBack,
   expectNoSecrets,
-  FreezingProxy,
   inspect,
   quantile,
   reportFigures,
@@ -19,6 +17,8 @@ import {
   steadyLoad,
   takeDatabaseAway,
 } from './fault-support';
+import { authHeader } from '../support/tokens';
+import { TcpProxy } from '../support/tcp-proxy';
 
 const CONNECT_TIMEOUT_MS = 1000;
 const STATEMENT_TIMEOUT_MS = 2000;
@@ -360,7 +360,7 @@ describe('a statement that outlives DATABASE_STATEMENT_TIMEOUT_MS', () => {
 describe('connections that go silent', () => {
   it('cost one bounded 503 each, then the pool reconnects by itself', async () => {
     const database = await createTestDatabase();
-    const proxy = await FreezingProxy.start(database.url);
+    const proxy = await TcpProxy.start(database.url);
     const poolMax = 3;
     const statementTimeoutMs = 500;
     // Generous, so that opening the replacement connections never times out on a busy machine.

@@ -1,7 +1,4 @@
-import { SignJWT } from 'jose';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Client } from 'pg';
-import { TEST_JWT_SECRET } from '../support/test-app';
 import { adminQuery, TEST_ADMIN_URL_VAR } from '../support/test-database';
 
 /**
@@ -78,76 +75,8 @@ export function expectNoSecrets(lines: string[], secrets: string[]): void {
   expect(headerValues).toEqual([]);
 }
 
-const testSecret = new TextEncoder().encode(TEST_JWT_SECRET);
-
-/** An HS256 token for `subject`, valid for an hour, signed with the test app's secret. */
-export const tokenFor = (subject: string): Promise<string> =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(subject)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(testSecret);
-
-export const authHeader = async (subject: string): Promise<{ authorization: string }> => ({
-  authorization: `Bearer ${await tokenFor(subject)}`,
-});
-
-/**
- * A TCP proxy to PostgreSQL whose `freeze()` silently drops every byte of the connections open
- * at that moment, in both directions, while new connections pass: what a client sees when a
- * NAT or firewall forgets its flows, or the server's host vanishes behind a new one.
- */
-export class FreezingProxy {
-  private readonly frozen = new WeakSet<Socket>();
-  private readonly open = new Set<Socket>();
-
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
-
-  static async start(databaseUrl: string): Promise<FreezingProxy> {
-    const target = new URL(databaseUrl);
-    const server = createServer();
-    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', () => listening()));
-    const url = new URL(databaseUrl);
-    url.hostname = '127.0.0.1';
-    url.port = String((server.address() as { port: number }).port);
-    const proxy = new FreezingProxy(server, url.toString());
-    server.on('connection', (client: Socket) => proxy.accept(client, target));
-    return proxy;
-  }
-
-  /** Connections open now never deliver another byte; later ones work. */
-  freeze(): number {
-    for (const socket of this.open) this.frozen.add(socket);
-    return this.open.size / 2;
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.open) socket.destroy();
-    await new Promise((closed) => this.server.close(closed));
-  }
-
-  private accept(client: Socket, target: URL): void {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    for (const [from, to] of [
-      [client, upstream],
-      [upstream, client],
-    ]) {
-      this.open.add(from);
-      from.on('error', () => undefined);
-      from.on('close', () => {
-        this.open.delete(from);
-        to.destroy();
-      });
-      from.on('data', (chunk: Buffer) => {
-        if (!this.frozen.has(client)) to.write(chunk);
-      });
-    }
-  }
-}
+/** Tokens come from the one minter of test/support/tokens.ts. */
+export { authHeader } from '../support/tokens';
 
 export type MixedKind = 'create' | 'read' | 'update' | 'list' | 'delete';
 

@@ -2,15 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { TEST_JWT_SECRET } from '../support/test-app';
 import { listeningUrl, spawnApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
-import {
-  authHeader,
-  expectNoSecrets,
-  inspect,
-  reportFigures,
-  round,
-  sleep,
-  steadyLoad,
-} from './fault-support';
+import { expectNoSecrets, inspect, reportFigures, round, sleep, steadyLoad } from './fault-support';
+import { authHeader } from '../support/tokens';
 
 interface Outcome {
   title: string;

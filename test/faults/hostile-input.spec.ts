@@ -3,7 +3,8 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Client } from 'pg';
 import { ERROR_CODES, type ErrorCode } from '../../src/http/error-codes';
 import { startTestApp, TestApp } from '../support/test-app';
-import { authHeader, inspect, reportFigures, tokenFor } from './fault-support';
+import { inspect, reportFigures } from './fault-support';
+import { authHeader, signToken } from '../support/tokens';
 
 /**
  * Property-based hostile input (specification §4) against the real app on a real database: generated
@@ -568,8 +569,8 @@ describe(`hostile input (FC_SEED=${SEED})`, () => {
   });
 
   it('headers: tokens, If-Match, content types and request ids of every shape', async () => {
-    const valid = await tokenFor(USER);
-    const other = await tokenFor('someone-else');
+    const valid = await signToken(USER);
+    const other = await signToken('someone-else');
     const authorization = fc.oneof(
       fc.constantFrom(
         `Bearer ${valid}`,

@@ -3,7 +3,8 @@ import { exportSPKI, SignJWT } from 'jose';
 import { createSigningKey, JwksServer, type SigningKey } from '../support/jwks-server';
 import { startTestApp, TEST_JWT_SECRET, TestApp } from '../support/test-app';
 import { createTestDatabase, TestDatabase } from '../support/test-database';
-import { authHeader, reportFigures, tokenFor } from './fault-support';
+import { reportFigures } from './fault-support';
+import { authHeader, signToken } from '../support/tokens';
 
 const TASKS = '/api/alice/tasks';
 const b64 = (value: object | string): string =>
@@ -162,7 +163,7 @@ describe('hostile tokens', () => {
     it('refuses tokens the secret did not sign, and oversized ones: all 401', async () => {
       const rsa = await createSigningKey('rsa', 'RS256');
       const secret = new TextEncoder().encode(TEST_JWT_SECRET);
-      const valid = await tokenFor('alice');
+      const valid = await signToken('alice');
       const [header, payload] = valid.split('.');
       const attacks: [string, string][] = [
         [

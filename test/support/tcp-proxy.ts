@@ -3,10 +3,15 @@ import { createServer, type Server, Socket } from 'node:net';
 /**
  * A TCP proxy between the app and PostgreSQL, so a test can take the database away the way a
  * network does: `close()` refuses connections and resets the open ones; `blackHole()` keeps
- * accepting connections but lets nothing through (a partition); `open()` restores the path.
+ * accepting connections but lets nothing through (a partition); `freeze()` silently drops every
+ * byte of the connections open at that moment while new ones pass (a NAT or firewall that forgot
+ * its flows, a server host that vanished behind a new one); `open()` restores the path.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** Client sockets whose connection no longer delivers a byte, either way. */
+  private readonly frozen = new WeakSet<Socket>();
+  private readonly clients = new Set<Socket>();
   private forwarding = true;
   private server: Server | null = null;
   private port = 0;
@@ -51,13 +56,21 @@ export class TcpProxy {
     this.forwarding = false;
   }
 
+  /** Connections open now never deliver another byte; later ones work. Returns how many froze. */
+  freeze(): number {
+    for (const client of this.clients) this.frozen.add(client);
+    return this.clients.size;
+  }
+
   private accept(client: Socket): void {
     this.track(client);
+    this.clients.add(client);
+    client.on('close', () => this.clients.delete(client));
     const upstream = this.track(new Socket());
     upstream.connect(Number(this.databaseUrl.port || 5432), this.databaseUrl.hostname);
     const pipe = (from: Socket, to: Socket) =>
       from.on('data', (chunk: Buffer) => {
-        if (this.forwarding) to.write(chunk);
+        if (this.forwarding && !this.frozen.has(client)) to.write(chunk);
       });
     pipe(client, upstream);
     pipe(upstream, client);

@@ -1,6 +1,7 @@
-import type { ModuleMetadata } from '@nestjs/common';
+import type { InjectionToken, ModuleMetadata } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../src/app.factory';
+import { type ApplicationBuilder, createApp } from '../../src/app.factory';
 import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/environment';
 import { takeOpenApiViolations, validateResponsesAgainstOpenApi } from './openapi-validation';
@@ -47,7 +48,19 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Modules of the test's own, beside the application's. */
   imports?: ModuleMetadata['imports'];
+  /** Providers replaced by the given values (through `@nestjs/testing`). */
+  overrides?: [InjectionToken, unknown][];
 }
+
+/** Compiles the application's module with @nestjs/testing, replacing the given providers. */
+const withOverrides =
+  (overrides: [InjectionToken, unknown][]): ApplicationBuilder =>
+  async (module, adapter, options) => {
+    let builder = Test.createTestingModule({ imports: [module] });
+    for (const [token, value] of overrides)
+      builder = builder.overrideProvider(token).useValue(value);
+    return (await builder.compile()).createNestApplication(adapter, options);
+  };
 
 /**
  * Builds the real application (same factory as `main.ts`) on a database of its own, configured
@@ -62,7 +75,11 @@ export async function startTestApp(
       ? { database: databaseOrOptions }
       : (databaseOrOptions ?? {});
   const db = options.database ?? (await createTestDatabase());
-  const app = await createApp({ config: testConfig(db.url, env), imports: options.imports });
+  const app = await createApp({
+    config: testConfig(db.url, env),
+    imports: options.imports,
+    build: options.overrides ? withOverrides(options.overrides) : undefined,
+  });
   validateResponsesAgainstOpenApi(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

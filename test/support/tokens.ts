@@ -41,3 +41,8 @@ export function unsignedToken(subject: string): string {
 export const bearer = (token: string): { Authorization: string } => ({
   Authorization: `Bearer ${token}`,
 });
+
+/** The header as `app.inject()` takes it (lower case), with a token for `subject`. */
+export const authHeader = async (subject: string): Promise<{ authorization: string }> => ({
+  authorization: `Bearer ${await signToken(subject)}`,
+});

@@ -1,4 +1,4 @@
-import { CompletedField, DescriptionField, TitleField } from './task-fields';
+import { CompletedField, DescriptionField, ListIdField, TitleField } from './task-fields';
 
 /** Body of `POST /api/:userId/tasks`. */
 export class CreateTaskDto {
@@ -10,4 +10,7 @@ export class CreateTaskDto {
 
   @CompletedField({ description: 'Defaults to false.' })
   completed?: boolean;
+
+  @ListIdField({ description: 'One of your lists; absent or null: no list.' })
+  list_id?: string | null;
 }

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsOptional } from 'class-validator';
+import { IsBoolean, IsOptional, IsUUID } from 'class-validator';
 import { PageQueryDto, toBoolean } from '../../owned-resources/pagination';
 import { DEFAULT_TASK_SORT, TASK_SORTS } from '../tasks.resource';
 
@@ -15,4 +15,9 @@ export class ListTasksQueryDto extends PageQueryDto(TASK_SORTS, DEFAULT_TASK_SOR
   @IsOptional()
   @IsBoolean({ message: 'completed must be true or false' })
   completed?: boolean;
+
+  @ApiProperty({ required: false, format: 'uuid', description: 'Only the tasks of this list.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'list_id must be a UUID' })
+  list_id?: string;
 }

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
-import { IsBoolean } from 'class-validator';
+import { IsBoolean, IsOptional, IsUUID } from 'class-validator';
 import {
   IsOptionalButNotNull,
   NameField,
@@ -24,4 +24,12 @@ export const CompletedField = ({ description }: { description: string }) =>
     ApiProperty({ required: false, type: Boolean, description }),
     IsOptionalButNotNull(),
     IsBoolean(),
+  );
+
+/** The task's list: a list id of the caller's, or null for none (specification §8). */
+export const ListIdField = ({ description }: { description: string }) =>
+  applyDecorators(
+    ApiProperty({ required: false, type: String, format: 'uuid', nullable: true, description }),
+    IsOptional(),
+    IsUUID('all', { message: 'list_id must be a UUID or null' }),
   );

@@ -18,6 +18,9 @@ export class TaskResponse {
   @ApiProperty()
   completed!: boolean;
 
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: "The task's list." })
+  list_id!: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
   created_at!: string;
 
@@ -33,6 +36,7 @@ export function toTaskResponse(task: Task): TaskResponse {
     title: task.title,
     description: task.description,
     completed: task.completed,
+    list_id: task.listId,
     created_at: task.createdAt.toISOString(),
     updated_at: task.updatedAt.toISOString(),
   };

@@ -1,8 +1,9 @@
-import { CompletedField, DescriptionField, TitleField } from './task-fields';
+import { CompletedField, DescriptionField, ListIdField, TitleField } from './task-fields';
 
 /**
  * Body of `PUT /api/:userId/tasks/:id`: a partial update. Absent fields keep their value,
- * `description: null` clears the description; at least one field must be present.
+ * `description: null` clears the description, `list_id: null` takes the task out of its list;
+ * at least one field must be present.
  */
 export class UpdateTaskDto {
   @TitleField({ required: false })
@@ -13,4 +14,7 @@ export class UpdateTaskDto {
 
   @CompletedField({ description: 'May not be null.' })
   completed?: boolean;
+
+  @ListIdField({ description: 'Moves the task to one of your lists; null: to no list.' })
+  list_id?: string | null;
 }

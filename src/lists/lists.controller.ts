@@ -1,0 +1,113 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CurrentUser } from '../auth/current-user.decorator';
+import { decodeCursor } from '../owned-resources/cursor';
+import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { notFound } from '../owned-resources/owned-resource';
+import { withNextLink } from '../owned-resources/pagination';
+import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
+import { CreateListDto } from './dto/create-list.dto';
+import { ListListsQueryDto } from './dto/list-lists-query.dto';
+import { ListResponse, toListResponse } from './dto/list.response';
+import { UpdateListDto } from './dto/update-list.dto';
+import type { List } from './list.entity';
+import { ListsApi } from './lists.openapi';
+import { ListsRepository } from './lists.repository';
+import { LISTS } from './lists.resource';
+
+const LIST_ID = resourceIdPipe('list');
+const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'list');
+
+/**
+ * The lists REST API (specification §8), under `/api/:userId` like tasks: the global guard binds
+ * `:userId` to the token, the repository scopes every statement to that owner, and each handler
+ * makes exactly one repository call.
+ */
+@ListsApi.Controller()
+@Controller('api/:userId/lists')
+export class ListsController {
+  constructor(private readonly lists: ListsRepository) {}
+
+  @Get()
+  @ListsApi.List({
+    summary: "List the caller's task lists, a page at a time",
+    badQuery: 'Bad sort, limit or cursor',
+  })
+  async list(
+    @CurrentUser() userId: string,
+    @Query() query: ListListsQueryDto,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ListResponse[]> {
+    const page = await this.lists.list(userId, {
+      sort: query.sort,
+      limit: query.limit,
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort, LISTS),
+    });
+    return withNextLink(request, reply, page).map(toListResponse);
+  }
+
+  @Post()
+  @ListsApi.Create({ summary: 'Create a task list' })
+  async create(
+    @CurrentUser() userId: string,
+    @Body() body: CreateListDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ListResponse> {
+    const list = await this.lists.create(userId, { name: body.name });
+    reply.header('Location', listPath(list));
+    return withEntityTag(reply, list, toListResponse);
+  }
+
+  @Get(':id')
+  @ListsApi.Get({ summary: 'Get one task list' })
+  async findOne(
+    @CurrentUser() userId: string,
+    @Param('id', LIST_ID) id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ListResponse> {
+    const list = await this.lists.findOne(userId, id);
+    if (!list) throw notFound(LISTS, id);
+    return withEntityTag(reply, list, toListResponse);
+  }
+
+  @Put(':id')
+  @ListsApi.Update({ summary: 'Rename a task list' })
+  async update(
+    @CurrentUser() userId: string,
+    @Param('id', LIST_ID) id: string,
+    @Body() body: UpdateListDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ListResponse> {
+    const list = await this.lists.update(userId, id, { name: body.name }, ifMatchVersion(ifMatch));
+    return withEntityTag(reply, list, toListResponse);
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ListsApi.Delete({ summary: 'Delete a task list and its tasks' })
+  async remove(
+    @CurrentUser() userId: string,
+    @Param('id', LIST_ID) id: string,
+    @Headers('if-match') ifMatch: string | undefined,
+  ): Promise<void> {
+    await this.lists.remove(userId, id, ifMatchVersion(ifMatch));
+  }
+}
+
+const listPath = (list: List): string => `/api/${encodeURIComponent(list.userId)}/lists/${list.id}`;

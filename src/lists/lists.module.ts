@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { List } from './list.entity';
+import { ListsController } from './lists.controller';
+import { ListsRepository, TypeOrmListsRepository } from './lists.repository';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([List])],
+  controllers: [ListsController],
+  providers: [{ provide: ListsRepository, useClass: TypeOrmListsRepository }],
+  exports: [ListsRepository],
+})
+export class ListsModule {}
