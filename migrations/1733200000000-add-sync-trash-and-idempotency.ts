@@ -1,10 +1,11 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** The live-list indexes of the first migration; each becomes partial on live rows. */
+/** The live-list indexes of the earlier migrations; each becomes partial on live rows. */
 const LIVE_INDEXES = [
   ['ix_tasks_user_id', '(user_id, created_at DESC, id DESC)'],
   ['ix_tasks_user_id_updated_at', '(user_id, updated_at DESC, id DESC)'],
   ['ix_tasks_user_id_title', '(user_id, title, id)'],
+  ['ix_tasks_user_id_list_id', '(user_id, list_id, created_at DESC, id DESC)'],
 ] as const;
 
 /**

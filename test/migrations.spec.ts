@@ -44,7 +44,12 @@ interface TableSchema {
   triggers: { tgname: string }[];
 }
 
-const ALL_MIGRATIONS = ['CreateTasks1732406400000', 'CreateLists1733000000000'];
+const ALL_MIGRATIONS = [
+  'CreateTasks1732406400000',
+  'CreateLists1733000000000',
+  'AddSyncTrashAndIdempotency1733200000000',
+  'AddListSync1733300000000',
+];
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
 describe('migrations', () => {
@@ -70,8 +75,10 @@ describe('migrations', () => {
     const schema = both.tasks;
 
     expect(schema.columns.map((column) => column.column_name)).toEqual([
+      'change_xid',
       'completed',
       'created_at',
+      'deleted_at',
       'description',
       'id',
       'list_id',
@@ -87,7 +94,14 @@ describe('migrations', () => {
     expect(column('completed')?.column_default).toBe('false');
     expect(column('version')?.column_default).toBe('1');
     expect(column('created_at')?.column_default).toBe('now()');
-    expect(schema.triggers).toEqual([{ tgname: 'update_tasks_updated_at' }]);
+    expect(schema.triggers).toEqual(
+      expect.arrayContaining([
+        { tgname: 'update_tasks_updated_at' },
+        { tgname: 'stamp_tasks_change_xid' },
+        { tgname: 'record_tasks_tombstone' },
+      ]),
+    );
+    expect(schema.triggers).toHaveLength(3);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -106,6 +120,7 @@ describe('migrations', () => {
     expect(column('list_id')).toMatchObject({ is_nullable: 'YES' });
     const lists = both.lists;
     expect(lists.columns.map((c) => c.column_name)).toEqual([
+      'change_xid',
       'created_at',
       'id',
       'name',
@@ -116,7 +131,11 @@ describe('migrations', () => {
     expect(lists.constraints.map((constraint) => constraint.conname)).toEqual(
       expect.arrayContaining(['ck_lists_name_not_blank', 'pk_lists', 'uq_lists_user_id_id']),
     );
-    expect(lists.triggers).toEqual([{ tgname: 'update_lists_updated_at' }]);
+    expect(lists.triggers).toEqual([
+      { tgname: 'update_lists_updated_at' },
+      { tgname: 'stamp_lists_change_xid' },
+      { tgname: 'record_lists_tombstone' },
+    ]);
 
     expect(await dataSource.runMigrations()).toEqual([]);
     expect(await schemaOf(dataSource)).toEqual(both);
@@ -145,8 +164,17 @@ describe('migrations', () => {
     const exists = async (table: string): Promise<boolean> =>
       (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
 
-    // Reverting lists keeps the tasks, out of any list.
+    // Reverting the sync additions drops their tables and columns, keeping live tasks.
     await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
+    await dataSource.undoLastMigration();
+    await dataSource.undoLastMigration();
+    expect(await exists('tombstones')).toBe(false);
+    expect(await exists('idempotency_keys')).toBe(false);
+    const [trashless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(trashless).not.toHaveProperty('deleted_at');
+    expect(trashless).not.toHaveProperty('change_xid');
+
+    // Reverting lists keeps the tasks, out of any list.
     await dataSource.undoLastMigration();
     expect(await exists('lists')).toBe(false);
     const [kept] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);

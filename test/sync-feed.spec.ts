@@ -350,8 +350,6 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
     const queryRunner = dataSource.createQueryRunner();
     const migration = new AddListSync1733300000000();
     try {
-      await migration.up(queryRunner);
-
       const pool = db.pool;
       const LISTS = { table: 'lists', columns: ['id', 'user_id', 'name'], trash: false };
       const feed = async (resource: typeof LISTS | typeof TASKS, since: FeedPosition | null) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/1733200000000-add-sync-trash-and-idempotency';
+import { AddListSync1733300000000 } from '../migrations/1733300000000-add-list-sync';
 import {
   bulkUpdateTasksStatement,
   CLEAR_COMPLETED_TASKS,
@@ -406,17 +407,22 @@ describe('the sync, trash and idempotency migration', () => {
                   WHERE NOT tgisinternal) tg) AS triggers,
                (SELECT json_agg(p ORDER BY p) FROM (SELECT proname::text AS p FROM pg_proc
                   WHERE pronamespace = 'public'::regnamespace) pr) AS functions`);
-    const migration = new AddSyncTrashAndIdempotency1733200000000();
+    // The lists' sync triggers use the functions this migration creates: revert them first.
+    const migrations = [
+      new AddListSync1733300000000(),
+      new AddSyncTrashAndIdempotency1733200000000(),
+    ];
     const queryRunner = dataSource.createQueryRunner();
     try {
-      const before = await schema();
-      await migration.up(queryRunner);
       const after = await schema();
-      expect(after).not.toEqual(before);
-      await migration.down(queryRunner);
-      expect(await schema()).toEqual(before);
-      await migration.up(queryRunner);
+      for (const migration of migrations) await migration.down(queryRunner);
+      const before = await schema();
+      expect(before).not.toEqual(after);
+      for (const migration of [...migrations].reverse()) await migration.up(queryRunner);
       expect(await schema()).toEqual(after);
+      for (const migration of migrations) await migration.down(queryRunner);
+      expect(await schema()).toEqual(before);
+      for (const migration of [...migrations].reverse()) await migration.up(queryRunner);
     } finally {
       await queryRunner.release();
       await dataSource.destroy();

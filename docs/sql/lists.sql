@@ -3,11 +3,11 @@
 
 -- lists.create fields=
 -- parameters: $1 userId
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
 
 -- lists.create fields=name
 -- parameters: $1 userId, $2 name
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
 
 -- lists.findOne
 -- parameters: $1 userId, $2 id

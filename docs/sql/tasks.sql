@@ -3,396 +3,396 @@
 
 -- tasks.create fields=
 -- parameters: $1 userId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title
 -- parameters: $1 userId, $2 title
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=description
 -- parameters: $1 userId, $2 description
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,description
 -- parameters: $1 userId, $2 title, $3 description
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=completed
 -- parameters: $1 userId, $2 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,completed
 -- parameters: $1 userId, $2 title, $3 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=description,completed
 -- parameters: $1 userId, $2 description, $3 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,description,completed
 -- parameters: $1 userId, $2 title, $3 description, $4 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=listId
 -- parameters: $1 userId, $2 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,listId
 -- parameters: $1 userId, $2 title, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=description,listId
 -- parameters: $1 userId, $2 description, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,description,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=completed,listId
 -- parameters: $1 userId, $2 completed, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,completed,listId
 -- parameters: $1 userId, $2 title, $3 completed, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=description,completed,listId
 -- parameters: $1 userId, $2 description, $3 completed, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.create fields=title,description,completed,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.findOne
 -- parameters: $1 userId, $2 id
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND id = $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND id = $2;
 
 -- tasks.list sort=created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY created_at ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=created_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=created_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=created_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=created_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=created_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY created_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=created_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (created_at, id) > ($4, $5) ORDER BY created_at ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) > ($4, $5) ORDER BY created_at ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-created_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-created_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-created_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-created_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-created_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY created_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-created_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $6;
 
 -- tasks.list sort=updated_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY updated_at ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=updated_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (updated_at, id) > ($2, $3) ORDER BY updated_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) > ($2, $3) ORDER BY updated_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=updated_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=updated_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=updated_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=updated_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=updated_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY updated_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=updated_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (updated_at, id) > ($4, $5) ORDER BY updated_at ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) > ($4, $5) ORDER BY updated_at ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-updated_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-updated_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-updated_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-updated_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-updated_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-updated_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-updated_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY updated_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-updated_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (updated_at, id) < ($4, $5) ORDER BY updated_at DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) < ($4, $5) ORDER BY updated_at DESC, id DESC LIMIT $6;
 
 -- tasks.list sort=title filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY title ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=title filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (title, id) > ($2, $3) ORDER BY title ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) > ($2, $3) ORDER BY title ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=title filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY title ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=title filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=title filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY title ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=title filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=title filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY title ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=title filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (title, id) > ($4, $5) ORDER BY title ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) > ($4, $5) ORDER BY title ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-title filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 ORDER BY title DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-title filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND (title, id) < ($2, $3) ORDER BY title DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) < ($2, $3) ORDER BY title DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-title filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 ORDER BY title DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-title filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-title filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 ORDER BY title DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-title filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND list_id = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-title filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 ORDER BY title DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-title filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND completed = $2 AND list_id = $3 AND (title, id) < ($4, $5) ORDER BY title DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) < ($4, $5) ORDER BY title DESC, id DESC LIMIT $6;
 
 -- tasks.remove checked=false
 -- parameters: $1 userId, $2 id
-DELETE FROM "tasks" WHERE "user_id" = $1 AND "id" = $2 RETURNING "id" AS "id";
+DELETE FROM "tasks" WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id" AS "id";
 
 -- tasks.remove checked=true
 -- parameters: $1 userId, $2 id, $3 expectedVersion
-DELETE FROM "tasks" WHERE "user_id" = $1 AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id";
+DELETE FROM "tasks" WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id";
 
 -- tasks.toggleCompleted checked=false
 -- parameters: $1 userId, $2 id
-UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.toggleCompleted checked=true
 -- parameters: $1 userId, $2 id, $3 expectedVersion
-UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title checked=false
 -- parameters: $1 title, $2 userId, $3 id
-UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title checked=true
 -- parameters: $1 title, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description checked=false
 -- parameters: $1 description, $2 userId, $3 id
-UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description checked=true
 -- parameters: $1 description, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description checked=false
 -- parameters: $1 title, $2 description, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description checked=true
 -- parameters: $1 title, $2 description, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=completed checked=false
 -- parameters: $1 completed, $2 userId, $3 id
-UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=completed checked=true
 -- parameters: $1 completed, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,completed checked=false
 -- parameters: $1 title, $2 completed, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,completed checked=true
 -- parameters: $1 title, $2 completed, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,completed checked=false
 -- parameters: $1 description, $2 completed, $3 userId, $4 id
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,completed checked=true
 -- parameters: $1 description, $2 completed, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,completed checked=false
 -- parameters: $1 title, $2 description, $3 completed, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,completed checked=true
 -- parameters: $1 title, $2 description, $3 completed, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=listId checked=false
 -- parameters: $1 listId, $2 userId, $3 id
-UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=listId checked=true
 -- parameters: $1 listId, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,listId checked=false
 -- parameters: $1 title, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,listId checked=true
 -- parameters: $1 title, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,listId checked=false
 -- parameters: $1 description, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,listId checked=true
 -- parameters: $1 description, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,listId checked=false
 -- parameters: $1 title, $2 description, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,listId checked=true
 -- parameters: $1 title, $2 description, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=completed,listId checked=false
 -- parameters: $1 completed, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=completed,listId checked=true
 -- parameters: $1 completed, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,completed,listId checked=false
 -- parameters: $1 title, $2 completed, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,completed,listId checked=true
 -- parameters: $1 title, $2 completed, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,completed,listId checked=false
 -- parameters: $1 description, $2 completed, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=description,completed,listId checked=true
 -- parameters: $1 description, $2 completed, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,completed,listId checked=false
 -- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 userId, $6 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";
 
 -- tasks.update fields=title,description,completed,listId checked=true
 -- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 userId, $6 id, $7 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt", "deleted_at" AS "deletedAt";

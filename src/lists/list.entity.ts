@@ -9,6 +9,7 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'ty
 @Unique('uq_lists_user_id_id', ['userId', 'id'])
 @Index('ix_lists_user_id', { synchronize: false })
 @Index('ix_lists_user_id_name', { synchronize: false })
+@Index('ix_lists_user_id_change_xid', { synchronize: false })
 @Check('ck_lists_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_lists_name_not_blank', `btrim((name)::text) <> ''::text`)
 @Check('ck_lists_version_positive', `version >= 1`)
@@ -30,4 +31,9 @@ export class List {
 
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   updatedAt!: Date;
+
+  /** The transaction that last wrote the row, stamped by a trigger: the changes feed's order
+   * (specification §10, docs/sync.md). Never selected with the list. */
+  @Column({ name: 'change_xid', type: 'bigint', default: 0, select: false })
+  changeXid?: string;
 }

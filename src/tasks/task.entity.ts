@@ -19,6 +19,9 @@ import { List } from '../lists/list.entity';
 @Index('ix_tasks_user_id_updated_at', { synchronize: false })
 @Index('ix_tasks_user_id_title', { synchronize: false })
 @Index('ix_tasks_user_id_list_id', { synchronize: false })
+@Index('ix_tasks_user_id_change_xid', { synchronize: false })
+@Index('ix_tasks_trash', { synchronize: false })
+@Index('ix_tasks_trash_purge', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
@@ -62,4 +65,15 @@ export class Task {
 
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
   updatedAt!: Date;
+
+  /** When the task was moved to the trash; null while it is live (specification §11). */
+  @Column({ name: 'deleted_at', type: 'timestamptz', precision: 3, nullable: true })
+  deletedAt!: Date | null;
+
+  /**
+   * The transaction that last wrote the row, stamped by a trigger: the changes feed's order
+   * (specification §10, docs/sync.md). Never selected with the task.
+   */
+  @Column({ name: 'change_xid', type: 'bigint', default: 0, select: false })
+  changeXid?: string;
 }

@@ -22,6 +22,8 @@ export const TASKS = ownedResource({
     ck_tasks_description_length: { field: 'description' },
     ck_tasks_user_id_not_blank: { field: 'user_id' },
   },
+  // A task in the trash is invisible to every route but the trash's own (specification §11).
+  visible: ['deleted_at IS NULL'],
 });
 
 export type TaskSort = keyof typeof TASKS.sorts;

@@ -1,6 +1,4 @@
 import { Pool } from 'pg';
-import { AddSyncTrashAndIdempotency1733200000000 } from '../../migrations/1733200000000-add-sync-trash-and-idempotency';
-import { openDataSource } from './test-data-source';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 /** The columns a task read returns, in the row shape of the tasks repository. */
@@ -22,17 +20,9 @@ export interface SyncDatabase {
   close(): Promise<void>;
 }
 
-/** A test database with the sync, trash and idempotency migration applied on top. */
+/** A test database (every migration applied), with raw connections for the statements. */
 export async function createSyncDatabase(): Promise<SyncDatabase> {
   const database = await createTestDatabase();
-  const dataSource = await openDataSource(database.url);
-  const queryRunner = dataSource.createQueryRunner();
-  try {
-    await new AddSyncTrashAndIdempotency1733200000000().up(queryRunner);
-  } finally {
-    await queryRunner.release();
-    await dataSource.destroy();
-  }
   const pool = new Pool({ connectionString: database.url, max: 24 });
   return {
     database,
