@@ -2,16 +2,17 @@ import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingMessage } from 'node:http';
-import { Logger } from 'nestjs-pino';
+import { PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
 import { corsOptions } from './http/cors';
+import { QuietStartupLogger } from './http/logging.module';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
+import { logRequests } from './http/request-log';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -30,7 +31,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: assignRequestId,
-    // Requests are logged once, by nestjs-pino.
+    // Requests are logged once, by our own hook (http/request-log.ts).
     logger: false,
     // Once the grace period is over the listener closes; what is already on an accepted
     // connection is still served (the pool closes only after the listener), rather than
@@ -53,9 +54,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
   registerBodyParsers(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    // The request log reads the route template from the raw request (http/logging.module.ts).
-    (request.raw as IncomingMessage & { route?: string }).route =
-      request.routeOptions.url ?? UNMATCHED_ROUTE;
     done();
   });
 
@@ -67,7 +65,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // Body parsing is ours: JSON only (see http/body-parsers.ts).
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(QuietStartupLogger));
+  logRequests(fastify, PinoLogger.root, UNMATCHED_ROUTE);
   app.useGlobalPipes(new RequestValidationPipe());
   app.useGlobalFilters(problemDetails);
 
