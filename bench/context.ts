@@ -1,4 +1,5 @@
 import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIG_USER, type BenchDatabase } from './database';
 import type { Options } from './options';
@@ -22,6 +23,21 @@ export const loadAverage = (): string =>
   loadavg()
     .map((value) => value.toFixed(2))
     .join(', ');
+
+/**
+ * How the service is started: as `npm run start:prod` (and the image's CMD) starts it, with its
+ * Node flags (heap sizing), then the run's own `--node-options`, then `dist` (or another
+ * build's) entry point.
+ */
+export function serviceCommand(options: Options, dist = 'dist', extra: string[] = []): string[] {
+  const packageJson = JSON.parse(readFileSync('package.json', 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const productionFlags = packageJson.scripts['start:prod']
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--'));
+  return [...productionFlags, ...options.nodeOptions, ...extra, join(dist, 'src/main.js')];
+}
 
 /** The service and the floor, or two variants of the service (`--lever`). */
 export type Pair = { service: ServerProcess; floor: ServerProcess };
@@ -62,7 +78,7 @@ export async function startPair(
     const servicePort = await freePort();
     const service = await startServer({
       name: `service${suffix}`,
-      command: [...options.nodeOptions, 'dist/src/main.js'],
+      command: serviceCommand(options),
       env: serverEnv(options, databaseUrl, servicePort),
       port: servicePort,
     });

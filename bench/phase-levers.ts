@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { type Context, log, serverEnv } from './context';
+import { type Context, log, serverEnv, serviceCommand } from './context';
 import { removeBenchmarkRows } from './database';
 import { measureRoutes } from './phase-throughput';
 import { freePort, startServer } from './processes';
@@ -28,10 +27,7 @@ export async function measureLever(context: Context): Promise<void> {
   const baselinePort = await freePort();
   const baseline = await startServer({
     name: 'service-baseline',
-    command: [
-      ...options.nodeOptions,
-      options.baselineDist ? join(options.baselineDist, 'src/main.js') : 'dist/src/main.js',
-    ],
+    command: serviceCommand(options, options.baselineDist ?? 'dist'),
     env: serverEnv(options, database.url, baselinePort),
     port: baselinePort,
   });
@@ -39,10 +35,7 @@ export async function measureLever(context: Context): Promise<void> {
     const variantPort = await freePort();
     const variant = await startServer({
       name: 'service-variant',
-      command: [
-        ...options.nodeOptions,
-        options.variantDist ? join(options.variantDist, 'src/main.js') : 'dist/src/main.js',
-      ],
+      command: serviceCommand(options, options.variantDist ?? 'dist'),
       env: { ...serverEnv(options, database.url, variantPort), ...options.lever },
       port: variantPort,
     });

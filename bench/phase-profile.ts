@@ -1,6 +1,14 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { type Context, deepPaths, describeLoad, log, scenarioFor, serverEnv } from './context';
+import {
+  type Context,
+  deepPaths,
+  describeLoad,
+  log,
+  scenarioFor,
+  serverEnv,
+  serviceCommand,
+} from './context';
 import {
   formatProfile,
   type ProfileSummary,
@@ -32,7 +40,7 @@ async function profileServer(
   const port = await freePort();
   const entry =
     name === 'service'
-      ? [...context.options.nodeOptions, '--cpu-prof', `--cpu-prof-dir=${dir}`, 'dist/src/main.js']
+      ? serviceCommand(context.options, 'dist', ['--cpu-prof', `--cpu-prof-dir=${dir}`])
       : ['--cpu-prof', `--cpu-prof-dir=${dir}`, join(context.jsDir, 'floor.js')];
   const spawned = performance.now();
   const server = await startServer({

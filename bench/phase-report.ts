@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
-import { type Context, loadAverage, log, seconds } from './context';
+import { type Context, loadAverage, log, seconds, serviceCommand } from './context';
 import { SLICE_SEC } from './phase-throughput';
 import {
   comparisonRows,
@@ -85,7 +85,7 @@ export async function report(
       `- Seed: ${context.settings.seed}`,
       `- Load average (1, 5, 15 min) when the run ended: ${loadAverage()} (2 cores; other jobs share them)`,
       `- Load: autocannon in its own process, ${context.settings.connections} connections, ${context.settings.durationSec} s per route and server after ${context.settings.warmupSec} s of warm-up each; floor and service take turns in stretches of about ${SLICE_SEC} s (ABBA order), never loaded at once`,
-      `- Service: \`node ${context.options.nodeOptions.map((flag) => `${flag} `).join('')}dist/src/main.js\`, NODE_ENV=production, LOG_LEVEL=${context.settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${context.settings.poolMax}; the floor has the same pool size`,
+      `- Service: \`node ${serviceCommand(context.options).join(' ')}\` (as \`npm run start:prod\`), NODE_ENV=production, LOG_LEVEL=${context.settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${context.settings.poolMax}; the floor has the same pool size`,
       '',
       ...(table
         ? [
