@@ -1,5 +1,7 @@
 import { Injectable, Module } from '@nestjs/common';
 import { Logger, LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
+import type { Options } from 'pino-http';
 import { AppConfig } from '../config/app-config';
 
 /** pino-pretty is a dev dependency: a production image run in development mode has none. */
@@ -10,6 +12,23 @@ function prettyPrinterInstalled(): boolean {
   } catch {
     return false;
   }
+}
+
+/** A written line reaches stdout within this long, however quiet the service. */
+const LOG_FLUSH_INTERVAL_MS = 100;
+
+/**
+ * Standard output, written in blocks of at least 4 KiB (or every LOG_FLUSH_INTERVAL_MS) rather
+ * than with one system call per line, which was an eighth of the CPU time of a request. pino
+ * writes out what is pending when the process exits, a crash included.
+ */
+function bufferedStdout(): pino.DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 4096,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
+  });
 }
 
 /** Nest's own start-up lines: one per module, per controller and per route. */
@@ -49,9 +68,10 @@ export class QuietStartupLogger extends Logger {
   imports: [
     LoggerModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        forRoutes: [],
-        pinoHttp: {
+      useFactory: (config: AppConfig) => {
+        const pretty =
+          config.nodeEnv === 'development' && process.stdout.isTTY && prettyPrinterInstalled();
+        const options: Options = {
           level: config.logLevel,
           // Nothing logs a raw request or response: the request line is built field by field.
           wrapSerializers: false,
@@ -65,12 +85,10 @@ export class QuietStartupLogger extends Logger {
             ],
             censor: '[redacted]',
           },
-          transport:
-            config.nodeEnv === 'development' && process.stdout.isTTY && prettyPrinterInstalled()
-              ? { target: 'pino-pretty', options: { singleLine: true } }
-              : undefined,
-        },
-      }),
+          transport: pretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+        };
+        return { forRoutes: [], pinoHttp: pretty ? options : [options, bufferedStdout()] };
+      },
     }),
   ],
   providers: [QuietStartupLogger],
