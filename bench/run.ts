@@ -80,18 +80,7 @@ async function main(): Promise<void> {
     };
 
     const measurements: Measurements = { connections: options.connections };
-    const sections: Partial<Record<Section, string>> = {};
-    if (phases.has('repository')) {
-      sections.repository = await timeRepositoryPhase(context, SMALL_PLAN, measurements);
-    }
-    if (phases.has('throughput')) await measureThroughput(context, measurements);
-    if (phases.has('roundtrips') || phases.has('rtt')) {
-      sections.rtt = await measureRoundTrips(context, measurements);
-    }
-    if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
-      await measureLever(context);
-    }
-    if (phases.has('profile')) sections.profile = await profileServers(context);
+    const sections = await runPhases(context, measurements);
     log(`load average (1, 5, 15 min): ${loadAverage()}`);
     await report(context, measurements, sections, postgres, started);
   } finally {
@@ -99,6 +88,28 @@ async function main(): Promise<void> {
     await removeBenchmarkRows(database.url).catch(() => undefined);
     await database.stop();
   }
+}
+
+/** Runs the phases asked for, in order; returns the RESULTS.md sections they measured. */
+async function runPhases(
+  context: Context,
+  measurements: Measurements,
+): Promise<Partial<Record<Section, string>>> {
+  const { options } = context;
+  const phases = options.phases;
+  const sections: Partial<Record<Section, string>> = {};
+  if (phases.has('repository')) {
+    sections.repository = await timeRepositoryPhase(context, SMALL_PLAN, measurements);
+  }
+  if (phases.has('throughput')) await measureThroughput(context, measurements);
+  if (phases.has('roundtrips') || phases.has('rtt')) {
+    sections.rtt = await measureRoundTrips(context, measurements);
+  }
+  if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
+    await measureLever(context);
+  }
+  if (phases.has('profile')) sections.profile = await profileServers(context);
+  return sections;
 }
 
 /** Seeds the databases unless they already hold the rows; returns the number of tasks, printed. */
