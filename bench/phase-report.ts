@@ -78,9 +78,11 @@ function runSection(
     ? 'BENCH_DATABASE_URL'
     : `embedded, ${options.durable ? 'durable' : 'fsync and synchronous_commit off'}`;
   const throughput = measurements.throughput ? comparisonRows(measurements.throughput) : null;
+  const args = process.argv.slice(2);
+  const command = args.length > 0 ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';
   const targetTable = targetRows(targets);
   return [
-    `Measured ${details.date} (${settings.mode} run, \`npm run bench${options.quick ? ' -- --quick' : ''}\`), commit ${details.commit}.`,
+    `Measured ${details.date} (${settings.mode} run, \`${command}\`), commit ${details.commit}.`,
     '',
     `- Machine: ${details.cpu}, ${details.cores} cores, ${details.memoryGiB} GiB; ${details.os}`,
     `- Node ${details.node}, PostgreSQL ${details.postgres} (${database})`,

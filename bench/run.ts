@@ -103,7 +103,8 @@ async function runPhases(
   }
   if (phases.has('throughput')) await measureThroughput(context, measurements);
   if (phases.has('roundtrips') || phases.has('rtt')) {
-    sections.rtt = await measureRoundTrips(context, measurements);
+    const rtt = await measureRoundTrips(context, measurements);
+    if (rtt !== undefined) sections.rtt = rtt;
   }
   if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
     await measureLever(context);
