@@ -32,8 +32,8 @@ const USAGE = `npm run bench -- [options]
   --write-results      rewrite the generated sections of bench/RESULTS.md with this run's
                        measurements (without it, the tracked file is left alone)
 
-Working files (the embedded PostgreSQL, server logs, CPU profiles; 300+ MB for the full
-seed) go under bench/.work, which git ignores; delete it to start from scratch.
+Working files (the embedded PostgreSQL, server logs, CPU profiles; about 2 GB once the
+full seed is there) go under bench/.work, which git ignores; delete it to start from scratch.
 BENCH_DATABASE_URL uses that database instead of the embedded one under bench/.work/pg.`;
 
 export const PHASES = [

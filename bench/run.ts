@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   );
   log(`tasks service benchmark (${options.quick ? '--quick' : 'full'}): ${[...phases].join(', ')}`);
   log(
-    `working files (the embedded PostgreSQL, server logs, profiles; 300+ MB for the full seed): ` +
+    `working files (the embedded PostgreSQL, server logs, profiles; about 2 GB once the full seed is there): ` +
       `${relative('.', WORK_DIR)}/`,
   );
   log(`load average (1, 5, 15 min): ${loadAverage()}`);
