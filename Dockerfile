@@ -47,5 +47,7 @@ COPY package.json ./
 USER 1000:1000
 EXPOSE 3000
 # `node` directly rather than `npm start`: node receives SIGTERM itself (the graceful shutdown in
-# src/main.ts) and npm writes nothing to a read-only file system. Same target as `start:prod`.
-CMD ["node", "dist/src/main.js"]
+# src/main.ts) and npm writes nothing to a read-only file system. Same command as `start:prod`:
+# the old-space cap keeps the resident set under load near 160 MB instead of V8's lazy growth to
+# about 280 MB (bench/RESULTS.md, "What each lever did").
+CMD ["node", "--max-old-space-size=160", "dist/src/main.js"]

@@ -10,13 +10,20 @@ import { signToken } from './tokens';
  */
 type Request = { method: string; path: string; headers: Record<string, string>; body?: string };
 
+/**
+ * Each user's token, signed once for the whole run (they are valid for hours), as a client keeps
+ * its token between requests. Signing afresh for every stretch of load made nearly every request
+ * of a stretch present a token the service had never seen.
+ */
+const tokens = new Map<string, string>();
+
 function requestFactory(scenario: Scenario): () => Request {
-  const tokens = new Map<string, string>();
   const auth = (userId: string): Record<string, string> => {
-    let token = tokens.get(userId);
+    const key = `${scenario.secret}\n${userId}`;
+    let token = tokens.get(key);
     if (!token) {
       token = signToken(scenario.secret, userId);
-      tokens.set(userId, token);
+      tokens.set(key, token);
     }
     return { authorization: `Bearer ${token}` };
   };

@@ -2,8 +2,7 @@ import { ConsoleLogger, type DynamicModule, type NestApplicationOptions } from '
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { IncomingMessage } from 'node:http';
-import { Logger } from 'nestjs-pino';
+import { PinoLogger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app-config';
 import { ShutdownService } from './health/shutdown.service';
@@ -11,11 +10,13 @@ import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
 import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
+import { QuietStartupLogger } from './http/logging.module';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
 import { RouteMethods } from './http/route-methods';
 import { registerSecurityHeaders } from './http/security-headers';
+import { logRequests } from './http/request-log';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
 
@@ -54,7 +55,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // What Node's parser refuses (bad framing, oversized headers) never reaches a route.
     clientErrorHandler: answerClientError,
     genReqId: assignRequestId,
-    // Requests are logged once, by nestjs-pino.
+    // Requests are logged once, by our own hook (http/request-log.ts).
     logger: false,
     // Once the grace period is over the listener closes; what is already on an accepted
     // connection is still served (the pool closes only after the listener), rather than
@@ -89,9 +90,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   registerConditionalGet(fastify);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
-    // The request log reads the route template from the raw request (http/logging.module.ts).
-    (request.raw as IncomingMessage & { route?: string }).route =
-      request.routeOptions.url ?? UNMATCHED_ROUTE;
     done();
   });
 
@@ -106,7 +104,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // Body parsing is ours: JSON only (see http/body-parsers.ts).
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(QuietStartupLogger));
+  logRequests(fastify, PinoLogger.root, UNMATCHED_ROUTE);
   app.useGlobalPipes(new RequestValidationPipe());
   app.useGlobalFilters(problemDetails);
 

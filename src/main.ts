@@ -5,6 +5,7 @@ import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError } from './config/environment';
 import { DataLayerError } from './database/data-layer.errors';
 import { ShutdownService } from './health/shutdown.service';
+import { DOCS_PATH } from './http/openapi';
 
 /** Start-up failures the operator can fix are one clear line, not a stack trace. */
 function exitOnStartupFailure(error: unknown): never {
@@ -68,16 +69,22 @@ async function bootstrap(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT', 0));
 
   await app.listen(config.http.port, config.http.host);
+  const url = await app.getUrl();
+  const docs = `${url}/${DOCS_PATH}`;
   if (config.auth.usesDevelopmentSecret) {
     logger.warn(
-      'No AUTH_JWT_SECRET or AUTH_JWKS_URL: using the fixed DEVELOPMENT secret. Never deploy like this. ' +
-        'Get a token with: npm run token -- <userId>',
+      'No AUTH_JWT_SECRET or AUTH_JWKS_URL: using the fixed DEVELOPMENT secret. Never deploy like this.',
     );
   }
   logger.log(
-    { url: await app.getUrl(), startupMs: Math.round(performance.now() - started) },
-    'tasks service listening',
+    { url, docs, startupMs: Math.round(performance.now() - started) },
+    `tasks service listening on ${url}; API docs at ${docs}`,
   );
+  if (config.nodeEnv === 'development' && config.auth.jwtSecret !== null) {
+    logger.log(
+      `Get a token: npm run -s token -- <userId>; send it as "Authorization: Bearer <token>" (or Authorize in ${docs})`,
+    );
+  }
 }
 
 void bootstrap();

@@ -1,14 +1,8 @@
-import { Module, RequestMethod } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LoggerModule } from 'nestjs-pino';
+import { Injectable, Module } from '@nestjs/common';
+import { Logger, LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
+import type { Options } from 'pino-http';
 import { AppConfig } from '../config/app-config';
-
-type LoggedRequest = IncomingMessage & { id?: string; userId?: string; route?: string };
-
-const isProbe = (request: IncomingMessage): boolean =>
-  request.url === '/health' ||
-  request.url?.startsWith('/health/') === true ||
-  request.url === '/metrics';
 
 /** pino-pretty is a dev dependency: a production image run in development mode has none. */
 function prettyPrinterInstalled(): boolean {
@@ -20,49 +14,67 @@ function prettyPrinterInstalled(): boolean {
   }
 }
 
+/** A written line reaches stdout within this long, however quiet the service. */
+const LOG_FLUSH_INTERVAL_MS = 100;
+
 /**
- * JSON logs through nestjs-pino, registered once: a line per request with its id, method,
- * route, status, duration and caller; credentials redacted; probes only at debug.
+ * Standard output, written in blocks of at least 4 KiB (or every LOG_FLUSH_INTERVAL_MS) rather
+ * than with one system call per line, which was an eighth of the CPU time of a request. pino
+ * writes out what is pending when the process exits, a crash included.
+ */
+function bufferedStdout(): pino.DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: 4096,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
+  });
+}
+
+/** Nest's own start-up lines: one per module, per controller and per route. */
+const FRAMEWORK_START_UP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+
+/**
+ * nestjs-pino's logger, with Nest's start-up chatter at debug: at info, start-up is the few lines
+ * an operator needs (database, migrations, where the service and its docs are).
+ */
+@Injectable()
+export class QuietStartupLogger extends Logger {
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    const context = optionalParams.at(-1);
+    if (typeof context === 'string' && FRAMEWORK_START_UP_CONTEXTS.has(context)) {
+      super.debug(message, ...optionalParams);
+    } else {
+      super.log(message, ...optionalParams);
+    }
+  }
+}
+
+/**
+ * JSON logs through nestjs-pino, registered once: credentials redacted, pretty-printed in a
+ * development terminal. The line per request is written by `logRequests` (http/request-log.ts)
+ * with the logger this module builds, so nestjs-pino mounts no request middleware: the
+ * per-request pino-http child logger, the middleware bridge and the request-scoped
+ * AsyncLocalStorage it needed are off the request path. Logs written during a request carry
+ * its id explicitly (`requestId`).
  */
 @Module({
   imports: [
     LoggerModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        // nestjs-pino's default route, `{/*splat}`, reaches @fastify/middie as `/{/*splat}`,
-        // which matches no request path: without this, no request is ever logged.
-        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
-        pinoHttp: {
+      useFactory: (config: AppConfig) => {
+        const pretty =
+          config.nodeEnv === 'development' && process.stdout.isTTY && prettyPrinterInstalled();
+        const options: Options = {
           level: config.logLevel,
-          // The id was assigned by the HTTP adapter (see http/request-id.ts).
-          genReqId: (request: LoggedRequest) => request.id ?? 'unknown',
-          customLogLevel: (request, response, error) => {
-            if (error || response.statusCode >= 500) return 'error';
-            if (isProbe(request)) return 'debug';
-            return response.statusCode >= 400 ? 'warn' : 'info';
-          },
-          // The route is known when the request arrives (set by an onRequest hook in
-          // app.factory.ts); the caller only once the guard has run, so it joins the final line.
-          // pino-http adds props a second time at the end unless they are unchanged.
-          customProps: (request: LoggedRequest) => ({ route: request.route }),
-          customSuccessObject: (request: LoggedRequest, _response, fields: object) => ({
-            ...fields,
-            userId: request.userId,
-          }),
-          customErrorObject: (request: LoggedRequest, _response, _error, fields: object) => ({
-            ...fields,
-            userId: request.userId,
-          }),
-          serializers: {
-            req: (request: { id: string; method: string; url: string }) => ({
-              id: request.id,
-              method: request.method,
-              url: request.url,
-            }),
-            res: (response: ServerResponse | { statusCode: number }) => ({
-              statusCode: response.statusCode,
-            }),
-          },
+          // Nothing logs a raw request or response: the request line is built field by field.
+          wrapSerializers: false,
           redact: {
             paths: [
               'req.headers.authorization',
@@ -73,13 +85,13 @@ function prettyPrinterInstalled(): boolean {
             ],
             censor: '[redacted]',
           },
-          transport:
-            config.nodeEnv === 'development' && process.stdout.isTTY && prettyPrinterInstalled()
-              ? { target: 'pino-pretty', options: { singleLine: true } }
-              : undefined,
-        },
-      }),
+          transport: pretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
+        };
+        return { forRoutes: [], pinoHttp: pretty ? options : [options, bufferedStdout()] };
+      },
     }),
   ],
+  providers: [QuietStartupLogger],
+  exports: [QuietStartupLogger],
 })
 export class LoggingModule {}

@@ -36,6 +36,7 @@ import {
   MalformedBodyError,
   RequestValidationError,
 } from './request-errors';
+import { noteFailure } from './request-log';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -71,8 +72,8 @@ const retryLater = { 'Retry-After': String(RETRY_AFTER_SECONDS) };
  * The one exception filter, registered once in `createApp`: every error — thrown by a handler,
  * a guard or a pipe, or raised by Fastify itself (body parsing, unknown routes) — leaves as
  * `application/problem+json`. This is also the one place that maps domain errors to HTTP.
- * Unexpected errors are logged with the request id; no response carries a stack trace, SQL or a
- * driver message.
+ * Server-side failures are noted for the request's log line (unexpected errors with their stack);
+ * no response carries a stack trace, SQL or a driver message.
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
@@ -117,7 +118,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     const problem = allowed ? methodNotAllowed(request, allowed) : describe(exception, request);
     const status = problem.status ?? ERROR_CODES[problem.code];
-    this.log(exception, problem, requestId);
+    this.noteServerFailure(exception, problem, request);
     for (const [name, value] of Object.entries(problem.headers ?? {})) {
       adapter.setHeader(response, name, value);
     }
@@ -145,12 +146,13 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     return methods.length === 0 ? null : [...methods, 'OPTIONS'].join(', ');
   }
 
-  private log(exception: unknown, problem: Problem, requestId: string): void {
+  /** Server-side failures are logged once, on the request's own line (http/request-log.ts). */
+  private noteServerFailure(exception: unknown, problem: Problem, request: RawRequest): void {
     if (problem.code === 'INTERNAL_ERROR') {
-      this.logger.error({ err: exception, requestId }, 'unexpected error');
+      noteFailure(request, { err: exception, detail: problem.detail });
     } else if (problem.code === 'SERVICE_UNAVAILABLE') {
       const sqlState = exception instanceof DataLayerError ? exception.sqlState : undefined;
-      this.logger.warn({ requestId, error: errorName(exception), sqlState }, problem.detail);
+      noteFailure(request, { error: errorName(exception), sqlState, detail: problem.detail });
     }
   }
 }
