@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { bringDatabaseBack, sleep, takeDatabaseAway } from './faults/fault-support';
-import { type AppProcess, listeningUrl, spawnApp } from './support/app-process';
+import { type AppProcess, listeningUrl, spawnApp, spawnServingApp } from './support/app-process';
 import { createTestDatabase } from './support/test-database';
 import { signToken } from './support/tokens';
 import { TEST_JWT_SECRET } from './support/test-app';
@@ -15,12 +15,7 @@ describe('request logs', () => {
     'carry the request id, route template, status and caller, and no token',
     async () => {
       const database = await createTestDatabase();
-      const app = spawnApp({
-        NODE_ENV: 'test',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: database.url,
-        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      const app = spawnServingApp(database.url, {
         LOG_LEVEL: 'info',
       });
       try {

@@ -2,8 +2,8 @@ import type { InjectOptions } from 'fastify';
 import { SignJWT } from 'jose';
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
-import { listeningUrl, spawnApp } from '../support/app-process';
-import { startTestApp, TEST_JWT_SECRET, TestApp } from '../support/test-app';
+import { listeningUrl, spawnServingApp } from '../support/app-process';
+import { startTestApp, TestApp } from '../support/test-app';
 import { createTestDatabase, TestDatabase, withDatabase } from '../support/test-database';
 import {
   admin,
@@ -68,12 +68,7 @@ describe('database outage under load', () => {
   it('answers fast 503s with Retry-After, then recovers by itself with nothing half-written', async () => {
     const database = await createTestDatabase();
     const role = await appRole(database);
-    const app = spawnApp({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: role.url,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    const app = spawnServingApp(role.url, {
       DATABASE_POOL_MAX: '5',
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
       DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),

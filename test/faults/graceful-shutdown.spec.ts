@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TEST_JWT_SECRET } from '../support/test-app';
-import { listeningUrl, spawnApp } from '../support/app-process';
+import { listeningUrl, spawnServingApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import { expectNoSecrets, inspect, reportFigures, round, sleep, steadyLoad } from './fault-support';
 import { authHeader } from '../support/tokens';
@@ -27,12 +26,7 @@ describe('graceful shutdown under load', () => {
   it('fails no accepted request, turns /health 503 at once and exits 0 after the grace period', async () => {
     const database = await createTestDatabase();
     const graceMs = 1500;
-    const app = spawnApp({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    const app = spawnServingApp(database.url, {
       SHUTDOWN_GRACE_MS: String(graceMs),
       LOG_LEVEL: 'info',
     });

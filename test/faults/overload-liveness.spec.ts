@@ -1,6 +1,6 @@
 import { request } from 'node:http';
-import { startTestApp, TEST_JWT_SECRET } from '../support/test-app';
-import { listeningUrl, spawnApp } from '../support/app-process';
+import { startTestApp } from '../support/test-app';
+import { listeningUrl, spawnServingApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import { inFlightLimit } from '../../src/health/request-shedding';
 import { authHeader, inspect, quantile, reportFigures, round, sleep } from './fault-support';
@@ -35,12 +35,7 @@ function get(
 describe('liveness with a thousand requests queued on the pool', () => {
   it('answers /health/live well inside the probe timeout', async () => {
     const database = await createTestDatabase();
-    const app = spawnApp({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    const app = spawnServingApp(database.url, {
       DATABASE_POOL_MAX: String(POOL_MAX),
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
       DATABASE_STATEMENT_TIMEOUT_MS: '5000',

@@ -1,7 +1,7 @@
 import { MIGRATIONS } from '../../migrations';
 import { Client } from 'pg';
-import { TEST_JWT_SECRET } from '../support/test-app';
-import { listeningUrl, spawnApp } from '../support/app-process';
+
+import { listeningUrl, spawnApp, spawnServingApp } from '../support/app-process';
 import { findPgBouncer, PGBOUNCER_REQUIRED_VAR, PgBouncer } from '../support/pgbouncer';
 import { openDataSource } from '../support/test-data-source';
 import {
@@ -40,12 +40,7 @@ const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
 
 /** The service as a process, with DATABASE_URL pointing at the pooler. */
 const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
-  spawnApp({
-    NODE_ENV: 'test',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: url,
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+  spawnServingApp(url, {
     DATABASE_POOL_MAX: '5',
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
     DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),

@@ -1,5 +1,4 @@
-import { TEST_JWT_SECRET } from '../support/test-app';
-import { listeningUrl, spawnApp } from '../support/app-process';
+import { listeningUrl, spawnServingApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import {
   authHeader,
@@ -29,12 +28,7 @@ const countBy = (outcomes: MixedOutcome[]): Record<string, number> =>
 describe('sessions terminated every 20 ms under load', () => {
   it('keeps the process alive, answers only 2xx or 503, and serves again afterwards', async () => {
     const database = await createTestDatabase();
-    const app = spawnApp({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    const app = spawnServingApp(database.url, {
       DATABASE_POOL_MAX: '5',
       DATABASE_CONNECT_TIMEOUT_MS: '2000',
       DATABASE_STATEMENT_TIMEOUT_MS: '2000',

@@ -1,8 +1,8 @@
 import { connect, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/app.factory';
-import { startTestApp, TEST_JWT_SECRET } from '../support/test-app';
-import { listeningUrl, spawnApp } from '../support/app-process';
+import { startTestApp } from '../support/test-app';
+import { listeningUrl, spawnServingApp } from '../support/app-process';
 import { createTestDatabase } from '../support/test-database';
 import { authHeader, reportFigures, round, sleep } from './fault-support';
 
@@ -34,12 +34,7 @@ function dribble(url: string, head: string, everyMs: number): { socket: Socket; 
 describe('shutdown with clients that dribble their requests', () => {
   it('exits 0 within grace + drain, cutting the connections left at the drain deadline', async () => {
     const database = await createTestDatabase();
-    const app = spawnApp({
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    const app = spawnServingApp(database.url, {
       SHUTDOWN_GRACE_MS: String(GRACE_MS),
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
       DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),

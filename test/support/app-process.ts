@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 
+import { TEST_JWT_SECRET } from './test-app';
+
 const ROOT = resolve(__dirname, '../..');
 
 export interface AppProcess {
@@ -87,6 +89,21 @@ export function spawnApp(env: Record<string, string>, cwd = ROOT): AppProcess {
 }
 
 /** The URL the app listens on, from its "tasks service listening" log line. */
+/**
+ * `spawnApp` for a test that talks to the service: on a free loopback port, against `databaseUrl`,
+ * with the tests' signing secret; `env` adds to or overrides that.
+ */
+export function spawnServingApp(databaseUrl: string, env: Record<string, string> = {}): AppProcess {
+  return spawnApp({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    ...env,
+  });
+}
+
 export async function listeningUrl(app: AppProcess): Promise<string> {
   const line = await app.waitForLine(/tasks service listening/);
   return (JSON.parse(line) as { url: string }).url;
