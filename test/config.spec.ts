@@ -1,13 +1,27 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigService } from '@nestjs/config';
+import { Test } from '@nestjs/testing';
+import { createApp } from '../src/app.factory';
 import { AppConfig } from '../src/config/app-config';
+import { ConfigModule, type ConfigNamespaces } from '../src/config/config.module';
 import { readEnvironment } from '../src/config/environment-file';
+import type * as EnvironmentModule from '../src/config/environment';
 import {
   DEVELOPMENT_JWT_SECRET,
   InvalidEnvironmentError,
   validateEnvironment,
 } from '../src/config/environment';
+import { testConfig } from './support/test-app';
+import { createTestDatabase } from './support/test-database';
+
+// The real validation, counted: building the application must not validate a second time.
+jest.mock('../src/config/environment', () => {
+  const actual = jest.requireActual<typeof EnvironmentModule>('../src/config/environment');
+  return { ...actual, validateEnvironment: jest.fn(actual.validateEnvironment) };
+});
+const validations = jest.mocked(validateEnvironment);
 
 // FR-001: configuration from the environment, validated once, all problems reported together.
 describe('environment validation', () => {
@@ -207,5 +221,47 @@ describe('readEnvironment', () => {
     const before = { ...process.env };
     readEnvironment(process.env, file);
     expect(process.env).toEqual(before);
+  });
+});
+
+// @nestjs/config serves the settings validated once, and never reads or writes process.env.
+describe('ConfigModule', () => {
+  it('validates the environment once and serves the result as AppConfig and through ConfigService', async () => {
+    const before = { ...process.env };
+    validations.mockClear();
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot()],
+    }).compile();
+    try {
+      expect(validations).toHaveBeenCalledTimes(1);
+      const config = moduleRef.get(AppConfig);
+      const typed = moduleRef.get<ConfigService<ConfigNamespaces, true>>(ConfigService);
+      expect(typed.get('app', { infer: true })).toBe(config);
+      expect(typed.get('app.http.port', { infer: true })).toBe(config.http.port);
+      // process.env is no source of settings: what it holds is not served.
+      expect(process.env.PATH).toBeDefined();
+      expect(moduleRef.get(ConfigService).get('PATH')).toBeUndefined();
+      expect(process.env).toEqual(before);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('builds the application on the given AppConfig without validating again or touching process.env', async () => {
+    const database = await createTestDatabase();
+    const config = testConfig(database.url);
+    const before = { ...process.env };
+    validations.mockClear();
+    const app = await createApp({ config });
+    try {
+      await app.init();
+      expect(validations).not.toHaveBeenCalled();
+      expect(app.get(AppConfig)).toBe(config);
+      expect(app.get(ConfigService).get('app')).toBe(config);
+      expect(process.env).toEqual(before);
+    } finally {
+      await app.close();
+      await database.drop();
+    }
   });
 });
