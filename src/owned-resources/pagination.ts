@@ -6,8 +6,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodeCursor } from './cursor';
 import type { Cursor, Page } from './owned.repository';
 
-export const MAX_PAGE_SIZE = 500;
-export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+// A client that never follows `Link` still gets a whole list of up to 1,000 (specification §9).
+export const DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE;
 
 // Query strings are text; only these exact spellings are read as a boolean or a number.
 export const toBoolean = ({ value }: { value: unknown }): unknown =>
