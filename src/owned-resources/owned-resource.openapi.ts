@@ -2,11 +2,13 @@ import { applyDecorators, type Type } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiProperty,
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
@@ -21,6 +23,16 @@ export interface OwnedResourceApiOptions {
   /** The wire form of one. */
   response: Type<unknown>;
   notFoundCode: ErrorCode;
+}
+
+/** The wire form of one, with `deleted: false`: a live item in the changes feed. */
+function liveChangeOf(response: Type<unknown>): Type<unknown> {
+  class LiveChange extends (response as Type<object>) {
+    @ApiProperty({ type: Boolean, enum: [false], description: 'A live item.' })
+    deleted!: false;
+  }
+  Object.defineProperty(LiveChange, 'name', { value: `${response.name}Change` });
+  return LiveChange;
 }
 
 /**
@@ -59,6 +71,7 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
       ApiProblemResponse(415, ['UNSUPPORTED_MEDIA_TYPE'], 'The body is not application/json'),
     );
 
+  const liveChange = liveChangeOf(response);
   const idempotencyKey = () =>
     applyDecorators(
       ApiHeader({
@@ -139,6 +152,7 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
     Changes: ({ summary, description }: { summary: string; description: string }) =>
       applyDecorators(
         ApiOperation({ summary, description }),
+        ApiExtraModels(liveChange),
         ApiOkResponse({
           schema: {
             type: 'object',
@@ -148,16 +162,7 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
                 type: 'array',
                 items: {
                   oneOf: [
-                    {
-                      allOf: [
-                        { $ref: getSchemaPath(response) },
-                        {
-                          type: 'object',
-                          required: ['deleted'],
-                          properties: { deleted: { type: 'boolean', enum: [false] } },
-                        },
-                      ],
-                    },
+                    { $ref: getSchemaPath(liveChange) },
                     {
                       type: 'object',
                       description: `A ${noun} deleted since the token (a tombstone).`,
