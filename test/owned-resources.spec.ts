@@ -395,6 +395,26 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       expect(await count(owner)).toBe(1);
     });
 
+    it('refuses a key used on the other collection (422: the path is part of the request)', async () => {
+      const owner = `cross-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      const other = resource.name === 'tasks' ? 'lists' : 'tasks';
+      const otherBody = other === 'tasks' ? { title: 'new' } : { name: 'new' };
+      await request(server())
+        .post(`/api/${owner}/${other}`)
+        .set(token)
+        .set('Idempotency-Key', idempotencyKey)
+        .send(otherBody)
+        .expect(201);
+      expectProblem(
+        await create(owner, token, idempotencyKey, resource.createBody),
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+      expect(await count(owner)).toBe(0);
+    });
+
     it('scopes keys to the caller: another user with the same key creates their own', async () => {
       const idempotencyKey = newKey();
       const mine = await create('alice', alice, idempotencyKey, resource.createBody).expect(201);

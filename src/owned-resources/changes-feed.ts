@@ -4,10 +4,8 @@ import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { decodeChangeToken, encodeChangeToken } from '../sync/change-token';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 import type { OwnedRepository } from './owned.repository';
-import { MAX_PAGE_SIZE } from './pagination';
+import { MAX_PAGE_SIZE, toInteger } from './pagination';
 
-const toInteger = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' && /^[0-9]{1,6}$/.test(value) ? Number(value) : value;
 const LIMIT_MESSAGE = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
 
 /** Query of `GET /api/:userId/<resource>/changes` (specification §10). */

@@ -13,7 +13,7 @@ export const DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE;
 // Query strings are text; only these exact spellings are read as a boolean or a number.
 export const toBoolean = ({ value }: { value: unknown }): unknown =>
   value === 'true' ? true : value === 'false' ? false : value;
-const toInteger = ({ value }: { value: unknown }): unknown =>
+export const toInteger = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^[0-9]{1,6}$/.test(value) ? Number(value) : value;
 
 export interface PageQuery<Sort extends string> {
