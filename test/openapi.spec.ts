@@ -128,7 +128,7 @@ describe('OpenAPI', () => {
     const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(apiOperations).toHaveLength(11);
+    expect(apiOperations).toHaveLength(13);
     for (const operation of apiOperations) {
       expect(operation.security).toEqual([{ bearer: [] }]);
       for (const status of ['401', '403', '429', '500', '503']) {
@@ -153,7 +153,12 @@ describe('OpenAPI', () => {
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');
     const schemaOf = (name: string) => list.parameters?.find((p) => p.name === name)?.schema;
-    expect(schemaOf('limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 500 });
+    expect(schemaOf('limit')).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      default: 1000,
+    });
     expect(schemaOf('userId')).toMatchObject({ type: 'string' });
 
     const create = document.paths['/api/{userId}/tasks'].post;
@@ -165,15 +170,32 @@ describe('OpenAPI', () => {
       '400',
       '401',
       '403',
+      '409',
       '413',
       '414',
       '415',
+      '422',
       '429',
       '431',
       '500',
       '503',
     ]);
     expect(create.responses['201'].headers).toHaveProperty('Location');
+    expect(create.parameters?.find((p) => p.name === 'Idempotency-Key')).toMatchObject({
+      in: 'header',
+      required: false,
+      schema: { type: 'string', maxLength: 255 },
+    });
+
+    // specification §10: the feed, with its own path (not taken for an :id) and 410.
+    const changes = document.paths['/api/{userId}/tasks/changes'].get;
+    expect(changes.parameters?.map((parameter) => parameter.name).sort()).toEqual([
+      'limit',
+      'since',
+      'userId',
+    ]);
+    expect(Object.keys(changes.responses)).toEqual(expect.arrayContaining(['200', '400', '410']));
+    expect(document.paths['/api/{userId}/lists/changes'].get.responses).toHaveProperty('410');
 
     const update = document.paths['/api/{userId}/tasks/{id}'].put;
     expect(update.parameters?.map((parameter) => parameter.name)).toContain('If-Match');

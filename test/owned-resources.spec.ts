@@ -350,4 +350,249 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       ).toHaveLength(1);
     });
   });
+
+  // specification §9: a create is safe to retry with Idempotency-Key.
+  describe('Idempotency-Key on create', () => {
+    let key = 0;
+    const newKey = (): string => `key-${resource.name}-${(key += 1)}-${Date.now()}`;
+    const create = (owner: string, token: object, idempotencyKey: string, body: object) =>
+      request(server())
+        .post(collection(owner))
+        .set(token as Record<string, string>)
+        .set('Idempotency-Key', idempotencyKey)
+        .send(body);
+    const count = async (owner: string): Promise<number> =>
+      Number(
+        (await db.query(`SELECT count(*) FROM ${resource.name} WHERE user_id = $1`, [owner]))
+          .rows[0].count,
+      );
+
+    it('answers a retry with the first response (status, body, Location, ETag) and stores nothing new', async () => {
+      const owner = `retry-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      const first = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      const again = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      expect(again.body).toEqual(first.body);
+      expect(again.headers['location']).toBe(first.headers['location']);
+      expect(again.headers['etag']).toBe(first.headers['etag']);
+      expect(first.headers['location']).toBe(item(owner, first.body.id));
+      expect(await count(owner)).toBe(1);
+      const keys = await db.query(
+        'SELECT user_id, resource_path FROM idempotency_keys WHERE key = $1',
+        [idempotencyKey],
+      );
+      expect(keys.rows).toEqual([{ user_id: owner, resource_path: first.headers['location'] }]);
+    });
+
+    it('refuses the key with another body (422 IDEMPOTENCY_KEY_REUSED), changing nothing', async () => {
+      const owner = `reuse-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      const other = await create(owner, token, idempotencyKey, resource.updateBody);
+      expectProblem(other, 422, 'IDEMPOTENCY_KEY_REUSED');
+      expect(await count(owner)).toBe(1);
+    });
+
+    it('refuses a key used on the other collection (422: the path is part of the request)', async () => {
+      const owner = `cross-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      const other = resource.name === 'tasks' ? 'lists' : 'tasks';
+      const otherBody = other === 'tasks' ? { title: 'new' } : { name: 'new' };
+      await request(server())
+        .post(`/api/${owner}/${other}`)
+        .set(token)
+        .set('Idempotency-Key', idempotencyKey)
+        .send(otherBody)
+        .expect(201);
+      expectProblem(
+        await create(owner, token, idempotencyKey, resource.createBody),
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+      expect(await count(owner)).toBe(0);
+    });
+
+    it('scopes keys to the caller: another user with the same key creates their own', async () => {
+      const idempotencyKey = newKey();
+      const mine = await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
+      const theirs = await create('bob', bob, idempotencyKey, resource.createBody).expect(201);
+      expect(theirs.body.id).not.toBe(mine.body.id);
+      expect(theirs.body.user_id).toBe('bob');
+    });
+
+    it('20 concurrent requests with one key create exactly one, and all answer it', async () => {
+      const owner = `concurrent-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, () => create(owner, token, idempotencyKey, resource.createBody)),
+      );
+      expect(responses.map((response) => response.status)).toEqual(Array(20).fill(201));
+      expect(new Set(responses.map((response) => response.body.id)).size).toBe(1);
+      expect(await count(owner)).toBe(1);
+    });
+
+    it('releases an expired key: the create runs again', async () => {
+      const owner = `expired-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      const first = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      await db.query(
+        `UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`,
+        [idempotencyKey],
+      );
+      const second = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      expect(second.body.id).not.toBe(first.body.id);
+      expect(await count(owner)).toBe(2);
+    });
+
+    it('stores no key for a failed create: its retry runs again', async () => {
+      const owner = `failed-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const idempotencyKey = newKey();
+      await create(owner, token, idempotencyKey, resource.invalidBody.body).expect(400);
+      await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      expect(await count(owner)).toBe(1);
+    });
+
+    it.each([
+      ['256 characters', 'k'.repeat(256)],
+      ['a control character', 'a\tb'],
+    ])(
+      'refuses a key of %s (400 VALIDATION_ERROR naming Idempotency-Key), storing nothing',
+      async (_, bad) => {
+        const owner = `badkey-${resource.name}`;
+        const token = bearer(await signToken(owner));
+        const refused = await create(owner, token, bad, resource.createBody);
+        expectProblem(refused, 400, 'VALIDATION_ERROR');
+        expect(fieldErrors(refused)).toEqual([
+          'Idempotency-Key: Idempotency-Key must be 1 to 255 printable ASCII characters, sent once',
+        ]);
+        expect(await count(owner)).toBe(0);
+      },
+    );
+
+    it('costs one statement with a key, and two for a replayed retry', async () => {
+      const idempotencyKey = newKey();
+      sent.length = 0;
+      await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(new RegExp(`^\\s*WITH created AS \\(INSERT INTO "${resource.name}"`));
+      sent.length = 0;
+      await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
+      expect(sent).toHaveLength(2);
+    });
+  });
+
+  // specification §10: the changes feed.
+  describe('changes feed', () => {
+    const changes = (owner: string, token: object, query = '') =>
+      request(server())
+        .get(`${collection(owner)}/changes${query}`)
+        .set(token as Record<string, string>);
+
+    it('lists every live item first, then what changed and what was deleted, in one statement each', async () => {
+      const owner = `feed-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      const kept = await request(server())
+        .post(collection(owner))
+        .set(token)
+        .send(resource.createBody)
+        .expect(201);
+      const gone = await request(server())
+        .post(collection(owner))
+        .set(token)
+        .send(resource.createBody)
+        .expect(201);
+      await resource.given(db, 'someone-else');
+
+      sent.length = 0;
+      const full = await changes(owner, token).expect(200);
+      expect(sent).toHaveLength(1);
+      expect(full.body.has_more).toBe(false);
+      const byId = (body: { changes: { id: string }[] }) =>
+        Object.fromEntries(body.changes.map((change) => [change.id, change]));
+      expect(byId(full.body)).toEqual({
+        [kept.body.id]: { ...kept.body, deleted: false },
+        [gone.body.id]: { ...gone.body, deleted: false },
+      });
+
+      const renamed = await request(server())
+        .put(item(owner, kept.body.id))
+        .set(token)
+        .send(resource.updateBody)
+        .expect(200);
+      await request(server()).delete(item(owner, gone.body.id)).set(token).expect(204);
+      const since = await changes(owner, token, `?since=${full.body.next}`).expect(200);
+      expect(since.body.has_more).toBe(false);
+      expect(byId(since.body)).toEqual({
+        [kept.body.id]: { ...renamed.body, deleted: false },
+        [gone.body.id]: { id: gone.body.id, deleted: true },
+      });
+      const quiet = await changes(owner, token, `?since=${since.body.next}`).expect(200);
+      expect(quiet.body.changes).toEqual([]);
+    });
+
+    it('pages with limit and has_more', async () => {
+      const owner = `feed-pages-${resource.name}`;
+      const token = bearer(await signToken(owner));
+      for (let n = 0; n < 3; n += 1) {
+        await request(server())
+          .post(collection(owner))
+          .set(token)
+          .send(resource.createBody)
+          .expect(201);
+      }
+      const start = await changes(owner, token, '?limit=1').expect(200);
+      let next = start.body.next as string;
+      const seen = new Set<string>(start.body.changes.map((change: { id: string }) => change.id));
+      let more = start.body.has_more as boolean;
+      for (let calls = 0; more && calls < 10; calls += 1) {
+        const page = await changes(owner, token, `?limit=1&since=${next}`).expect(200);
+        expect(page.body.changes.length).toBeLessThanOrEqual(1);
+        for (const change of page.body.changes) seen.add(change.id);
+        ({ next, has_more: more } = page.body);
+      }
+      expect(start.body.has_more).toBe(true);
+      expect(seen.size).toBe(3);
+    });
+
+    it.each([
+      ['not a token', '?since=nope'],
+      ['a cursor of the list', '?since=WyJ4Il0.AAAAAAAAAAAA'],
+      ['limit 0', '?limit=0'],
+      ['limit 1001', '?limit=1001'],
+    ])('refuses %s with 400 VALIDATION_ERROR', async (_, query) => {
+      expectProblem(await changes('alice', alice, query), 400, 'VALIDATION_ERROR');
+    });
+
+    it("refuses the other feed's token", async () => {
+      const other = resource.name === 'tasks' ? 'lists' : 'tasks';
+      const token = (
+        await request(server()).get(`/api/alice/${other}/changes`).set(alice).expect(200)
+      ).body.next;
+      const refused = await changes('alice', alice, `?since=${token}`);
+      expectProblem(refused, 400, 'VALIDATION_ERROR');
+      expect(fieldErrors(refused)[0]).toMatch(/^since: /);
+    });
+
+    it('answers 410 SYNC_TOKEN_EXPIRED to a token older than the purged tombstones', async () => {
+      const { next } = (await changes('alice', alice).expect(200)).body;
+      await db.query(
+        `INSERT INTO sync_horizons (resource, purged_through)
+         VALUES ($1, pg_current_xact_id()::text::bigint)`,
+        [resource.name],
+      );
+      try {
+        expectProblem(await changes('alice', alice, `?since=${next}`), 410, 'SYNC_TOKEN_EXPIRED');
+        // A first sync has nothing to miss.
+        await changes('alice', alice).expect(200);
+      } finally {
+        await db.query('DELETE FROM sync_horizons WHERE resource = $1', [resource.name]);
+      }
+    });
+  });
 });

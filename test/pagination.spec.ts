@@ -91,27 +91,47 @@ describe('listing and pagination', () => {
     },
   );
 
-  it('defaults to sort=-created_at and 100 per page; the last page has no Link', async () => {
+  it('defaults to sort=-created_at and 1,000 per page; Link follows; the last page has none', async () => {
     const first = await request(server()).get(tasks).set(auth).expect(200);
-    expect(first.body).toHaveLength(100);
+    expect(first.body).toHaveLength(1000);
     expect(first.body.map((task: { id: string }) => task.id)).toEqual(
-      (await idsInOrder('-created_at')).slice(0, 100),
+      (await idsInOrder('-created_at')).slice(0, 1000),
     );
     const link = nextLink(first);
     expect(link).toMatch(new RegExp(`^${tasks}\\?cursor=[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    const rest = await request(server())
+      .get(link as string)
+      .set(auth)
+      .expect(200);
+    expect(rest.body).toHaveLength(50);
+    expect(rest.headers['link']).toBeUndefined();
 
     const all = await request(server()).get(`${tasks}?limit=500&sort=title`).set(auth).expect(200);
     expect(all.body).toHaveLength(500);
-    const rest = await request(server())
+    const second = await request(server())
       .get(nextLink(all) as string)
       .set(auth)
       .expect(200);
     const last = await request(server())
-      .get(nextLink(rest) as string)
+      .get(nextLink(second) as string)
       .set(auth)
       .expect(200);
     expect(last.body).toHaveLength(50);
     expect(last.headers['link']).toBeUndefined();
+  });
+
+  it('answers all 150 tasks of a 150-task user without limit, and no Link', async () => {
+    const owner = 'user-with-150';
+    await inspector.query(
+      `INSERT INTO tasks (user_id, title) SELECT $1, 'task ' || n FROM generate_series(1, 150) n`,
+      [owner],
+    );
+    const response = await request(server())
+      .get(`/api/${owner}/tasks`)
+      .set(bearer(await signToken(owner)))
+      .expect(200);
+    expect(response.body).toHaveLength(150);
+    expect(response.headers['link']).toBeUndefined();
   });
 
   it('keeps the other query parameters in the Link, and filters by completed', async () => {
@@ -164,7 +184,7 @@ describe('listing and pagination', () => {
 
     it.each([
       ['limit=0', 'limit'],
-      ['limit=501', 'limit'],
+      ['limit=1001', 'limit'],
       ['limit=abc', 'limit'],
       ['limit=1.5', 'limit'],
       ['limit=1&limit=2', 'limit'],

@@ -41,12 +41,17 @@ export interface StatementDefinition<S extends ShapeSpace = ShapeSpace> {
   readonly shapes: S;
   /** Names a parameter appended as `LIMIT $n` (TypeORM inlines limits as literals). */
   readonly limit?: string;
-  build(
-    dataSource: DataSource,
-    shape: Shape<S>,
-    parameter: ParameterName,
-  ): QueryBuilder<ObjectLiteral>;
+  /** A query builder, or SQL written out (see `sqlText`): only its text and parameters count. */
+  build(dataSource: DataSource, shape: Shape<S>, parameter: ParameterName): StatementText;
 }
+
+/** What `build` returns: a TypeORM query builder is one. */
+export type StatementText = Pick<QueryBuilder<ObjectLiteral>, 'getQueryAndParameters'>;
+
+/** SQL written out, its `$1, $2, …` bound to `parameters` (the `ParameterName`s) in order. */
+export const sqlText = (text: string, parameters: string[]): StatementText => ({
+  getQueryAndParameters: () => [text, parameters],
+});
 
 const DEFINITIONS = new Map<string, StatementDefinition>();
 

@@ -26,12 +26,18 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   /** The path exists but does not serve this method; `Allow` lists those it does. */
   METHOD_NOT_ALLOWED: 405,
+  /** An `Idempotency-Key` whose request is still running and could not be waited for. */
+  IDEMPOTENCY_KEY_IN_USE: 409,
+  /** A changes-feed token older than the tombstones kept: sync again without `since`. */
+  SYNC_TOKEN_EXPIRED: 410,
   /** `If-Match` names another version of the task. */
   PRECONDITION_FAILED: 412,
   /** The body is larger than the 64 KiB limit. */
   PAYLOAD_TOO_LARGE: 413,
   /** A body that is not `application/json`. */
   UNSUPPORTED_MEDIA_TYPE: 415,
+  /** The `Idempotency-Key` was used by the caller for another method, path or body. */
+  IDEMPOTENCY_KEY_REUSED: 422,
   /** The caller sent more than RATE_LIMIT_PER_MINUTE requests this minute (`Retry-After`). */
   TOO_MANY_REQUESTS: 429,
   /** Any other refusal by the HTTP layer (a malformed URL, for example); keeps its own 4xx status. */

@@ -28,6 +28,11 @@ import {
   ResourceNotFoundError,
   VersionConflictError,
 } from '../database/resource.errors';
+import {
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
+  SyncTokenExpiredError,
+} from '../sync/sync.errors';
 import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
@@ -189,6 +194,20 @@ problemFor(VersionConflictError, (error) => ({
   detail:
     `The ${error.noun} is at version ${error.currentVersion}, not ${error.expectedVersion} as If-Match requires: ` +
     'fetch it again, then retry with its current ETag.',
+}));
+problemFor(IdempotencyKeyReusedError, () => ({
+  code: 'IDEMPOTENCY_KEY_REUSED',
+  detail:
+    'This Idempotency-Key was used for another request (method, path or body): use a new key for a new request.',
+}));
+problemFor(IdempotencyKeyInUseError, () => ({
+  code: 'IDEMPOTENCY_KEY_IN_USE',
+  detail: `A request with this Idempotency-Key is still being processed; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
+problemFor(SyncTokenExpiredError, (error) => ({
+  code: 'SYNC_TOKEN_EXPIRED',
+  detail: `The sync token is older than the ${error.resource} deletions this service keeps: drop the local copy and sync again without since.`,
 }));
 problemFor(InvalidInputError, (error) =>
   validationProblem([{ field: error.field ?? 'body', message: error.message }]),

@@ -15,8 +15,14 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser } from '../auth/current-user.decorator';
+import {
+  ChangesQueryDto,
+  type ChangesResponse,
+  changesSince,
+} from '../owned-resources/changes-feed';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
 import { notFound } from '../owned-resources/owned-resource';
 import { withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
@@ -66,11 +72,25 @@ export class ListsController {
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateListDto,
+    @IdempotencyKey() idempotency: IdempotentRequest | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ListResponse> {
-    const list = await this.lists.create(userId, { name: body.name });
+    const list = await this.lists.create(userId, { name: body.name }, idempotency);
     reply.header('Location', listPath(list));
     return withEntityTag(reply, list, toListResponse);
+  }
+
+  @Get('changes')
+  @ListsApi.Changes({
+    summary: "What changed in the caller's task lists since a sync token",
+    description:
+      'Without `since`: every list. With it: every list created or renamed since, with `deleted: false`, and every list deleted since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
+  })
+  changes(
+    @CurrentUser() userId: string,
+    @Query() query: ChangesQueryDto,
+  ): Promise<ChangesResponse<ListResponse>> {
+    return changesSince(this.lists, LISTS, userId, query, toListResponse);
   }
 
   @Get(':id')

@@ -20,6 +20,8 @@ export const LISTS = ownedResource({
   filters: [],
   insertable: ['name'],
   updatable: ['name'],
+  idempotentCreates: true,
+  changesFeed: { trash: false },
   constraints: {
     ck_lists_name_not_blank: { field: 'name' },
     ck_lists_user_id_not_blank: { field: 'user_id' },

@@ -2,12 +2,15 @@ import { applyDecorators, type Type } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiProperty,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { ErrorCode } from '../http/error-codes';
 import { ApiProblemResponse } from '../http/problem-details.dto';
@@ -20,6 +23,16 @@ export interface OwnedResourceApiOptions {
   /** The wire form of one. */
   response: Type<unknown>;
   notFoundCode: ErrorCode;
+}
+
+/** The wire form of one, with `deleted: false`: a live item in the changes feed. */
+function liveChangeOf(response: Type<unknown>): Type<unknown> {
+  class LiveChange extends (response as Type<object>) {
+    @ApiProperty({ type: Boolean, enum: [false], description: 'A live item.' })
+    deleted!: false;
+  }
+  Object.defineProperty(LiveChange, 'name', { value: `${response.name}Change` });
+  return LiveChange;
 }
 
 /**
@@ -56,6 +69,28 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
     applyDecorators(
       ApiProblemResponse(413, ['PAYLOAD_TOO_LARGE'], 'The body is over 64 KiB'),
       ApiProblemResponse(415, ['UNSUPPORTED_MEDIA_TYPE'], 'The body is not application/json'),
+    );
+
+  const liveChange = liveChangeOf(response);
+  const idempotencyKey = () =>
+    applyDecorators(
+      ApiHeader({
+        name: 'Idempotency-Key',
+        required: false,
+        description:
+          'Makes the create safe to retry: the same key with the same body answers the first response again (same status, body, Location and ETag) and stores nothing new. 1 to 255 printable ASCII characters, kept for IDEMPOTENCY_TTL_HOURS, scoped to the caller.',
+        schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7E]+$' },
+      }),
+      ApiProblemResponse(
+        409,
+        ['IDEMPOTENCY_KEY_IN_USE'],
+        'A request with this key is still being processed; retry later',
+      ),
+      ApiProblemResponse(
+        422,
+        ['IDEMPOTENCY_KEY_REUSED'],
+        'The key was used for another request (method, path or body)',
+      ),
     );
 
   return {
@@ -104,8 +139,57 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
             ...etagHeader,
           },
         }),
-        ApiProblemResponse(400, ['VALIDATION_ERROR', 'INVALID_JSON'], 'Invalid body'),
+        ApiProblemResponse(
+          400,
+          ['VALIDATION_ERROR', 'INVALID_JSON'],
+          'Invalid body or Idempotency-Key',
+        ),
         jsonBody(),
+        idempotencyKey(),
+      ),
+
+    /** The changes feed of the collection (specification §10). */
+    Changes: ({ summary, description }: { summary: string; description: string }) =>
+      applyDecorators(
+        ApiOperation({ summary, description }),
+        ApiExtraModels(liveChange),
+        ApiOkResponse({
+          schema: {
+            type: 'object',
+            required: ['changes', 'next', 'has_more'],
+            properties: {
+              changes: {
+                type: 'array',
+                items: {
+                  oneOf: [
+                    { $ref: getSchemaPath(liveChange) },
+                    {
+                      type: 'object',
+                      description: `A ${noun} deleted since the token (a tombstone).`,
+                      required: ['id', 'deleted'],
+                      properties: {
+                        id: { type: 'string', format: 'uuid' },
+                        deleted: { type: 'boolean', enum: [true] },
+                      },
+                      additionalProperties: false,
+                    },
+                  ],
+                },
+              },
+              next: { type: 'string', description: 'The `since` of the next call. Opaque.' },
+              has_more: {
+                type: 'boolean',
+                description: 'More changes are ready now: ask again with `next` at once.',
+              },
+            },
+          },
+        }),
+        ApiProblemResponse(400, ['VALIDATION_ERROR'], 'Bad since or limit'),
+        ApiProblemResponse(
+          410,
+          ['SYNC_TOKEN_EXPIRED'],
+          `The token is older than the ${noun} deletions kept: sync again without since`,
+        ),
       ),
 
     Get: ({ summary }: { summary: string }) =>

@@ -55,6 +55,16 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   /** The table's named constraints, and the input field each protects. */
   constraints: ConstraintFields;
   /**
+   * Creates honour `Idempotency-Key` (specification §9): the create and its key are one
+   * statement, a retry replays the first answer.
+   */
+  idempotentCreates?: boolean;
+  /**
+   * The resource has a changes feed (specification §10); `trash`: the table has `deleted_at`,
+   * and a trashed row is reported as deleted.
+   */
+  changesFeed?: { trash: boolean };
+  /**
    * SQL predicates every read and write adds after the owner's, on unqualified columns: a
    * soft-deleting resource says `deleted_at IS NULL` here.
    */

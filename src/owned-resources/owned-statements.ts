@@ -3,8 +3,16 @@ import type { WhereExpressionBuilder } from 'typeorm';
 import {
   defineStatement,
   type ParameterName,
+  sqlText,
   type StatementDefinition,
 } from '../database/compiled-statements';
+import {
+  changesStatement,
+  idempotentCreateStatement,
+  RELEASE_EXPIRED_KEY,
+  replayStatement,
+  type SyncedResource,
+} from '../sync/sync.statements';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 
 /**
@@ -17,7 +25,22 @@ export interface OwnedStatements {
   create: StatementDefinition<{ fields: string[] }>;
   update: StatementDefinition<{ fields: string[]; checked: boolean[] }>;
   remove: StatementDefinition<{ checked: boolean[] }>;
+  /**
+   * With `idempotentCreates`: the create and its key in one statement (rows in column names), and
+   * the key's stored answer.
+   */
+  idempotentCreate?: StatementDefinition<{ fields: string[] }>;
+  replay?: StatementDefinition<Record<string, never>>;
+  /** With `changesFeed`: one page of changes (rows in column names). */
+  changes?: StatementDefinition<Record<string, never>>;
 }
+
+/** Frees an expired key before the create runs again; shared by every resource. */
+export const RELEASE_EXPIRED_IDEMPOTENCY_KEY = defineStatement({
+  name: 'idempotency_keys.releaseExpired',
+  shapes: {},
+  build: (_dataSource, _shape, p) => sqlText(RELEASE_EXPIRED_KEY, [p('userId'), p('key')]),
+});
 
 /** Every subset of `names`, each as its names joined by commas in declared order. */
 export function subsets(names: readonly string[], { nonEmpty = false } = {}): string[] {
@@ -41,12 +64,42 @@ export function columnList<E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
 ): string {
-  return dataSource
-    .getMetadata(resource.entity)
-    .columns.filter((column) => column.isSelect)
+  return selectedColumns(dataSource, resource)
     .map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
     .join(', ');
 }
+
+/** The resource as the statements of `src/sync` see it: selected columns by column name. */
+export function syncedResource<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+): SyncedResource {
+  return {
+    table: resource.table,
+    columns: selectedColumns(dataSource, resource).map((column) => column.databaseName),
+    trash: resource.changesFeed?.trash ?? false,
+  };
+}
+
+/**
+ * Maps a row in column names (the statements of `src/sync`, which read whole table rows) to the
+ * entity's properties, as `columnList` names them for the other statements.
+ */
+export function fromColumnNames<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+): (row: Record<string, unknown>) => E {
+  const columns = selectedColumns(dataSource, resource);
+  return (row) =>
+    Object.fromEntries(
+      columns.map((column) => [column.propertyName, row[column.databaseName]]),
+    ) as unknown as E;
+}
+
+const selectedColumns = <E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+) => dataSource.getMetadata(resource.entity).columns.filter((column) => column.isSelect);
 
 /** The column of a property, by the entity's metadata. */
 export function columnOf<E extends OwnedEntity>(
@@ -113,6 +166,69 @@ export function defineOwnedWrite<E extends OwnedEntity>(
   });
 }
 
+const insert = <E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  fields: string,
+  p: ParameterName,
+) => {
+  const target: EntityTarget<ObjectLiteral> = resource.entity;
+  const values = Object.fromEntries(namesOf(fields).map((field) => [field, p(field)]));
+  return dataSource
+    .createQueryBuilder()
+    .insert()
+    .into(target)
+    .values({ userId: p('userId'), ...values });
+};
+
+/** The statements of `idempotentCreates` and `changesFeed`, for the resources that declare them. */
+function syncStatements<E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+): Pick<OwnedStatements, 'idempotentCreate' | 'replay' | 'changes'> {
+  const name = (operation: string): string => `${resource.table}.${operation}`;
+  const statements: Pick<OwnedStatements, 'idempotentCreate' | 'replay' | 'changes'> = {};
+  if (resource.idempotentCreates) {
+    statements.idempotentCreate = defineStatement({
+      name: name('idempotentCreate'),
+      shapes: { fields: subsets(resource.insertable) },
+      build: (dataSource, shape, p) => {
+        // The whole row: the key stores it as the answer to replay (`to_jsonb` of the row).
+        const [text, parameters] = insert(dataSource, resource, shape.fields, p)
+          .returning('*')
+          .getQueryAndParameters();
+        return sqlText(idempotentCreateStatement(text, parameters.length + 1), [
+          ...(parameters as string[]),
+          p('key'),
+          p('requestHash'),
+          p('collectionPath'),
+          p('ttlHours'),
+        ]);
+      },
+    });
+    statements.replay = defineStatement({
+      name: name('replay'),
+      shapes: {},
+      build: (dataSource, _shape, p) =>
+        sqlText(replayStatement(syncedResource(dataSource, resource)), [p('userId'), p('key')]),
+    });
+  }
+  if (resource.changesFeed) {
+    statements.changes = defineStatement({
+      name: name('changes'),
+      shapes: {},
+      build: (dataSource, _shape, p) =>
+        sqlText(changesStatement(syncedResource(dataSource, resource)), [
+          p('userId'),
+          p('sinceXid'),
+          p('sinceId'),
+          p('limit'),
+          p('incremental'),
+        ]),
+    });
+  }
+  return statements;
+}
+
 /** Declares the five statements every owned resource has, named `<table>.<operation>`. */
 export function defineOwnedStatements<E extends OwnedEntity>(
   resource: OwnedResource<E, string>,
@@ -166,16 +282,8 @@ export function defineOwnedStatements<E extends OwnedEntity>(
     create: defineStatement({
       name: name('create'),
       shapes: { fields: subsets(resource.insertable) },
-      build: (dataSource, shape, p) => {
-        const target: EntityTarget<ObjectLiteral> = resource.entity;
-        const values = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
-        return dataSource
-          .createQueryBuilder()
-          .insert()
-          .into(target)
-          .values({ userId: p('userId'), ...values })
-          .returning(columnList(dataSource, resource));
-      },
+      build: (dataSource, shape, p) =>
+        insert(dataSource, resource, shape.fields, p).returning(columnList(dataSource, resource)),
     }),
 
     update: defineStatement({
@@ -206,5 +314,7 @@ export function defineOwnedStatements<E extends OwnedEntity>(
           shape.checked,
         ).returning('"id" AS "id"'),
     }),
+
+    ...syncStatements(resource),
   };
 }

@@ -5,9 +5,21 @@ import {
   type ShapeSpace,
   type StatementDefinition,
 } from '../database/compiled-statements';
+import { DataLayerError } from '../database/data-layer.errors';
 import { InvalidInputError, VersionConflictError } from '../database/resource.errors';
+import { FEED_START, type ChangeRow, type FeedPosition, pageOfChanges } from '../sync/change-token';
+import {
+  IdempotencyKeyInUseError,
+  IdempotencyKeyReusedError,
+  SyncTokenExpiredError,
+} from '../sync/sync.errors';
+import { type IdempotentRequest, requestHash } from './idempotency';
 import { notFound, type OwnedEntity, type OwnedResource } from './owned-resource';
-import type { OwnedStatements } from './owned-statements';
+import {
+  fromColumnNames,
+  RELEASE_EXPIRED_IDEMPOTENCY_KEY,
+  type OwnedStatements,
+} from './owned-statements';
 
 /** Where the previous page ended: the sort key's value and the id of its last item. */
 export interface Cursor<Sort extends string = string> {
@@ -31,18 +43,38 @@ export interface Page<E, Sort extends string> {
   next: Cursor<Sort> | null;
 }
 
+/** One entry of a changes feed: a live item, or the id of one deleted (or trashed). */
+export type Change<E> = { deleted: false; item: E } | { deleted: true; id: string };
+
+export interface ChangesPage<E> {
+  changes: Change<E>[];
+  next: FeedPosition;
+  hasMore: boolean;
+}
+
 /**
  * Data access for an owned resource. Every method takes the owner first, and every statement it
  * issues carries `user_id = $owner`: another user's row behaves exactly like one that does not
  * exist. A feature's abstract repository extends this and is its DI token.
  */
 export abstract class OwnedRepository<E, Sort extends string, Create, Patch> {
-  abstract create(userId: string, input: Create): Promise<E>;
+  /** With `idempotency`, a retry of the same request answers the first create's item again. */
+  abstract create(userId: string, input: Create, idempotency?: IdempotentRequest): Promise<E>;
   abstract findOne(userId: string, id: string): Promise<E | null>;
   abstract list(userId: string, query: ListQuery<E, Sort>): Promise<Page<E, Sort>>;
   abstract update(userId: string, id: string, patch: Patch, expectedVersion?: number): Promise<E>;
   abstract remove(userId: string, id: string, expectedVersion?: number): Promise<void>;
+  /** The changes after `since` (every live item without it), `limit` at most. */
+  abstract changes(
+    userId: string,
+    since: FeedPosition | undefined,
+    limit: number,
+  ): Promise<ChangesPage<E>>;
 }
+
+// A key released or taken again between our statements: retried this many times, then 409.
+const IDEMPOTENT_CREATE_ATTEMPTS = 3;
+const UNIQUE_VIOLATION = '23505';
 
 const assertOwner = (userId: string): void => {
   if (typeof userId !== 'string' || userId.trim() === '') {
@@ -69,6 +101,7 @@ export class TypeOrmOwnedRepository<
   Patch extends Partial<E>,
 > implements OwnedRepository<E, Sort, Create, Patch> {
   protected readonly statements: CompiledStatements;
+  private readonly fromColumns: (row: Record<string, unknown>) => E;
 
   constructor(
     protected readonly resource: OwnedResource<E, Sort>,
@@ -76,17 +109,96 @@ export class TypeOrmOwnedRepository<
     repository: Repository<E>,
   ) {
     this.statements = new CompiledStatements(repository.manager.connection, resource.constraints);
+    this.fromColumns = fromColumnNames(repository.manager.connection, resource);
   }
 
-  async create(userId: string, input: Create): Promise<E> {
+  async create(userId: string, input: Create, idempotency?: IdempotentRequest): Promise<E> {
     assertOwner(userId);
     const fields = present(input, this.resource.insertable);
+    if (idempotency && this.queries.idempotentCreate) {
+      return this.createIdempotently(userId, input, fields.join(','), idempotency);
+    }
     const [row] = await this.statements.rows<E, OwnedStatements['create']['shapes']>(
       this.queries.create,
       { fields: fields.join(',') },
       { ...input, userId },
     );
     return row;
+  }
+
+  /**
+   * The create and its key in one statement, so a create with a key is still one round trip. A
+   * retry's insert of the key waits on its unique index until the first request commits, then
+   * fails; the stored answer is replayed (a second round trip, on retries only). An expired key
+   * is released and the create runs again.
+   */
+  private async createIdempotently(
+    userId: string,
+    input: Create,
+    fields: string,
+    idempotency: IdempotentRequest,
+  ): Promise<E> {
+    const { key, collectionPath, ttlHours } = idempotency;
+    const hash = requestHash(collectionPath, input);
+    for (let attempt = 0; attempt < IDEMPOTENT_CREATE_ATTEMPTS; attempt += 1) {
+      try {
+        const [created] = await this.statements.rows<Record<string, unknown>, { fields: string[] }>(
+          this.queries.idempotentCreate as NonNullable<OwnedStatements['idempotentCreate']>,
+          { fields },
+          { ...input, userId, key, requestHash: hash, collectionPath, ttlHours },
+        );
+        return this.fromColumns(created);
+      } catch (error) {
+        if (!(error instanceof DataLayerError && error.sqlState === UNIQUE_VIOLATION)) throw error;
+      }
+      const [stored] = await this.statements.rows<
+        Record<string, unknown> & { request_hash: string; expired: boolean },
+        Record<string, never>
+      >(this.queries.replay as NonNullable<OwnedStatements['replay']>, {}, { userId, key });
+      if (!stored) continue;
+      if (stored.expired) {
+        await this.statements.rows(RELEASE_EXPIRED_IDEMPOTENCY_KEY, {}, { userId, key });
+        continue;
+      }
+      if (stored.request_hash !== hash) throw new IdempotencyKeyReusedError(key);
+      return this.fromColumns(stored);
+    }
+    throw new IdempotencyKeyInUseError(key);
+  }
+
+  async changes(
+    userId: string,
+    since: FeedPosition | undefined,
+    limit: number,
+  ): Promise<ChangesPage<E>> {
+    assertOwner(userId);
+    if (!this.queries.changes) throw new Error(`${this.resource.table} has no changes feed`);
+    const requested = since ?? FEED_START;
+    const rows = await this.statements.rows<
+      ChangeRow & Record<string, unknown> & { deleted: boolean | null },
+      Record<string, never>
+    >(
+      this.queries.changes,
+      {},
+      {
+        userId,
+        sinceXid: requested.xid,
+        sinceId: requested.id,
+        limit,
+        incremental: since !== undefined,
+      },
+    );
+    if (rows[0]?.expired) throw new SyncTokenExpiredError(this.resource.table);
+    const page = pageOfChanges(rows, limit, requested);
+    return {
+      changes: page.changes.map((row): Change<E> =>
+        row.deleted
+          ? { deleted: true, id: row.id as string }
+          : { deleted: false, item: this.fromColumns(row) },
+      ),
+      next: page.next,
+      hasMore: page.hasMore,
+    };
   }
 
   async findOne(userId: string, id: string): Promise<E | null> {

@@ -6,13 +6,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodeCursor } from './cursor';
 import type { Cursor, Page } from './owned.repository';
 
-export const MAX_PAGE_SIZE = 500;
-export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+// A client that never follows `Link` still gets a whole list of up to 1,000 (specification §9).
+export const DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE;
 
 // Query strings are text; only these exact spellings are read as a boolean or a number.
 export const toBoolean = ({ value }: { value: unknown }): unknown =>
   value === 'true' ? true : value === 'false' ? false : value;
-const toInteger = ({ value }: { value: unknown }): unknown =>
+export const toInteger = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && /^[0-9]{1,6}$/.test(value) ? Number(value) : value;
 
 export interface PageQuery<Sort extends string> {

@@ -16,8 +16,14 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser } from '../auth/current-user.decorator';
+import {
+  ChangesQueryDto,
+  type ChangesResponse,
+  changesSince,
+} from '../owned-resources/changes-feed';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
 import { notFound } from '../owned-resources/owned-resource';
 import { withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
@@ -68,16 +74,31 @@ export class TasksController {
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateTaskDto,
+    @IdempotencyKey() idempotency: IdempotentRequest | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.create(userId, {
+    const input = {
       title: body.title,
       description: body.description,
       completed: body.completed,
       listId: body.list_id,
-    });
+    };
+    const task = await this.tasks.create(userId, input, idempotency);
     reply.header('Location', taskPath(task));
     return withEntityTag(reply, task, toTaskResponse);
+  }
+
+  @Get('changes')
+  @TasksApi.Changes({
+    summary: "What changed in the caller's tasks since a sync token",
+    description:
+      'Without `since`: every live task. With it: every task created or changed since, with `deleted: false`, and every task deleted or moved to the trash since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
+  })
+  changes(
+    @CurrentUser() userId: string,
+    @Query() query: ChangesQueryDto,
+  ): Promise<ChangesResponse<TaskResponse>> {
+    return changesSince(this.tasks, TASKS, userId, query, toTaskResponse);
   }
 
   @Get(':id')

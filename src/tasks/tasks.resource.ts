@@ -15,6 +15,8 @@ export const TASKS = ownedResource({
   filters: ['completed', 'listId'],
   insertable: ['title', 'description', 'completed', 'listId'],
   updatable: ['title', 'description', 'completed', 'listId'],
+  idempotentCreates: true,
+  changesFeed: { trash: true },
   constraints: {
     // The key is on (user_id, list_id): a missing list and another user's are the same refusal.
     fk_tasks_list: { field: 'list_id', message: 'list_id must be the id of one of your lists' },

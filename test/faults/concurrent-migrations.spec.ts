@@ -52,14 +52,21 @@ describe('three migration processes at once on an empty database', () => {
       const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM migrations');
       expect(count).toBe(MIGRATIONS.length);
       const triggers = await dataSource.query(
-        `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal`,
+        `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal
+         ORDER BY tgname`,
       );
-      expect(triggers).toEqual([{ tgname: 'update_tasks_updated_at' }]);
+      // updated_at, and the changes feed's stamp and tombstone (specification §10).
+      expect(triggers).toEqual([
+        { tgname: 'record_tasks_tombstone' },
+        { tgname: 'stamp_tasks_change_xid' },
+        { tgname: 'update_tasks_updated_at' },
+      ]);
       const [{ indexes }] = await dataSource.query(
         `SELECT count(*)::int AS indexes FROM pg_indexes WHERE tablename = 'tasks'`,
       );
-      // The primary key, the three sort orders and the list filter.
-      expect(indexes).toBe(5);
+      // The primary key, the three sort orders, the list filter, the changes feed, the trash and
+      // its purge.
+      expect(indexes).toBe(8);
     } finally {
       await dataSource.destroy();
     }

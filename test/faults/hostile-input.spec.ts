@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Client } from 'pg';
 import { ERROR_CODES, type ErrorCode } from '../../src/http/error-codes';
+import { DEFAULT_PAGE_SIZE } from '../../src/owned-resources/pagination';
 import { startTestApp, TestApp } from '../support/test-app';
 import { inspect, reportFigures } from './fault-support';
 import { authHeader, signToken } from '../support/tokens';
@@ -509,7 +510,9 @@ describe(`hostile input (FC_SEED=${SEED})`, () => {
             const limits = pairs
               .filter(([key]) => key === 'limit')
               .map(([, value]) => Number(value));
-            expect(tasks.length).toBeLessThanOrEqual(limits.length === 1 ? limits[0] : 100);
+            expect(tasks.length).toBeLessThanOrEqual(
+              limits.length === 1 ? limits[0] : DEFAULT_PAGE_SIZE,
+            );
           } else {
             expect(['VALIDATION_ERROR', 'BAD_REQUEST']).toContain(response.json().code);
           }
