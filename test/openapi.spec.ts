@@ -128,7 +128,7 @@ describe('OpenAPI', () => {
     const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(apiOperations).toHaveLength(11);
+    expect(apiOperations).toHaveLength(14);
     for (const operation of apiOperations) {
       expect(operation.security).toEqual([{ bearer: [] }]);
       for (const status of ['401', '403', '429', '500', '503']) {
@@ -149,6 +149,7 @@ describe('OpenAPI', () => {
         'query limit',
         'query list_id',
         'query sort',
+        'query trashed',
       ],
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');

@@ -21,12 +21,17 @@ import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { notFound } from '../owned-resources/owned-resource';
 import { withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
+import { NoBody } from '../http/no-body';
+import { RequestValidationError } from '../http/request-errors';
+import { BulkUpdateTasksDto } from './dto/bulk-update-tasks.dto';
+import { ClearCompletedQueryDto, ClearedTasksResponse } from './dto/clear-completed-query.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/list-tasks-query.dto';
-import { TaskResponse, toTaskResponse } from './dto/task.response';
+import { TaskResponse, toTaskResponse, toTrashedTaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
 import type { Task } from './task.entity';
-import { TASKS } from './tasks.resource';
+import { TaskTrashApi } from './task-trash.openapi';
+import { TASK_TRASH, TASK_TRASH_SORT, TASKS } from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
 
@@ -54,6 +59,7 @@ export class TasksController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
+    if (query.trashed) return this.listTrash(userId, query, request, reply);
     const page = await this.tasks.list(userId, {
       sort: query.sort,
       limit: query.limit,
@@ -116,6 +122,7 @@ export class TasksController {
   }
 
   @Patch(':id/complete')
+  @NoBody()
   @TasksApi.Action({ summary: 'Toggle whether a task is completed' })
   async toggleCompleted(
     @CurrentUser() userId: string,
@@ -136,6 +143,72 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
   ): Promise<void> {
     await this.tasks.remove(userId, id, ifMatchVersion(ifMatch));
+  }
+
+  @Post(':id/restore')
+  @HttpCode(HttpStatus.OK)
+  @NoBody()
+  @TaskTrashApi.Restore()
+  async restore(
+    @CurrentUser() userId: string,
+    @Param('id', TASK_ID) id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResponse> {
+    const task = await this.tasks.restore(userId, id);
+    return withEntityTag(reply, task, toTaskResponse);
+  }
+
+  @Patch()
+  @TaskTrashApi.BulkUpdate()
+  async bulkUpdate(
+    @CurrentUser() userId: string,
+    @Body() body: BulkUpdateTasksDto,
+  ): Promise<TaskResponse[]> {
+    if (body.completed === undefined && body.list_id === undefined) {
+      throw RequestValidationError.of('body', 'a bulk update must set completed or list_id');
+    }
+    const tasks = await this.tasks.bulkUpdate(userId, body.ids, {
+      completed: body.completed,
+      listId: body.list_id,
+    });
+    return tasks.map(toTaskResponse);
+  }
+
+  @Delete()
+  @HttpCode(HttpStatus.OK)
+  @TaskTrashApi.ClearCompleted()
+  async clearCompleted(
+    @CurrentUser() userId: string,
+    @Query() query: ClearCompletedQueryDto,
+  ): Promise<ClearedTasksResponse> {
+    return { deleted: await this.tasks.clearCompleted(userId, query.list_id) };
+  }
+
+  /** `GET …/tasks?trashed=true`: the trash has one order and no filters. */
+  private async listTrash(
+    userId: string,
+    query: ListTasksQueryDto,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<TaskResponse[]> {
+    const given = request.query as Record<string, unknown>;
+    const refused = ['sort', 'completed', 'list_id'].filter((name) => given[name] !== undefined);
+    if (refused.length > 0) {
+      throw new RequestValidationError(
+        refused.map((field) => ({
+          field,
+          message: `${field} does not apply to the trash (trashed=true), which is newest first`,
+        })),
+      );
+    }
+    const page = await this.tasks.listTrash(userId, {
+      limit: query.limit,
+      after:
+        query.cursor === undefined
+          ? undefined
+          : decodeCursor(query.cursor, TASK_TRASH_SORT, TASK_TRASH),
+    });
+    return withNextLink(request, reply, page).map(toTrashedTaskResponse);
   }
 }
 

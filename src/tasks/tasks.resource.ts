@@ -1,4 +1,4 @@
-import { bothWays, ownedResource } from '../owned-resources/owned-resource';
+import { bothWays, ownedResource, type SortKey } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
 /** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
@@ -41,6 +41,24 @@ export interface CreateTaskInput {
 export interface TaskPatch {
   title?: string;
   description?: string | null;
+  completed?: boolean;
+  listId?: string | null;
+}
+
+/** The trash's one order, newest first, as its cursors name it (specification §11). */
+export const TASK_TRASH_SORT = '-deleted_at';
+export type TrashSort = typeof TASK_TRASH_SORT;
+
+/** The trash as the cursor codec sees it: the tasks, with the trash's one sort. */
+export const TASK_TRASH = ownedResource({
+  ...TASKS,
+  sorts: { [TASK_TRASH_SORT]: { property: 'deletedAt', type: 'timestamp', descending: true } } as {
+    [TASK_TRASH_SORT]: SortKey<Task>;
+  },
+});
+
+/** What `PATCH /api/:userId/tasks` may change; at least one is set. */
+export interface BulkTaskChanges {
   completed?: boolean;
   listId?: string | null;
 }
