@@ -185,6 +185,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(schemas.TaskResponse.properties ?? {}).sort()).toEqual([
       'completed',
       'created_at',
+      'deleted_at',
       'description',
       'id',
       'list_id',
