@@ -45,6 +45,8 @@ export class ListsController {
   @Get()
   @ListsApi.List({
     summary: "List the caller's task lists, a page at a time",
+    description:
+      'Newest first unless `sort` says otherwise; `limit` (1 to 500, default 100) per page, and a `Link` header to the next page while more follow.',
     badQuery: 'Bad sort, limit or cursor',
   })
   async list(
@@ -62,7 +64,10 @@ export class ListsController {
   }
 
   @Post()
-  @ListsApi.Create({ summary: 'Create a task list' })
+  @ListsApi.Create({
+    summary: 'Create a task list',
+    description: 'Answers 201 with the list, its URL in `Location` and its version in `ETag`.',
+  })
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateListDto,
@@ -74,7 +79,10 @@ export class ListsController {
   }
 
   @Get(':id')
-  @ListsApi.Get({ summary: 'Get one task list' })
+  @ListsApi.Get({
+    summary: 'Get one task list',
+    description: "404 when there is no such list, or it is another user's.",
+  })
   async findOne(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,
@@ -86,7 +94,10 @@ export class ListsController {
   }
 
   @Put(':id')
-  @ListsApi.Update({ summary: 'Rename a task list' })
+  @ListsApi.Update({
+    summary: 'Rename a task list',
+    description: 'With `If-Match`, only if the list is still at that version (else 412).',
+  })
   async update(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,
@@ -100,7 +111,11 @@ export class ListsController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ListsApi.Delete({ summary: 'Delete a task list and its tasks' })
+  @ListsApi.Delete({
+    summary: 'Delete a task list and its tasks',
+    description:
+      'Deletes the list and, for good, every task in it (live or in the trash); the changes feed reports each as deleted.',
+  })
   async remove(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,

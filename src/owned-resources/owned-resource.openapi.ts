@@ -22,6 +22,12 @@ export interface OwnedResourceApiOptions {
   notFoundCode: ErrorCode;
 }
 
+/** An operation's one-line summary and its description (what it does, and when it refuses). */
+interface Described {
+  summary: string;
+  description: string;
+}
+
 /**
  * The OpenAPI description of an owned collection (`/api/:userId/<resource>`) and its items, kept
  * out of the controllers so that they read as code. Each resource calls this once and puts the
@@ -79,9 +85,9 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ApiProblemResponse(503, ['SERVICE_UNAVAILABLE'], 'The database is unavailable'),
       ),
 
-    List: ({ summary, badQuery }: { summary: string; badQuery: string }) =>
+    List: ({ summary, description, badQuery }: Described & { badQuery: string }) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({
           type: [response],
           headers: {
@@ -94,9 +100,9 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ApiProblemResponse(400, ['VALIDATION_ERROR'], badQuery),
       ),
 
-    Create: ({ summary }: { summary: string }) =>
+    Create: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiCreatedResponse({
           type: response,
           headers: {
@@ -108,15 +114,15 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         jsonBody(),
       ),
 
-    Get: ({ summary }: { summary: string }) =>
+    Get: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
         item(),
         ApiProblemResponse(400, ['INVALID_UUID'], 'The id is not a UUID'),
       ),
 
-    Update: ({ summary, description }: { summary: string; description?: string }) =>
+    Update: ({ summary, description }: Described) =>
       applyDecorators(
         ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
@@ -131,18 +137,18 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
       ),
 
     /** A bodiless change of one item (a toggle), with If-Match. */
-    Action: ({ summary }: { summary: string }) =>
+    Action: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
         item(),
         ifMatch(),
         ApiProblemResponse(400, ['INVALID_UUID', 'VALIDATION_ERROR'], 'Malformed id or If-Match'),
       ),
 
-    Delete: ({ summary }: { summary: string }) =>
+    Delete: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiNoContentResponse({ description: 'Deleted; no body.' }),
         item(),
         ifMatch(),

@@ -51,7 +51,9 @@ export class TasksController {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    badQuery: 'Bad completed, list_id, sort, limit or cursor',
+    description:
+      'Newest first unless `sort` says otherwise, filtered by `completed` and `list_id`; `limit` (1 to 500, default 100) per page, and a `Link` header to the next page while more follow. `trashed=true` lists the trash instead, newest first by `deleted_at`.',
+    badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
   })
   async list(
     @CurrentUser() userId: string,
@@ -70,7 +72,10 @@ export class TasksController {
   }
 
   @Post()
-  @TasksApi.Create({ summary: 'Create a task' })
+  @TasksApi.Create({
+    summary: 'Create a task',
+    description: 'Answers 201 with the task, its URL in `Location` and its version in `ETag`.',
+  })
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateTaskDto,
@@ -87,7 +92,10 @@ export class TasksController {
   }
 
   @Get(':id')
-  @TasksApi.Get({ summary: 'Get one task' })
+  @TasksApi.Get({
+    summary: 'Get one task',
+    description: "404 when there is no such task, it is in the trash, or it is another user's.",
+  })
   async findOne(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
@@ -123,7 +131,10 @@ export class TasksController {
 
   @Patch(':id/complete')
   @NoBody()
-  @TasksApi.Action({ summary: 'Toggle whether a task is completed' })
+  @TasksApi.Action({
+    summary: 'Toggle whether a task is completed',
+    description: 'Flips `completed` in one statement, `version` + 1. Takes no body.',
+  })
   async toggleCompleted(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
@@ -136,7 +147,11 @@ export class TasksController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @TasksApi.Delete({ summary: 'Delete a task' })
+  @TasksApi.Delete({
+    summary: 'Move a task to the trash',
+    description:
+      'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
+  })
   async remove(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
