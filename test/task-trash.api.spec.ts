@@ -219,7 +219,7 @@ describe('task trash and bulk changes API', () => {
           list_id: list.id,
         })
         .expect(200);
-      expect(ids(changed).sort()).toEqual(mine.map((task) => task.id).sort());
+      expect(ids(changed)).toEqual(mine.map((task) => task.id));
       expect(changed.body.every((task: { completed: boolean }) => task.completed)).toBe(true);
       const { rows } = await db.query<{ version: number; list_id: string }>(
         'SELECT version, list_id FROM tasks WHERE id = ANY($1::uuid[])',

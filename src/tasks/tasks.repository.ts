@@ -124,7 +124,11 @@ export class TypeOrmTasksRepository
       { fields: fields.join(',') },
       { ...changes, userId, ids },
     );
-    if (updated.length > 0) return updated;
+    if (updated.length > 0) {
+      // In the order the ids were given (RETURNING follows no order).
+      const position = new Map([...ids].reverse().map((id, index) => [id.toLowerCase(), -index]));
+      return updated.sort((a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0));
+    }
     // All or nothing, and nothing: a second statement, on this path only, names a missing id.
     const live = await this.statements.rows<{ id: string }, Record<string, never>>(
       LIVE_TASK_IDS,
