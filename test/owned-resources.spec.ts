@@ -28,7 +28,15 @@ interface OwnedResourceCase {
   otherWrites: [string, ItemCall][];
   /** DELETE moves a row to the trash (`deleted_at`) rather than deleting it. */
   trash: boolean;
+  /** Routes that name an item and are covered by the ownership matrix only (not 200 on a live row). */
+  ownedOnly: [string, ItemCall][];
 }
+
+/** The collection path and id of an item path. */
+const split = (path: string): [string, string] => {
+  const cut = path.lastIndexOf('/');
+  return [path.slice(0, cut), path.slice(cut + 1)];
+};
 
 const CASES: OwnedResourceCase[] = [
   {
@@ -51,6 +59,18 @@ const CASES: OwnedResourceCase[] = [
       ['PATCH …/complete', (server, path) => request(server).patch(`${path}/complete`)],
     ],
     trash: true,
+    ownedOnly: [
+      ['POST …/restore', (server, path) => request(server).post(`${path}/restore`)],
+      [
+        'PATCH the collection with its id',
+        (server, path) => {
+          const [collection, id] = split(path);
+          return request(server)
+            .patch(collection)
+            .send({ ids: [id], completed: true });
+        },
+      ],
+    ],
   },
   {
     name: 'lists',
@@ -68,6 +88,7 @@ const CASES: OwnedResourceCase[] = [
     },
     otherWrites: [],
     trash: false,
+    ownedOnly: [],
   },
 ];
 
@@ -130,7 +151,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   ];
 
   describe('ownership', () => {
-    it.each(itemRoutes)(
+    it.each([...itemRoutes, ...resource.ownedOnly])(
       "%s: another user's row under their own path is 404, and unchanged",
       async (_route, call) => {
         const row = await resource.given(db, 'alice');
@@ -144,7 +165,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       },
     );
 
-    it.each(itemRoutes)(
+    it.each([...itemRoutes, ...resource.ownedOnly])(
       "%s: under the owner's path with another user's token is 403, and unchanged",
       async (_route, call) => {
         const row = await resource.given(db, 'alice');
