@@ -1,6 +1,7 @@
 import request from 'supertest';
 import packageJson from '../package.json';
 import { ERROR_CODES } from '../src/http/error-codes';
+import { TEXT_PATTERNS } from '../src/http/openapi-edge';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
@@ -193,6 +194,12 @@ describe('OpenAPI', () => {
       'updated_at',
       'user_id',
     ]);
+    // The text rules of the validators, as patterns: not blank, no NUL.
+    const property = (schema: string, name: string) =>
+      (schemas[schema].properties as Record<string, { pattern?: string }>)[name];
+    expect(property('CreateTaskDto', 'title').pattern).toBe(TEXT_PATTERNS.notBlankNoNul);
+    expect(property('UpdateTaskDto', 'description').pattern).toBe(TEXT_PATTERNS.noNul);
+    expect(property('CreateListDto', 'name').pattern).toBe(TEXT_PATTERNS.notBlankNoNul);
     expect(Object.keys(schemas.UpdateTaskDto.properties ?? {}).sort()).toEqual([
       'completed',
       'description',
