@@ -294,6 +294,12 @@ describe('task trash and bulk changes API', () => {
         expectProblem(response, 400, 'VALIDATION_ERROR');
         expect(response.body.errors[0].field).toBe('completed');
       }
+      const withBody = await request(server())
+        .delete(`${tasks()}?completed=true`)
+        .set(alice)
+        .send({ ids: [task.id] });
+      expectProblem(withBody, 400, 'VALIDATION_ERROR');
+      expect(fieldErrors(withBody)).toEqual(['body: this route takes no body: send none']);
       expect(await deletedAt(task.id)).toBeNull();
     });
   });

@@ -51,9 +51,13 @@ export const TaskTrashApi = {
       ApiOperation({
         summary: 'Move every completed task to the trash',
         description:
-          'Requires `completed=true` (a bare DELETE of the collection is refused); `list_id` limits it to one list. One statement.',
+          'Requires `completed=true` (a bare DELETE of the collection is refused); `list_id` limits it to one list. One statement. Takes no body.',
       }),
       ApiOkResponse({ type: ClearedTasksResponse }),
-      ApiProblemResponse(400, ['VALIDATION_ERROR'], 'completed=true missing, or a bad list_id'),
+      ApiProblemResponse(
+        400,
+        ['VALIDATION_ERROR'],
+        'completed=true missing, a bad list_id, or a body',
+      ),
     ),
 };

@@ -191,6 +191,7 @@ export class TasksController {
 
   @Delete()
   @HttpCode(HttpStatus.OK)
+  @NoBody()
   @TaskTrashApi.ClearCompleted()
   async clearCompleted(
     @CurrentUser() userId: string,
