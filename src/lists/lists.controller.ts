@@ -18,7 +18,7 @@ import { CurrentUser } from '../auth/current-user.decorator';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { notFound } from '../owned-resources/owned-resource';
-import { withNextLink } from '../owned-resources/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { CreateListDto } from './dto/create-list.dto';
 import { ListListsQueryDto } from './dto/list-lists-query.dto';
@@ -45,8 +45,7 @@ export class ListsController {
   @Get()
   @ListsApi.List({
     summary: "List the caller's task lists, a page at a time",
-    description:
-      'Newest first unless `sort` says otherwise; `limit` (1 to 500, default 100) per page, and a `Link` header to the next page while more follow.',
+    description: `Newest first unless \`sort\` says otherwise; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow.`,
     badQuery: 'Bad sort, limit or cursor',
   })
   async list(

@@ -19,7 +19,7 @@ import { CurrentUser } from '../auth/current-user.decorator';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { notFound } from '../owned-resources/owned-resource';
-import { withNextLink } from '../owned-resources/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { NoBody } from '../http/no-body';
 import { RequestValidationError } from '../http/request-errors';
@@ -51,8 +51,7 @@ export class TasksController {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    description:
-      'Newest first unless `sort` says otherwise, filtered by `completed` and `list_id`; `limit` (1 to 500, default 100) per page, and a `Link` header to the next page while more follow. `trashed=true` lists the trash instead, newest first by `deleted_at`.',
+    description: `Newest first unless \`sort\` says otherwise, filtered by \`completed\` and \`list_id\`; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
     badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
   })
   async list(
