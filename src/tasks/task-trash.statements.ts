@@ -1,5 +1,5 @@
-import type { EntityTarget, ObjectLiteral } from 'typeorm';
-import { defineStatement } from '../database/compiled-statements';
+import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import { defineStatement, type ParameterName } from '../database/compiled-statements';
 import {
   columnList,
   namesOf,
@@ -35,7 +35,7 @@ export const TRASH_TASK = defineStatement({
 });
 
 /** The owner's trashed tasks, scoped by hand: `ownerScope` would hide them. */
-const trashedOf = (dataSource: Parameters<typeof columnList>[0], p: (name: string) => string) =>
+const trashedOf = (dataSource: DataSource, p: ParameterName) =>
   dataSource
     .createQueryBuilder(TARGET, TASKS.table)
     .where('user_id = :userId', { userId: p('userId') })

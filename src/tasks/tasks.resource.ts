@@ -1,4 +1,4 @@
-import { bothWays, ownedResource, type SortKey } from '../owned-resources/owned-resource';
+import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
 /** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
@@ -52,9 +52,7 @@ export type TrashSort = typeof TASK_TRASH_SORT;
 /** The trash as the cursor codec sees it: the tasks, with the trash's one sort. */
 export const TASK_TRASH = ownedResource({
   ...TASKS,
-  sorts: { [TASK_TRASH_SORT]: { property: 'deletedAt', type: 'timestamp', descending: true } } as {
-    [TASK_TRASH_SORT]: SortKey<Task>;
-  },
+  sorts: { [TASK_TRASH_SORT]: { property: 'deletedAt', type: 'timestamp', descending: true } },
 });
 
 /** What `PATCH /api/:userId/tasks` may change; at least one is set. */
