@@ -9,6 +9,7 @@ import { LoggingModule } from './http/logging.module';
 import { ListsModule } from './lists/lists.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { MaintenanceModule } from './sync/maintenance.module';
 import { TasksModule } from './tasks/tasks.module';
 
 export interface AppModuleOptions {
@@ -36,6 +37,7 @@ export class AppModule {
         TasksModule,
         ListsModule,
         MetricsModule,
+        MaintenanceModule,
         ...imports,
       ],
     };

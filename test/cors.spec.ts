@@ -81,7 +81,7 @@ describe('CORS', () => {
     expect(corsHeaders(preflight)).toEqual([]);
     // A clean answer (the path's methods), not "No route matches OPTIONS".
     expect(preflight.status).toBe(204);
-    expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+    expect(preflight.headers.allow).toBe('DELETE, GET, HEAD, PATCH, POST, OPTIONS');
     const simple = await request(server())
       .get('/health/live')
       .set('Origin', 'https://evil.example');
@@ -102,7 +102,7 @@ describe('CORS', () => {
       expect(corsHeaders(preflight)).toEqual([]);
       // A plain OPTIONS then: the methods of the path, no CORS.
       expect(preflight.status).toBe(204);
-      expect(preflight.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+      expect(preflight.headers.allow).toBe('DELETE, GET, HEAD, PATCH, POST, OPTIONS');
     } finally {
       await closed.close();
     }

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import packageJson from '../package.json';
 import { ERROR_CODES } from '../src/http/error-codes';
+import { TEXT_PATTERNS } from '../src/http/openapi-edge';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
@@ -128,7 +129,7 @@ describe('OpenAPI', () => {
     const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(apiOperations).toHaveLength(13);
+    expect(apiOperations).toHaveLength(16);
     for (const operation of apiOperations) {
       expect(operation.security).toEqual([{ bearer: [] }]);
       for (const status of ['401', '403', '429', '500', '503']) {
@@ -149,6 +150,7 @@ describe('OpenAPI', () => {
         'query limit',
         'query list_id',
         'query sort',
+        'query trashed',
       ],
     );
     expect(list.responses['200'].headers).toHaveProperty('Link');
@@ -206,6 +208,7 @@ describe('OpenAPI', () => {
     expect(Object.keys(schemas.TaskResponse.properties ?? {}).sort()).toEqual([
       'completed',
       'created_at',
+      'deleted_at',
       'description',
       'id',
       'list_id',
@@ -213,6 +216,12 @@ describe('OpenAPI', () => {
       'updated_at',
       'user_id',
     ]);
+    // The text rules of the validators, as patterns: not blank, no NUL.
+    const property = (schema: string, name: string) =>
+      (schemas[schema].properties as Record<string, { pattern?: string }>)[name];
+    expect(property('CreateTaskDto', 'title').pattern).toBe(TEXT_PATTERNS.notBlankNoNul);
+    expect(property('UpdateTaskDto', 'description').pattern).toBe(TEXT_PATTERNS.noNul);
+    expect(property('CreateListDto', 'name').pattern).toBe(TEXT_PATTERNS.notBlankNoNul);
     expect(Object.keys(schemas.UpdateTaskDto.properties ?? {}).sort()).toEqual([
       'completed',
       'description',

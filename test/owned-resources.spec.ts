@@ -26,7 +26,17 @@ interface OwnedResourceCase {
   sorts: Record<string, string>;
   /** Item routes besides GET, PUT and DELETE, each a change with If-Match. */
   otherWrites: [string, ItemCall][];
+  /** DELETE moves a row to the trash (`deleted_at`) rather than deleting it. */
+  trash: boolean;
+  /** Routes that name an item and are covered by the ownership matrix only (not 200 on a live row). */
+  ownedOnly: [string, ItemCall][];
 }
+
+/** The collection path and id of an item path. */
+const split = (path: string): [string, string] => {
+  const cut = path.lastIndexOf('/');
+  return [path.slice(0, cut), path.slice(cut + 1)];
+};
 
 const CASES: OwnedResourceCase[] = [
   {
@@ -48,6 +58,19 @@ const CASES: OwnedResourceCase[] = [
     otherWrites: [
       ['PATCH …/complete', (server, path) => request(server).patch(`${path}/complete`)],
     ],
+    trash: true,
+    ownedOnly: [
+      ['POST …/restore', (server, path) => request(server).post(`${path}/restore`)],
+      [
+        'PATCH the collection with its id',
+        (server, path) => {
+          const [collection, id] = split(path);
+          return request(server)
+            .patch(collection)
+            .send({ ids: [id], completed: true });
+        },
+      ],
+    ],
   },
   {
     name: 'lists',
@@ -64,6 +87,8 @@ const CASES: OwnedResourceCase[] = [
       '-name': 'name DESC, id DESC',
     },
     otherWrites: [],
+    trash: false,
+    ownedOnly: [],
   },
 ];
 
@@ -84,6 +109,15 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   const collection = (owner: string) => `/api/${owner}/${resource.name}`;
   const item = (owner: string, id: string) => `${collection(owner)}/${id}`;
   const snapshot = (id: string) => rowSnapshot(db, resource.name, id);
+  /** Whether a DELETE took the row away: deleted, or in the trash. */
+  const removed = async (id: string): Promise<boolean> => {
+    const trashed = resource.trash ? 'deleted_at IS NOT NULL' : 'false';
+    const { rows } = await db.query<{ gone: boolean }>(
+      `SELECT ${trashed} AS gone FROM ${resource.name} WHERE id = $1`,
+      [id],
+    );
+    return rows[0]?.gone ?? true;
+  };
 
   beforeAll(async () => {
     Client.prototype.query = function (this: Client, ...args: unknown[]) {
@@ -117,7 +151,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   ];
 
   describe('ownership', () => {
-    it.each(itemRoutes)(
+    it.each([...itemRoutes, ...resource.ownedOnly])(
       "%s: another user's row under their own path is 404, and unchanged",
       async (_route, call) => {
         const row = await resource.given(db, 'alice');
@@ -131,7 +165,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       },
     );
 
-    it.each(itemRoutes)(
+    it.each([...itemRoutes, ...resource.ownedOnly])(
       "%s: under the owner's path with another user's token is 403, and unchanged",
       async (_route, call) => {
         const row = await resource.given(db, 'alice');
@@ -188,7 +222,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         .expect(200);
       expect(updated.headers['etag']).toBe('"2"');
       await request(server()).delete(path).set(alice).set('If-Match', '"2"').expect(204);
-      expect(await snapshot(row.id)).toBe('deleted');
+      expect(await removed(row.id)).toBe(true);
     });
 
     it('an If-Match that is not * or one ETag is a 400 naming the header', async () => {
@@ -203,7 +237,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
           `If-Match: If-Match must be * or the ETag of the ${resource.noun}, for example "3"`,
         ]);
       }
-      expect(await snapshot(row.id)).not.toBe('deleted');
+      expect(await removed(row.id)).toBe(false);
     });
   });
 

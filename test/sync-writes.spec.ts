@@ -3,16 +3,11 @@ import { Client, type Pool } from 'pg';
 import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/1733200000000-add-sync-trash-and-idempotency';
 import { AddListSync1733300000000 } from '../migrations/1733300000000-add-list-sync';
 import {
-  bulkUpdateTasksStatement,
-  CLEAR_COMPLETED_TASKS,
   idempotentCreateStatement,
   PURGE_EXPIRED_KEYS,
   purgeTrashStatement,
   RELEASE_EXPIRED_KEY,
   replayStatement,
-  restoreStatement,
-  trashListStatement,
-  trashStatement,
 } from '../src/sync/sync.statements';
 import { createSyncDatabase, type SyncDatabase, TASK_COLUMNS } from './support/sync-schema';
 import { openDataSource } from './support/test-data-source';
@@ -201,58 +196,6 @@ describe('idempotent creates, trash and bulk changes (SQL)', () => {
   });
 
   describe('trash', () => {
-    it('trashes, lists the trash newest first by pages, and restores with version + 1', async () => {
-      const owner = 'frank';
-      const tasks = [];
-      for (let n = 0; n < 5; n++) tasks.push(await insert(owner, `task ${n}`));
-      for (const task of tasks) {
-        expect((await pool.query(trashStatement('tasks'), [owner, task.id])).rows).toEqual([
-          { id: task.id },
-        ]);
-      }
-      // Another owner, or a second trash, finds nothing.
-      expect((await pool.query(trashStatement('tasks'), ['mallory', tasks[0].id])).rowCount).toBe(
-        0,
-      );
-      expect((await pool.query(trashStatement('tasks'), [owner, tasks[0].id])).rowCount).toBe(0);
-
-      // Trashed 0, 1, 2 and 3 minutes ago, the last two at the same instant (ties go by id).
-      const ago = [0, 1, 2, 3, 3];
-      for (const [n, task] of tasks.entries()) {
-        await pool.query(
-          `UPDATE tasks SET deleted_at = date_trunc('second', now()) - make_interval(mins => $2)
-            WHERE id = $1`,
-          [task.id, ago[n]],
-        );
-      }
-      const list = trashListStatement(TASKS);
-      const seen: string[] = [];
-      let after: [Date | null, string | null] = [null, null];
-      for (;;) {
-        const { rows } = await pool.query<TaskRow & { deleted_at: Date }>(list, [
-          owner,
-          ...after,
-          2,
-        ]);
-        seen.push(...rows.map((row) => row.id));
-        if (rows.length < 2) break;
-        after = [rows[1].deleted_at, rows[1].id];
-      }
-      const tied = [tasks[3].id, tasks[4].id].sort().reverse();
-      expect(seen).toEqual([tasks[0].id, tasks[1].id, tasks[2].id, ...tied]);
-      expect((await pool.query(list, ['mallory', null, null, 10])).rowCount).toBe(0);
-
-      expect((await pool.query(restoreStatement(TASKS), ['mallory', tasks[0].id])).rowCount).toBe(
-        0,
-      );
-      const { rows: restored } = await pool.query<TaskRow>(restoreStatement(TASKS), [
-        owner,
-        tasks[0].id,
-      ]);
-      expect(restored[0]).toMatchObject({ id: tasks[0].id, version: 2, title: 'task 0' });
-      expect((await pool.query(restoreStatement(TASKS), [owner, tasks[0].id])).rowCount).toBe(0);
-    });
-
     it('purges old trash in bounded batches; two processes at once purge each row once', async () => {
       const owner = 'grace';
       const ids: string[] = [];
@@ -303,59 +246,6 @@ describe('idempotent creates, trash and bulk changes (SQL)', () => {
         ),
       ).toBe(40);
     });
-
-    it('clears exactly the caller’s completed live tasks', async () => {
-      const owner = 'heidi';
-      const done = [await insert(owner, 'done 1', true), await insert(owner, 'done 2', true)];
-      const open = await insert(owner, 'open');
-      const alreadyTrashed = await insert(owner, 'done, trashed', true);
-      await pool.query(trashStatement('tasks'), [owner, alreadyTrashed.id]);
-      const othersDone = await insert('ivan', 'his done', true);
-
-      expect((await pool.query(CLEAR_COMPLETED_TASKS, [owner])).rows).toEqual([{ deleted: 2 }]);
-      const { rows } = await pool.query(
-        `SELECT id FROM tasks WHERE deleted_at IS NULL AND id = ANY($1::uuid[])`,
-        [[...done, open, othersDone].map((task) => task.id)],
-      );
-      expect(rows.map((row) => row.id).sort()).toEqual([open.id, othersDone.id].sort());
-      expect((await pool.query(CLEAR_COMPLETED_TASKS, [owner])).rows).toEqual([{ deleted: 0 }]);
-    });
-  });
-
-  describe('bulk update', () => {
-    const bulk = bulkUpdateTasksStatement(TASK_COLUMNS);
-
-    it('changes all named tasks, each version + 1, or none when one id is not a live task of the caller', async () => {
-      const owner = 'judy';
-      const mine = [await insert(owner, 'a'), await insert(owner, 'b'), await insert(owner, 'c')];
-      const foreign = await insert('karl', 'not hers');
-      const trashed = await insert(owner, 'trashed');
-      await pool.query(trashStatement('tasks'), [owner, trashed.id]);
-      const ids = mine.map((task) => task.id);
-
-      for (const intruder of [foreign.id, trashed.id, '6f1c2b9e-3d4a-4f5b-8c7d-9e0f1a2b3c4d']) {
-        const { rows } = await pool.query(bulk, [owner, [...ids, intruder], true]);
-        expect(rows).toEqual([expect.objectContaining({ matched: false, id: null })]);
-      }
-      expect(
-        await countOf(
-          `SELECT count(*)::int AS count FROM tasks WHERE user_id = ANY($1) AND (completed OR version > 1)`,
-          [[owner, 'karl']],
-        ),
-      ).toBe(0);
-
-      // Duplicated ids count once.
-      const { rows } = await pool.query<TaskRow & { matched: boolean }>(bulk, [
-        owner,
-        [...ids, ids[0]],
-        true,
-      ]);
-      expect(rows.map((row) => row.id).sort()).toEqual([...ids].sort());
-      expect(rows.every((row) => row.matched && row.completed && row.version === 2)).toBe(true);
-      // NULL keeps `completed` and still counts as a change.
-      const { rows: kept } = await pool.query<TaskRow>(bulk, [owner, [ids[0]], null]);
-      expect(kept[0]).toMatchObject({ completed: true, version: 3 });
-    });
   });
 
   describe('indexes', () => {
@@ -383,9 +273,6 @@ describe('idempotent creates, trash and bulk changes (SQL)', () => {
           ['seed-7'],
         ),
       ).toMatch(/Index (Only )?Scan using ix_tasks_user_id_title on tasks/);
-      expect(await plan(trashListStatement(TASKS), ['seed-7', null, null, 50])).toMatch(
-        /Index (Only )?Scan using ix_tasks_trash on tasks/,
-      );
       const purgePlan = await plan(purgeTrashStatement('tasks'), [30, 500]);
       expect(purgePlan).toMatch(/Tid Scan on tasks/);
       expect(purgePlan).toMatch(/ix_tasks_trash_purge/);

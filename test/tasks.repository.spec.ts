@@ -125,13 +125,14 @@ describe('TasksRepository', () => {
     expect((await repository.findOne(alice, task.id))?.version).toBe(3);
   });
 
-  it('removes a task, with and without an expected version', async () => {
+  it('moves a task to the trash, with and without an expected version', async () => {
     const first = await repository.create(alice, { title: 'Delete me' });
     await expect(repository.remove(alice, first.id, 7)).rejects.toBeInstanceOf(
       VersionConflictError,
     );
     await repository.remove(alice, first.id, 1);
-    expect(await rawRow(first.id)).toBeUndefined();
+    expect(await rawRow(first.id)).toMatchObject({ deleted_at: expect.any(Date), version: 1 });
+    expect(await repository.findOne(alice, first.id)).toBeNull();
     await expect(repository.remove(alice, first.id)).rejects.toBeInstanceOf(ResourceNotFoundError);
   });
 

@@ -24,7 +24,7 @@ import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
 import { notFound } from '../owned-resources/owned-resource';
-import { withNextLink } from '../owned-resources/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { CreateListDto } from './dto/create-list.dto';
 import { ListListsQueryDto } from './dto/list-lists-query.dto';
@@ -51,6 +51,7 @@ export class ListsController {
   @Get()
   @ListsApi.List({
     summary: "List the caller's task lists, a page at a time",
+    description: `Newest first unless \`sort\` says otherwise; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow.`,
     badQuery: 'Bad sort, limit or cursor',
   })
   async list(
@@ -68,7 +69,10 @@ export class ListsController {
   }
 
   @Post()
-  @ListsApi.Create({ summary: 'Create a task list' })
+  @ListsApi.Create({
+    summary: 'Create a task list',
+    description: 'Answers 201 with the list, its URL in `Location` and its version in `ETag`.',
+  })
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateListDto,
@@ -94,7 +98,10 @@ export class ListsController {
   }
 
   @Get(':id')
-  @ListsApi.Get({ summary: 'Get one task list' })
+  @ListsApi.Get({
+    summary: 'Get one task list',
+    description: "404 when there is no such list, or it is another user's.",
+  })
   async findOne(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,
@@ -106,7 +113,10 @@ export class ListsController {
   }
 
   @Put(':id')
-  @ListsApi.Update({ summary: 'Rename a task list' })
+  @ListsApi.Update({
+    summary: 'Rename a task list',
+    description: 'With `If-Match`, only if the list is still at that version (else 412).',
+  })
   async update(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,
@@ -120,7 +130,11 @@ export class ListsController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ListsApi.Delete({ summary: 'Delete a task list and its tasks' })
+  @ListsApi.Delete({
+    summary: 'Delete a task list and its tasks',
+    description:
+      'Deletes the list and, for good, every task in it (live or in the trash); the changes feed reports each as deleted.',
+  })
   async remove(
     @CurrentUser() userId: string,
     @Param('id', LIST_ID) id: string,

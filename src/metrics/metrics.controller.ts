@@ -13,7 +13,10 @@ export class MetricsController {
   /** Unauthenticated, like the health probes: expose it on the internal network only. */
   @Get()
   @Header('Content-Type', prometheusContentType)
-  @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
+  @ApiOperation({
+    summary: 'Prometheus metrics (text exposition format)',
+    description: 'Unauthenticated: expose it on the internal network only.',
+  })
   @ApiProduces(prometheusContentType)
   @ApiOkResponse({ schema: { type: 'string' } })
   scrape(): Promise<string> {

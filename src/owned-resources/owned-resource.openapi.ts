@@ -25,6 +25,12 @@ export interface OwnedResourceApiOptions {
   notFoundCode: ErrorCode;
 }
 
+/** An operation's one-line summary and its description (what it does, and when it refuses). */
+interface Described {
+  summary: string;
+  description: string;
+}
+
 /** The wire form of one, with `deleted: false`: a live item in the changes feed. */
 function liveChangeOf(response: Type<unknown>): Type<unknown> {
   class LiveChange extends (response as Type<object>) {
@@ -114,9 +120,9 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ApiProblemResponse(503, ['SERVICE_UNAVAILABLE'], 'The database is unavailable'),
       ),
 
-    List: ({ summary, badQuery }: { summary: string; badQuery: string }) =>
+    List: ({ summary, description, badQuery }: Described & { badQuery: string }) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({
           type: [response],
           headers: {
@@ -129,9 +135,9 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ApiProblemResponse(400, ['VALIDATION_ERROR'], badQuery),
       ),
 
-    Create: ({ summary }: { summary: string }) =>
+    Create: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiCreatedResponse({
           type: response,
           headers: {
@@ -192,15 +198,15 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ),
       ),
 
-    Get: ({ summary }: { summary: string }) =>
+    Get: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
         item(),
         ApiProblemResponse(400, ['INVALID_UUID'], 'The id is not a UUID'),
       ),
 
-    Update: ({ summary, description }: { summary: string; description?: string }) =>
+    Update: ({ summary, description }: Described) =>
       applyDecorators(
         ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
@@ -215,18 +221,18 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
       ),
 
     /** A bodiless change of one item (a toggle), with If-Match. */
-    Action: ({ summary }: { summary: string }) =>
+    Action: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiOkResponse({ type: response, headers: etagHeader }),
         item(),
         ifMatch(),
         ApiProblemResponse(400, ['INVALID_UUID', 'VALIDATION_ERROR'], 'Malformed id or If-Match'),
       ),
 
-    Delete: ({ summary }: { summary: string }) =>
+    Delete: ({ summary, description }: Described) =>
       applyDecorators(
-        ApiOperation({ summary }),
+        ApiOperation({ summary, description }),
         ApiNoContentResponse({ description: 'Deleted; no body.' }),
         item(),
         ifMatch(),

@@ -10,6 +10,7 @@ import {
   ValidateBy,
   ValidateIf,
 } from 'class-validator';
+import { TEXT_PATTERNS } from '../http/openapi-edge';
 
 /** PostgreSQL refuses NUL in text; refusing it here gives the caller a field error instead. */
 const HasNoNulCharacter = () =>
@@ -64,6 +65,7 @@ export const NameField = ({
       type: String,
       minLength: 1,
       maxLength,
+      pattern: TEXT_PATTERNS.notBlankNoNul,
       example,
       description: 'Leading and trailing white space is removed; must not be blank.',
     }),
@@ -79,7 +81,14 @@ export const NameField = ({
 /** An optional free text; null means none (and, in an update, clears it). */
 export const OptionalTextField = ({ maxLength, example }: { maxLength: number; example: string }) =>
   applyDecorators(
-    ApiProperty({ required: false, type: String, nullable: true, maxLength, example }),
+    ApiProperty({
+      required: false,
+      type: String,
+      nullable: true,
+      maxLength,
+      pattern: TEXT_PATTERNS.noNul,
+      example,
+    }),
     IsOptional(),
     IsString(),
     MaxLength(maxLength),

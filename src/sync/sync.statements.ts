@@ -1,8 +1,8 @@
 /**
- * The SQL of the changes feed, idempotent creates, the trash, bulk changes and the purge jobs
- * (specification §9–§11; design in docs/sync.md). Each is one statement: one round trip, one
- * snapshot, all or nothing. Builders take the owned table and its wire columns, so lists use the
- * same statements as tasks.
+ * The SQL of the changes feed, idempotent creates and the purge jobs (specification §9–§11;
+ * design in docs/sync.md). Each is one statement: one round trip, one snapshot, all or nothing.
+ * Builders take the owned table and its wire columns, so lists use the same statements as tasks.
+ * The trash's and bulk changes' statements are compiled ones: src/tasks/task-trash.statements.ts.
  */
 
 /** An owned table as these statements see it. */
@@ -129,72 +129,6 @@ export const PURGE_EXPIRED_KEYS = `
       ORDER BY expires_at
       LIMIT $1::int
         FOR UPDATE SKIP LOCKED))`;
-
-/**
- * Moves one live row to the trash ($1 owner, $2 id). The version is kept: a trashed row cannot be
- * read, and restore counts as the change. No row: missing, foreign or already trashed (404).
- */
-export const trashStatement = (table: string): string => `
-  UPDATE ${table} SET deleted_at = now()
-   WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL
-  RETURNING id`;
-
-/** Brings a trashed row back ($1 owner, $2 id), `version` + 1. No row: 404. */
-export const restoreStatement = ({ table, columns }: SyncedResource): string => `
-  UPDATE ${table} SET deleted_at = NULL, version = version + 1
-   WHERE user_id = $1 AND id = $2 AND deleted_at IS NOT NULL
-  RETURNING ${columns.join(', ')}`;
-
-/**
- * The trash, newest first ($1 owner, $2/$3 the last row's deleted_at and id or NULL for the first
- * page, $4 limit). The NULLs become a position above every row, so one statement (and one plan)
- * serves every page.
- */
-export const trashListStatement = ({ table, columns }: SyncedResource): string => `
-  SELECT ${columns.join(', ')}, deleted_at
-    FROM ${table}
-   WHERE user_id = $1 AND deleted_at IS NOT NULL
-     AND (deleted_at, id) < (COALESCE($2::timestamptz, 'infinity'),
-                             COALESCE($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))
-   ORDER BY deleted_at DESC, id DESC
-   LIMIT $4::int`;
-
-/**
- * Sets `completed` on every task of a list of ids ($1 owner, $2 uuid[], $3 completed or NULL to
- * keep it), all or nothing: the ids are locked and counted first, and the update runs only if
- * every distinct id is the caller's and live (locked in id order, so two bulk updates of
- * overlapping ids queue instead of deadlocking). Every result row has `matched`; when true, the
- * other columns are the updated tasks, each `version` + 1. (With lists: add
- * `list_id = CASE WHEN $4::boolean THEN $5::uuid ELSE t.list_id END`.)
- */
-export const bulkUpdateTasksStatement = (columns: readonly string[]): string => `
-  WITH wanted AS (SELECT DISTINCT unnest($2::uuid[]) AS id),
-  owned AS (
-    SELECT t.id FROM tasks t
-     WHERE t.user_id = $1 AND t.deleted_at IS NULL AND t.id IN (SELECT id FROM wanted)
-     ORDER BY t.id
-       FOR UPDATE
-  ),
-  verdict AS (
-    SELECT (SELECT count(*) FROM owned) = (SELECT count(*) FROM wanted) AS matched
-  ),
-  updated AS (
-    UPDATE tasks t
-       SET completed = COALESCE($3::boolean, t.completed), version = t.version + 1
-      FROM verdict v
-     WHERE v.matched AND t.user_id = $1 AND t.id IN (SELECT id FROM owned)
-    RETURNING ${qualified('t', columns)}
-  )
-  SELECT v.matched, u.* FROM verdict v LEFT JOIN updated u ON true`;
-
-/** Moves the owner's ($1) completed live tasks to the trash; one row, `deleted` the count. */
-export const CLEAR_COMPLETED_TASKS = `
-  WITH trashed AS (
-    UPDATE tasks SET deleted_at = now()
-     WHERE user_id = $1 AND completed AND deleted_at IS NULL
-    RETURNING 1
-  )
-  SELECT count(*)::int AS deleted FROM trashed`;
 
 /**
  * Deletes for good rows trashed more than $1 days ago, at most $2 per call, oldest first; their

@@ -25,14 +25,19 @@ import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
 import { notFound } from '../owned-resources/owned-resource';
-import { withNextLink } from '../owned-resources/pagination';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
+import { NoBody } from '../http/no-body';
+import { RequestValidationError } from '../http/request-errors';
+import { BulkUpdateTasksDto } from './dto/bulk-update-tasks.dto';
+import { ClearCompletedQueryDto, ClearedTasksResponse } from './dto/clear-completed-query.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/list-tasks-query.dto';
-import { TaskResponse, toTaskResponse } from './dto/task.response';
+import { TaskResponse, toTaskResponse, toTrashedTaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
 import type { Task } from './task.entity';
-import { TASKS } from './tasks.resource';
+import { TaskTrashApi } from './task-trash.openapi';
+import { TASK_TRASH, TASK_TRASH_SORT, TASKS } from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
 
@@ -52,7 +57,8 @@ export class TasksController {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    badQuery: 'Bad completed, list_id, sort, limit or cursor',
+    description: `Newest first unless \`sort\` says otherwise, filtered by \`completed\` and \`list_id\`; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
+    badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
   })
   async list(
     @CurrentUser() userId: string,
@@ -60,6 +66,7 @@ export class TasksController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
+    if (query.trashed) return this.listTrash(userId, query, request, reply);
     const page = await this.tasks.list(userId, {
       sort: query.sort,
       limit: query.limit,
@@ -70,7 +77,10 @@ export class TasksController {
   }
 
   @Post()
-  @TasksApi.Create({ summary: 'Create a task' })
+  @TasksApi.Create({
+    summary: 'Create a task',
+    description: 'Answers 201 with the task, its URL in `Location` and its version in `ETag`.',
+  })
   async create(
     @CurrentUser() userId: string,
     @Body() body: CreateTaskDto,
@@ -102,7 +112,10 @@ export class TasksController {
   }
 
   @Get(':id')
-  @TasksApi.Get({ summary: 'Get one task' })
+  @TasksApi.Get({
+    summary: 'Get one task',
+    description: "404 when there is no such task, it is in the trash, or it is another user's.",
+  })
   async findOne(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
@@ -137,7 +150,11 @@ export class TasksController {
   }
 
   @Patch(':id/complete')
-  @TasksApi.Action({ summary: 'Toggle whether a task is completed' })
+  @NoBody()
+  @TasksApi.Action({
+    summary: 'Toggle whether a task is completed',
+    description: 'Flips `completed` in one statement, `version` + 1. Takes no body.',
+  })
   async toggleCompleted(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
@@ -150,13 +167,84 @@ export class TasksController {
 
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @TasksApi.Delete({ summary: 'Delete a task' })
+  @TasksApi.Delete({
+    summary: 'Move a task to the trash',
+    description:
+      'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
+  })
   async remove(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
     @Headers('if-match') ifMatch: string | undefined,
   ): Promise<void> {
     await this.tasks.remove(userId, id, ifMatchVersion(ifMatch));
+  }
+
+  @Post(':id/restore')
+  @HttpCode(HttpStatus.OK)
+  @NoBody()
+  @TaskTrashApi.Restore()
+  async restore(
+    @CurrentUser() userId: string,
+    @Param('id', TASK_ID) id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResponse> {
+    const task = await this.tasks.restore(userId, id);
+    return withEntityTag(reply, task, toTaskResponse);
+  }
+
+  @Patch()
+  @TaskTrashApi.BulkUpdate()
+  async bulkUpdate(
+    @CurrentUser() userId: string,
+    @Body() body: BulkUpdateTasksDto,
+  ): Promise<TaskResponse[]> {
+    if (body.completed === undefined && body.list_id === undefined) {
+      throw RequestValidationError.of('body', 'a bulk update must set completed or list_id');
+    }
+    const tasks = await this.tasks.bulkUpdate(userId, body.ids, {
+      completed: body.completed,
+      listId: body.list_id,
+    });
+    return tasks.map(toTaskResponse);
+  }
+
+  @Delete()
+  @HttpCode(HttpStatus.OK)
+  @NoBody()
+  @TaskTrashApi.ClearCompleted()
+  async clearCompleted(
+    @CurrentUser() userId: string,
+    @Query() query: ClearCompletedQueryDto,
+  ): Promise<ClearedTasksResponse> {
+    return { deleted: await this.tasks.clearCompleted(userId, query.list_id) };
+  }
+
+  /** `GET …/tasks?trashed=true`: the trash has one order and no filters. */
+  private async listTrash(
+    userId: string,
+    query: ListTasksQueryDto,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<TaskResponse[]> {
+    const given = request.query as Record<string, unknown>;
+    const refused = ['sort', 'completed', 'list_id'].filter((name) => given[name] !== undefined);
+    if (refused.length > 0) {
+      throw new RequestValidationError(
+        refused.map((field) => ({
+          field,
+          message: `${field} does not apply to the trash (trashed=true), which is newest first`,
+        })),
+      );
+    }
+    const page = await this.tasks.listTrash(userId, {
+      limit: query.limit,
+      after:
+        query.cursor === undefined
+          ? undefined
+          : decodeCursor(query.cursor, TASK_TRASH_SORT, TASK_TRASH),
+    });
+    return withNextLink(request, reply, page).map(toTrashedTaskResponse);
   }
 }
 

@@ -46,3 +46,19 @@ export interface TaskPatch {
   completed?: boolean;
   listId?: string | null;
 }
+
+/** The trash's one order, newest first, as its cursors name it (specification §11). */
+export const TASK_TRASH_SORT = '-deleted_at';
+export type TrashSort = typeof TASK_TRASH_SORT;
+
+/** The trash as the cursor codec sees it: the tasks, with the trash's one sort. */
+export const TASK_TRASH = ownedResource({
+  ...TASKS,
+  sorts: { [TASK_TRASH_SORT]: { property: 'deletedAt', type: 'timestamp', descending: true } },
+});
+
+/** What `PATCH /api/:userId/tasks` may change; at least one is set. */
+export interface BulkTaskChanges {
+  completed?: boolean;
+  listId?: string | null;
+}

@@ -20,4 +20,15 @@ export class ListTasksQueryDto extends PageQueryDto(TASK_SORTS, DEFAULT_TASK_SOR
   @IsOptional()
   @IsUUID('all', { message: 'list_id must be a UUID' })
   list_id?: string;
+
+  @ApiProperty({
+    required: false,
+    enum: ['true', 'false'],
+    description:
+      'true: the trash instead, newest first by deleted_at (no sort, completed or list_id).',
+  })
+  @Transform(toBoolean)
+  @IsOptional()
+  @IsBoolean({ message: 'trashed must be true or false' })
+  trashed?: boolean;
 }

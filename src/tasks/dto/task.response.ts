@@ -26,6 +26,13 @@ export class TaskResponse {
 
   @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
   updated_at!: string;
+
+  @ApiProperty({
+    required: false,
+    format: 'date-time',
+    description: 'When the task went to the trash: only in the trash (`?trashed=true`).',
+  })
+  deleted_at?: string;
 }
 
 /** Maps a task to its wire form: a plain function, on the hot path of every task response. */
@@ -41,3 +48,9 @@ export function toTaskResponse(task: Task): TaskResponse {
     updated_at: task.updatedAt.toISOString(),
   };
 }
+
+/** A task in the trash: its wire form and when it was trashed. */
+export const toTrashedTaskResponse = (task: Task): TaskResponse => ({
+  ...toTaskResponse(task),
+  deleted_at: task.deletedAt?.toISOString(),
+});
