@@ -119,12 +119,14 @@ async function list(response: ServerResponse, userId: string, url: URL): Promise
   if (cursor !== null && !after) return problem(response, 400, 'VALIDATION_ERROR');
   const { rows } = after
     ? await pool.query<TaskRow>(
-        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND (created_at, id) < ($2, $3)` +
+        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL` +
+          ` AND (created_at, id) < ($2, $3)` +
           ` ORDER BY created_at DESC, id DESC LIMIT $4`,
         [userId, after[0], after[1], limit + 1],
       )
     : await pool.query<TaskRow>(
-        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL` +
+          ` ORDER BY created_at DESC, id DESC LIMIT $2`,
         [userId, limit + 1],
       );
   const headers: Record<string, string> = {};
@@ -195,7 +197,7 @@ async function update(
 /** One atomic `UPDATE … WHERE id AND user_id RETURNING …`, like the repository. */
 async function write(response: ServerResponse, sets: string, values: unknown[]): Promise<void> {
   const { rows } = await pool.query<TaskRow>(
-    `UPDATE tasks SET ${sets} WHERE id = $1 AND user_id = $2 RETURNING ${COLUMNS}`,
+    `UPDATE tasks SET ${sets} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
     values,
   );
   if (rows.length === 0) return problem(response, 404, 'TASK_NOT_FOUND');
@@ -232,7 +234,7 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
   }
   if (method === 'GET') {
     const { rows } = await pool.query<TaskRow>(
-      `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2`,
+      `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL`,
       [userId, id],
     );
     if (rows.length === 0) return problem(response, 404, 'TASK_NOT_FOUND');
@@ -240,10 +242,11 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
   }
   if (method === 'PUT') return update(request, response, userId, id);
   if (method === 'DELETE') {
-    const { rowCount } = await pool.query('DELETE FROM tasks WHERE user_id = $1 AND id = $2', [
-      userId,
-      id,
-    ]);
+    // A delete moves the task to the trash, as the service's does.
+    const { rowCount } = await pool.query(
+      'UPDATE tasks SET deleted_at = now() WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL',
+      [userId, id],
+    );
     if (rowCount === 0) return problem(response, 404, 'TASK_NOT_FOUND');
     response.writeHead(204, { 'x-request-id': randomUUID() });
     return void response.end();
