@@ -3,6 +3,7 @@ import request from 'supertest';
 import type { ErrorCode } from '../src/http/error-codes';
 import { givenList, givenTask, rowSnapshot } from './support/fixtures';
 import { expectProblem, fieldErrors } from './support/problem';
+import { StatementRecorder } from './support/statement-recorder';
 import { startTestApp, TestApp } from './support/test-app';
 import { bearer, signToken } from './support/tokens';
 
@@ -94,9 +95,7 @@ const CASES: OwnedResourceCase[] = [
 
 const MISSING = '0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21';
 
-/** Every statement the app's pool sends, through node-postgres's Client#query. */
-const sent: string[] = [];
-const originalQuery = Client.prototype.query;
+const recorder = new StatementRecorder();
 
 // specification §8: every owned resource is built from the same parts, and proven by the same
 // suite: ownership, ETag/If-Match, keyset pages, problem details, one round trip per request.
@@ -120,11 +119,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   };
 
   beforeAll(async () => {
-    Client.prototype.query = function (this: Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === 'string' ? config : config.text);
-      return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof Client.prototype.query;
+    recorder.start();
     testApp = await startTestApp();
     db = new Client({ connectionString: testApp.database.url });
     await db.connect();
@@ -132,7 +127,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     bob = bearer(await signToken('bob'));
   });
   afterAll(async () => {
-    Client.prototype.query = originalQuery;
+    recorder.stop();
     await db.end();
     await testApp.close();
   });
@@ -313,12 +308,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   });
 
   describe('one round trip per request', () => {
-    /** The statements one request sent. */
-    const sentBy = async (call: request.Test, status: number): Promise<string[]> => {
-      sent.length = 0;
-      await call.expect(status);
-      return [...sent];
-    };
+    const sentBy = (call: request.Test, status: number) => recorder.sentBy(call, status);
 
     it('every route is one statement on success, scoped by owner, with no transaction', async () => {
       const row = await resource.given(db, 'alice');
@@ -511,13 +501,19 @@ describe.each(CASES)('owned resource: $name', (resource) => {
 
     it('costs one statement with a key, and two for a replayed retry', async () => {
       const idempotencyKey = newKey();
-      sent.length = 0;
-      await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
-      expect(sent).toHaveLength(1);
-      expect(sent[0]).toMatch(new RegExp(`^\\s*WITH created AS \\(INSERT INTO "${resource.name}"`));
-      sent.length = 0;
-      await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
-      expect(sent).toHaveLength(2);
+      const first = await recorder.sentBy(
+        create('alice', alice, idempotencyKey, resource.createBody),
+        201,
+      );
+      expect(first).toHaveLength(1);
+      expect(first[0]).toMatch(
+        new RegExp(`^\\s*WITH created AS \\(INSERT INTO "${resource.name}"`),
+      );
+      const retry = await recorder.sentBy(
+        create('alice', alice, idempotencyKey, resource.createBody),
+        201,
+      );
+      expect(retry).toHaveLength(2);
     });
   });
 
@@ -543,9 +539,9 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         .expect(201);
       await resource.given(db, 'someone-else');
 
-      sent.length = 0;
+      recorder.take();
       const full = await changes(owner, token).expect(200);
-      expect(sent).toHaveLength(1);
+      expect(recorder.take()).toHaveLength(1);
       expect(full.body.has_more).toBe(false);
       const byId = (body: { changes: { id: string }[] }) =>
         Object.fromEntries(body.changes.map((change) => [change.id, change]));

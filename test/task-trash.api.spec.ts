@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { givenList, givenTask, rowSnapshot } from './support/fixtures';
 import { expectProblem, fieldErrors } from './support/problem';
+import { StatementRecorder } from './support/statement-recorder';
 import { startTestApp, TestApp } from './support/test-app';
 import { bearer, signToken } from './support/tokens';
 
@@ -9,9 +10,7 @@ const MISSING = '0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21';
 const ids = (response: request.Response): string[] =>
   (response.body as { id: string }[]).map((task) => task.id);
 
-/** Every statement the app's pool sends, through node-postgres's Client#query. */
-const sent: string[] = [];
-const originalQuery = Client.prototype.query;
+const recorder = new StatementRecorder();
 
 // specification §11: the trash, restore, bulk changes and clear completed, through HTTP.
 describe('task trash and bulk changes API', () => {
@@ -29,11 +28,7 @@ describe('task trash and bulk changes API', () => {
     ).rows[0].deleted_at;
 
   beforeAll(async () => {
-    Client.prototype.query = function (this: Client, ...args: unknown[]) {
-      const config = args[0] as string | { text: string };
-      sent.push(typeof config === 'string' ? config : config.text);
-      return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof Client.prototype.query;
+    recorder.start();
     testApp = await startTestApp();
     db = new Client({ connectionString: testApp.database.url });
     await db.connect();
@@ -41,7 +36,7 @@ describe('task trash and bulk changes API', () => {
     bob = bearer(await signToken('bob'));
   });
   afterAll(async () => {
-    Client.prototype.query = originalQuery;
+    recorder.stop();
     await db.end();
     await testApp.close();
   });
@@ -319,11 +314,7 @@ describe('task trash and bulk changes API', () => {
   });
 
   describe('one round trip per request', () => {
-    const sentBy = async (call: request.Test, status: number): Promise<string[]> => {
-      sent.length = 0;
-      await call.expect(status);
-      return [...sent];
-    };
+    const sentBy = (call: request.Test, status: number) => recorder.sentBy(call, status);
 
     it('each new route is one owner-scoped statement on success, with no transaction', async () => {
       const task = await givenTask(db, 'alice', { completed: true });
