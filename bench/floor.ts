@@ -24,7 +24,8 @@ const pool = new Pool({
   application_name: 'tasks-bench-floor',
 });
 
-const COLUMNS = 'id, user_id, title, description, completed, version, created_at, updated_at';
+const COLUMNS =
+  'id, user_id, title, description, completed, list_id, version, created_at, updated_at';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TASKS_PATH = /^\/api\/([^/]+)\/tasks(?:\/([^/]+)(\/complete)?)?$/;
 const BODY_LIMIT = 64 * 1024;
@@ -35,6 +36,7 @@ interface TaskRow {
   title: string;
   description: string | null;
   completed: boolean;
+  list_id: string | null;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -46,6 +48,7 @@ const toWire = (row: TaskRow) => ({
   title: row.title,
   description: row.description,
   completed: row.completed,
+  list_id: row.list_id,
   created_at: row.created_at.toISOString(),
   updated_at: row.updated_at.toISOString(),
 });
