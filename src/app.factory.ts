@@ -125,7 +125,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     done();
   });
 
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   // After helmet's hook, so that this refusal carries the security headers too.
   fastify.addHook('onRequest', (request, _reply, done) => {
     requireHost(request);

@@ -50,13 +50,18 @@ export function logRequests(
   logger: Logger,
   unmatchedRoute: string,
 ): void {
+  // The line's own fields are plain strings and numbers that no redaction path names, so only a
+  // line carrying an exception (whose properties could be anything) goes through the redacting
+  // logger; the others skip pino's redaction pass, a tenth of the line's cost.
+  const unredacted = logger.child({}, { redact: [] });
   fastify.addHook('onResponse', (request, reply, done) => {
     const raw = request.raw as LoggedRequest;
     const status = reply.statusCode;
     const failure = raw.failure;
     const level = levelOf(request.url, status, failure);
-    if (logger.isLevelEnabled(level)) {
-      logger[level](
+    const lineLogger = failure?.err === undefined ? unredacted : logger;
+    if (lineLogger.isLevelEnabled(level)) {
+      lineLogger[level](
         {
           req: { id: request.id, method: request.method, url: request.url },
           route: request.routeOptions.url ?? unmatchedRoute,

@@ -18,6 +18,12 @@ export class MetricsService {
   private readonly requests: Counter<RequestLabels>;
   private readonly durations: Histogram<RequestLabels>;
   private readonly rateLimitStoreErrors: Counter;
+  /** The request series by method, status and route, so that prom-client hashes their labels
+   * once rather than on every response (bounded: routes are templates). */
+  private readonly requestSeries = new Map<
+    string,
+    { count: Counter.Internal; duration: Histogram.Internal<RequestLabels> }
+  >();
 
   constructor(@InjectDataSource() dataSource: DataSource) {
     collectDefaultMetrics({ register: this.registry });
@@ -73,9 +79,15 @@ export class MetricsService {
 
   /** Called once per response; `route` is the route template, so label values stay bounded. */
   observeRequest(method: string, route: string, statusCode: number, seconds: number): void {
-    const labels = { method, route, status_code: statusCode };
-    this.requests.inc(labels);
-    this.durations.observe(labels, seconds);
+    const key = `${method} ${statusCode} ${route}`;
+    let series = this.requestSeries.get(key);
+    if (series === undefined) {
+      const labels = { method, route, status_code: statusCode };
+      series = { count: this.requests.labels(labels), duration: this.durations.labels(labels) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
   }
 
   /** A rate-limit check that the shared store (Redis) failed; the request was still served. */
