@@ -40,7 +40,7 @@ describe('TokenVerifier cache of verified tokens', () => {
   it('checks again once the cached token has expired, and refuses it', async () => {
     const token = await signToken('short-lived', { expiresIn: 5 });
     const { expiresAt } = await verifier.verify(token);
-    // The clock (only the clock) moves past `exp` and past jose's 60 s tolerance.
+    // The clock (only the clock) moves past `exp` and past the 60 s tolerance.
     jest.useFakeTimers({
       now: (expiresAt + 61) * 1000,
       doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'setTimeout', 'clearTimeout'],

@@ -11,7 +11,7 @@ export type RawRequestWithCaller = IncomingMessage & { userId?: string };
 
 type RouteRequest = FastifyRequest<{ Params: { userId?: string } }>;
 
-// RFC 6750 §2.1 (the scheme is case-insensitive); jose judges the token itself.
+// RFC 6750 §2.1 (the scheme is case-insensitive); TokenVerifier judges the token itself.
 const BEARER = /^Bearer\s+(\S.*)$/i;
 
 /**

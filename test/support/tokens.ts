@@ -9,7 +9,7 @@ export interface TokenOptions {
   /** Seconds from now for `nbf`. */
   notBefore?: number;
   issuer?: string;
-  audience?: string;
+  audience?: string | string[];
   key?: Uint8Array;
   claims?: JWTPayload;
 }
