@@ -17,7 +17,12 @@ import { AddListSync1733300000000 } from '../migrations/1733300000000-add-list-s
 import { createSyncDatabase, type SyncDatabase, TASK_COLUMNS } from './support/sync-schema';
 import { openDataSource } from './support/test-data-source';
 
-const TASKS = { table: 'tasks', columns: TASK_COLUMNS, trash: true };
+const TASKS = {
+  table: 'tasks',
+  columns: TASK_COLUMNS,
+  timestamps: ['created_at', 'updated_at'],
+  trash: true,
+};
 const FEED = changesStatement(TASKS);
 
 interface FeedRow extends ChangeRow {
@@ -351,7 +356,12 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
     const migration = new AddListSync1733300000000();
     try {
       const pool = db.pool;
-      const LISTS = { table: 'lists', columns: ['id', 'user_id', 'name'], trash: false };
+      const LISTS = {
+        table: 'lists',
+        columns: ['id', 'user_id', 'name'],
+        timestamps: [],
+        trash: false,
+      };
       const feed = async (resource: typeof LISTS | typeof TASKS, since: FeedPosition | null) => {
         const position = since ?? FEED_START;
         const { rows } = await pool.query<FeedRow>(changesStatement(resource), [

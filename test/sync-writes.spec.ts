@@ -13,11 +13,17 @@ import { createSyncDatabase, type SyncDatabase, TASK_COLUMNS } from './support/s
 import { openDataSource } from './support/test-data-source';
 import { createTestDatabase } from './support/test-database';
 
-const TASKS = { table: 'tasks', columns: TASK_COLUMNS, trash: true };
+const TASKS = {
+  table: 'tasks',
+  columns: TASK_COLUMNS,
+  timestamps: ['created_at', 'updated_at'],
+  trash: true,
+};
 const RETURNING = TASK_COLUMNS.join(', ');
 const CREATE = idempotentCreateStatement(
   `INSERT INTO tasks (user_id, title) VALUES ($1, $2) RETURNING ${RETURNING}`,
   3,
+  TASKS,
 );
 const REPLAY = replayStatement(TASKS);
 const hashOf = (body: object) =>
@@ -31,8 +37,8 @@ interface TaskRow {
   title: string;
   completed: boolean;
   version: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 // specification §9 and §11, at the SQL level: each statement is run as the HTTP layer will run it.
@@ -101,7 +107,7 @@ describe('idempotent creates, trash and bulk changes (SQL)', () => {
           TASK_COLUMNS.map((column) => [column, (row as Record<string, unknown>)[column]]),
         );
       expect(columnsOf(retry.task)).toEqual(columnsOf(first.task));
-      expect(retry.task.created_at).toBeInstanceOf(Date);
+      expect(retry.task.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       expect(retry.location).toBe(first.location);
       expect(
         await countOf(`SELECT count(*)::int AS count FROM tasks WHERE user_id = 'alice'`, []),

@@ -47,8 +47,10 @@ describe('TasksRepository', () => {
       version: 1,
     });
     expect(task.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(task.createdAt).toBeInstanceOf(Date);
-    expect(task.updatedAt.getTime()).toBe(task.createdAt.getTime());
+    // Timestamps come as the API writes them: ISO-8601 in UTC, with milliseconds.
+    expect(task.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(task.updatedAt).toBe(task.createdAt);
+    expect(new Date(task.createdAt).toISOString()).toBe(task.createdAt);
     expect(await rawRow(task.id)).toMatchObject({ user_id: alice, title: 'Buy milk' });
   });
 
@@ -99,7 +101,7 @@ describe('TasksRepository', () => {
       completed: false,
       version: 2,
     });
-    expect(updated.updatedAt.getTime()).toBeGreaterThan(task.updatedAt.getTime());
+    expect(Date.parse(updated.updatedAt)).toBeGreaterThan(Date.parse(task.updatedAt));
     expect(updated.createdAt).toEqual(task.createdAt);
 
     // Proof that the trigger, not application code, sets updated_at: a raw UPDATE moves it too.
@@ -109,7 +111,7 @@ describe('TasksRepository', () => {
       task.id,
     ]);
     const row = await rawRow(task.id);
-    expect((row?.updated_at as Date).getTime()).toBeGreaterThan(updated.updatedAt.getTime());
+    expect((row?.updated_at as Date).getTime()).toBeGreaterThan(Date.parse(updated.updatedAt));
   });
 
   it('toggles completed in SQL and honours the expected version', async () => {

@@ -35,22 +35,22 @@
        LIMIT $4::int + 1
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.name, p.version, p.created_at, p.updated_at
+           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.name, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired
      ORDER BY p.change_xid, p.id;
 
 -- lists.create fields=
 -- parameters: $1 userId
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
 
 -- lists.create fields=name
 -- parameters: $1 userId, $2 name
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
 
 -- lists.findOne
 -- parameters: $1 userId, $2 id
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND id = $2;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND id = $2;
 
 -- lists.idempotentCreate fields=
 -- parameters: $1 userId, $2 key, $3 requestHash, $4 collectionPath, $5 ttlHours
@@ -64,7 +64,8 @@ SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "vers
         FROM created
       RETURNING resource_path
     )
-    SELECT created.*, stored.resource_path FROM created, stored;
+    SELECT created.id, created.user_id, created.name, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, stored.resource_path
+      FROM created, stored;
 
 -- lists.idempotentCreate fields=name
 -- parameters: $1 userId, $2 name, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
@@ -78,39 +79,40 @@ SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "vers
         FROM created
       RETURNING resource_path
     )
-    SELECT created.*, stored.resource_path FROM created, stored;
+    SELECT created.id, created.user_id, created.name, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, stored.resource_path
+      FROM created, stored;
 
 -- lists.list sort=created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at ASC, id ASC LIMIT $2;
 
 -- lists.list sort=created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
 
 -- lists.list sort=-created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
 
 -- lists.list sort=-created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- lists.list sort=name filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name ASC, id ASC LIMIT $2;
 
 -- lists.list sort=name filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) > ($2, $3) ORDER BY name ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) > ($2, $3) ORDER BY name ASC, id ASC LIMIT $4;
 
 -- lists.list sort=-name filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name DESC, id DESC LIMIT $2;
 
 -- lists.list sort=-name filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) < ($2, $3) ORDER BY name DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) < ($2, $3) ORDER BY name DESC, id DESC LIMIT $4;
 
 -- lists.remove checked=false
 -- parameters: $1 userId, $2 id
@@ -124,15 +126,15 @@ DELETE FROM "lists" WHERE "user_id" = $1 AND "id" = $2 AND "version" = $3 RETURN
 -- parameters: $1 userId, $2 key
 
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           r.id, r.user_id, r.name, r.version, r.created_at, r.updated_at
+           r.id, r.user_id, r.name, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::lists, k.response) r
      WHERE k.user_id = $1 AND k.key = $2;
 
 -- lists.update fields=name checked=false
 -- parameters: $1 name, $2 userId, $3 id
-UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
 
 -- lists.update fields=name checked=true
 -- parameters: $1 name, $2 userId, $3 id, $4 expectedVersion
-UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", "created_at" AS "createdAt", "updated_at" AS "updatedAt";
+UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";

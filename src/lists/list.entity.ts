@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import type { IsoTimestamp } from '../database/iso-timestamp';
 
 /**
  * The `lists` table (specification §8). The schema is owned by the migrations in `migrations/`;
@@ -27,10 +28,10 @@ export class List {
   version!: number;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
-  createdAt!: Date;
+  createdAt!: IsoTimestamp;
 
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
-  updatedAt!: Date;
+  updatedAt!: IsoTimestamp;
 
   /** The transaction that last wrote the row, stamped by a trigger: the changes feed's order
    * (specification §10, docs/sync.md). Never selected with the list. */

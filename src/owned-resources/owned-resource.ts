@@ -1,14 +1,18 @@
 import type { ConstraintFields } from '../database/data-layer.errors';
+import type { IsoTimestamp } from '../database/iso-timestamp';
 import { ResourceNotFoundError } from '../database/resource.errors';
 import type { ErrorCode } from '../http/error-codes';
 
-/** The columns every owned resource has: its owner, a version for `ETag`, and timestamps. */
+/**
+ * The columns every owned resource has: its owner, a version for `ETag`, and timestamps, which
+ * the statements select as ISO-8601 text (database/iso-timestamp.ts).
+ */
 export interface OwnedEntity {
   id: string;
   userId: string;
   version: number;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: IsoTimestamp;
+  updatedAt: IsoTimestamp;
 }
 
 /** What a sort sorts by (then by id), and how a cursor carries the value. */

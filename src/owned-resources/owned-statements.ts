@@ -1,5 +1,6 @@
 import type { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { WhereExpressionBuilder } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import {
   defineStatement,
   type ParameterName,
@@ -13,6 +14,7 @@ import {
   replayStatement,
   type SyncedResource,
 } from '../sync/sync.statements';
+import { isoTimestamp } from '../database/iso-timestamp';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 
 /**
@@ -58,16 +60,22 @@ const CHECKED = [false, true];
 
 /**
  * The select and `RETURNING` list: every column of the entity, as its property name. A row is
- * then the entity as it is (pg gives Dates, booleans and numbers), with no mapping step.
+ * then the entity as it is (pg gives booleans and numbers, and timestamps come as ISO-8601
+ * text), with no mapping step.
  */
 export function columnList<E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
 ): string {
   return selectedColumns(dataSource, resource)
-    .map((column) => `"${column.databaseName}" AS "${column.propertyName}"`)
+    .map((column) => {
+      const name = `"${column.databaseName}"`;
+      return `${isTimestamp(column) ? isoTimestamp(name) : name} AS "${column.propertyName}"`;
+    })
     .join(', ');
 }
+
+const isTimestamp = (column: ColumnMetadata): boolean => column.type === 'timestamptz';
 
 /** The resource as the statements of `src/sync` see it: selected columns by column name. */
 export function syncedResource<E extends OwnedEntity>(
@@ -77,6 +85,9 @@ export function syncedResource<E extends OwnedEntity>(
   return {
     table: resource.table,
     columns: selectedColumns(dataSource, resource).map((column) => column.databaseName),
+    timestamps: selectedColumns(dataSource, resource)
+      .filter(isTimestamp)
+      .map((column) => column.databaseName),
     trash: resource.changesFeed?.trash ?? false,
   };
 }
@@ -196,13 +207,20 @@ function syncStatements<E extends OwnedEntity>(
         const [text, parameters] = insert(dataSource, resource, shape.fields, p)
           .returning('*')
           .getQueryAndParameters();
-        return sqlText(idempotentCreateStatement(text, parameters.length + 1), [
-          ...(parameters as string[]),
-          p('key'),
-          p('requestHash'),
-          p('collectionPath'),
-          p('ttlHours'),
-        ]);
+        return sqlText(
+          idempotentCreateStatement(
+            text,
+            parameters.length + 1,
+            syncedResource(dataSource, resource),
+          ),
+          [
+            ...(parameters as string[]),
+            p('key'),
+            p('requestHash'),
+            p('collectionPath'),
+            p('ttlHours'),
+          ],
+        );
       },
     });
     statements.replay = defineStatement({

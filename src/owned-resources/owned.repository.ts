@@ -86,9 +86,6 @@ const assertOwner = (userId: string): void => {
 const present = (input: object, names: readonly string[]): string[] =>
   names.filter((name) => (input as Record<string, unknown>)[name] !== undefined);
 
-const cursorValue = (value: unknown): string =>
-  value instanceof Date ? value.toISOString() : String(value);
-
 /**
  * The TypeORM implementation of `OwnedRepository`, on compiled statements: each method is one
  * statement, one round trip. A failed conditional write costs a second statement only to tell
@@ -231,7 +228,7 @@ export class TypeOrmOwnedRepository<
     const { property } = this.resource.sorts[query.sort];
     return {
       items,
-      next: last ? { sort: query.sort, value: cursorValue(last[property]), id: last.id } : null,
+      next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
     };
   }
 

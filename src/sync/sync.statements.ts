@@ -5,12 +5,16 @@
  * The trash's and bulk changes' statements are compiled ones: src/tasks/task-trash.statements.ts.
  */
 
+import { isoTimestamp } from '../database/iso-timestamp';
+
 /** An owned table as these statements see it. */
 export interface SyncedResource {
   /** The table, also the `resource` of its tombstones and horizon (`tasks`, `lists`). */
   table: string;
   /** The columns a read returns, unqualified and in wire order (the mapper's row shape). */
   columns: readonly string[];
+  /** Those of them that are timestamps, answered as ISO-8601 text like every other statement's. */
+  timestamps: readonly string[];
   /** The table has `deleted_at` (a trash): trashed rows are reported as deleted. */
   trash: boolean;
 }
@@ -20,6 +24,16 @@ export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 const qualified = (alias: string, columns: readonly string[]): string =>
   columns.map((column) => `${alias}.${column}`).join(', ');
+
+/** The columns as a read answers them: `qualified`, timestamps as ISO-8601 text. */
+const answered = (alias: string, columns: readonly string[], timestamps: readonly string[]) =>
+  columns
+    .map((column) =>
+      timestamps.includes(column)
+        ? `${isoTimestamp(`${alias}.${column}`)} AS ${column}`
+        : `${alias}.${column}`,
+    )
+    .join(', ');
 
 /**
  * The changes feed. Parameters: $1 owner, $2 position's `change_xid` (bigint, as text), $3
@@ -31,7 +45,7 @@ const qualified = (alias: string, columns: readonly string[]): string =>
  * 410). The change rows follow in `(change_xid, id)` order, at most $4 + 1 of them (one more than
  * a page says whether there are more); without any, one row with `id` NULL carries the two flags.
  */
-export function changesStatement({ table, columns, trash }: SyncedResource): string {
+export function changesStatement({ table, columns, timestamps, trash }: SyncedResource): string {
   const data = columns.filter((column) => column !== 'id');
   const trashed = trash ? 'r.deleted_at IS NOT NULL' : 'false';
   return `
@@ -66,7 +80,7 @@ export function changesStatement({ table, columns, trash }: SyncedResource): str
        LIMIT $4::int + 1
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, ${qualified('p', data)}
+           p.change_xid::text AS change_xid, p.id, p.deleted, ${answered('p', data, timestamps)}
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired
      ORDER BY p.change_xid, p.id`;
@@ -82,7 +96,11 @@ export function changesStatement({ table, columns, trash }: SyncedResource): str
  * A second request with the key fails with 23505 on `pk_idempotency_keys`, after waiting for the
  * first to commit; the caller then runs `replayStatement`.
  */
-export function idempotentCreateStatement(insert: string, first: number): string {
+export function idempotentCreateStatement(
+  insert: string,
+  first: number,
+  { columns, timestamps }: SyncedResource,
+): string {
   const [key, hash, path, hours] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
   return `
     WITH created AS (${insert}),
@@ -94,7 +112,8 @@ export function idempotentCreateStatement(insert: string, first: number): string
         FROM created
       RETURNING resource_path
     )
-    SELECT created.*, stored.resource_path FROM created, stored`;
+    SELECT ${answered('created', columns, timestamps)}, stored.resource_path
+      FROM created, stored`;
 }
 
 /**
@@ -102,10 +121,10 @@ export function idempotentCreateStatement(insert: string, first: number): string
  * types, for the same mapper) with the request hash, status and Location. No row: the key was
  * never used (or was purged). `expired`: release it with `RELEASE_EXPIRED_KEY` and create again.
  */
-export function replayStatement({ table, columns }: SyncedResource): string {
+export function replayStatement({ table, columns, timestamps }: SyncedResource): string {
   return `
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           ${qualified('r', columns)}
+           ${answered('r', columns, timestamps)}
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::${table}, k.response) r
      WHERE k.user_id = $1 AND k.key = $2`;

@@ -8,6 +8,7 @@ import {
   PrimaryGeneratedColumn,
 } from 'typeorm';
 import { List } from '../lists/list.entity';
+import type { IsoTimestamp } from '../database/iso-timestamp';
 
 /**
  * The `tasks` table (specification §1). The schema itself is owned by the migrations in
@@ -61,14 +62,14 @@ export class Task {
   version!: number;
 
   @Column({ name: 'created_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
-  createdAt!: Date;
+  createdAt!: IsoTimestamp;
 
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3, default: () => 'now()' })
-  updatedAt!: Date;
+  updatedAt!: IsoTimestamp;
 
   /** When the task was moved to the trash; null while it is live (specification §11). */
   @Column({ name: 'deleted_at', type: 'timestamptz', precision: 3, nullable: true })
-  deletedAt!: Date | null;
+  deletedAt!: IsoTimestamp | null;
 
   /**
    * The transaction that last wrote the row, stamped by a trigger: the changes feed's order

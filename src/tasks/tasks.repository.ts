@@ -102,9 +102,7 @@ export class TypeOrmTasksRepository
     const last = rows.length > query.limit ? rows[query.limit - 1] : null;
     return {
       items,
-      next: last?.deletedAt
-        ? { sort: TASK_TRASH_SORT, value: last.deletedAt.toISOString(), id: last.id }
-        : null,
+      next: last?.deletedAt ? { sort: TASK_TRASH_SORT, value: last.deletedAt, id: last.id } : null,
     };
   }
 

@@ -24,7 +24,7 @@ export function toListResponse(list: List): ListResponse {
     id: list.id,
     user_id: list.userId,
     name: list.name,
-    created_at: list.createdAt.toISOString(),
-    updated_at: list.updatedAt.toISOString(),
+    created_at: list.createdAt,
+    updated_at: list.updatedAt,
   };
 }

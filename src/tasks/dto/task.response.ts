@@ -44,13 +44,13 @@ export function toTaskResponse(task: Task): TaskResponse {
     description: task.description,
     completed: task.completed,
     list_id: task.listId,
-    created_at: task.createdAt.toISOString(),
-    updated_at: task.updatedAt.toISOString(),
+    created_at: task.createdAt,
+    updated_at: task.updatedAt,
   };
 }
 
 /** A task in the trash: its wire form and when it was trashed. */
 export const toTrashedTaskResponse = (task: Task): TaskResponse => ({
   ...toTaskResponse(task),
-  deleted_at: task.deletedAt?.toISOString(),
+  deleted_at: task.deletedAt ?? undefined,
 });
