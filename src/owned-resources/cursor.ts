@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { RequestValidationError } from '../http/request-errors';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 import type { Cursor } from './owned.repository';
@@ -10,9 +10,10 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The repository writes timestamps with `toISOString()` (millisecond precision, UTC).
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** A checksum, not a signature: it catches a cursor altered or cut short on its way back. */
+/** A checksum, not a signature: it catches a cursor altered or cut short on its way back.
+ * `hash` is node:crypto's one-shot digest, half the cost of a `createHash` object. */
 const checksum = (json: string): string =>
-  createHash('sha256').update(json).digest().subarray(0, 9).toString('base64url');
+  hash('sha256', json, 'buffer').subarray(0, 9).toString('base64url');
 
 /**
  * The opaque `cursor` query parameter: the repository's `Cursor` as base64url JSON, then a dot
