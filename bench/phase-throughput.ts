@@ -9,7 +9,7 @@ import {
   seconds,
   startPair,
 } from './context';
-import { cpuTimeMs } from './processes';
+import { cpuTimeMs, machineBusyMs, postgresCpuMs } from './processes';
 import type { Comparison, Measurements } from './report';
 import {
   type LoadSample,
@@ -67,6 +67,8 @@ export async function measureRoutes(
         }),
         samples: [] as LoadSample[],
         cpuMs: 0,
+        postgresMs: 0,
+        machineMs: 0,
       })),
     );
     if (warmupSec > 0) {
@@ -76,10 +78,14 @@ export async function measureRoutes(
     for (let slice = 0; slice < slices; slice++) {
       for (const turn of slice % 2 === 0 ? turns : [...turns].reverse()) {
         const cpuBefore = cpuTimeMs(pair[turn.server].pid);
+        const postgresBefore = postgresCpuMs();
+        const machineBefore = machineBusyMs();
         turn.samples.push(
           await context.driver.run({ ...turn.scenario, durationSec: durationSec / slices }),
         );
         turn.cpuMs += cpuTimeMs(pair[turn.server].pid) - cpuBefore;
+        turn.postgresMs += postgresCpuMs() - postgresBefore;
+        turn.machineMs += machineBusyMs() - machineBefore;
       }
     }
     for (const route of routes) {
@@ -95,11 +101,22 @@ export async function measureRoutes(
           floor: turn('floor').cpuMs / floor.responses,
           service: turn('service').cpuMs / service.responses,
         },
+        postgresCpuPerRequest: {
+          floor: turn('floor').postgresMs / floor.responses,
+          service: turn('service').postgresMs / service.responses,
+        },
+        machineCpuPerRequest: {
+          floor: turn('floor').machineMs / floor.responses,
+          service: turn('service').machineMs / service.responses,
+        },
       };
       log(`  ${ROUTE_LABELS[route]}`);
-      const cpu = (value: number): string => `, ${value.toFixed(2)} ms CPU/req`;
-      log(`    ${describeLoad(labels.floor, floor)}${cpu(comparison.cpuPerRequest.floor)}`);
-      log(`    ${describeLoad(labels.service, service)}${cpu(comparison.cpuPerRequest.service)}`);
+      const cpu = (server: 'floor' | 'service'): string =>
+        `, ${comparison.cpuPerRequest[server].toFixed(2)} ms CPU/req` +
+        ` (PostgreSQL ${comparison.postgresCpuPerRequest?.[server].toFixed(2)},` +
+        ` machine ${comparison.machineCpuPerRequest?.[server].toFixed(2)})`;
+      log(`    ${describeLoad(labels.floor, floor)}${cpu('floor')}`);
+      log(`    ${describeLoad(labels.service, service)}${cpu('service')}`);
       comparisons.push(comparison);
     }
   }

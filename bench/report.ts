@@ -9,7 +9,14 @@ export interface Comparison {
   floor: LoadResult;
   /** CPU time the server process used per response, in ms (NaN where unknown). */
   cpuPerRequest: { service: number; floor: number };
+  /** CPU time of PostgreSQL, and of the whole machine, per response, in ms: on a machine whose
+   * cores the server, PostgreSQL and the load generator share, what bounds the throughput. */
+  postgresCpuPerRequest?: { service: number; floor: number };
+  machineCpuPerRequest?: { service: number; floor: number };
 }
+
+const pairOf = (values: { service: number; floor: number } | undefined): string =>
+  values === undefined ? '' : `${values.service.toFixed(2)} / ${values.floor.toFixed(2)}`;
 
 export interface RoundTrips {
   route: RouteName;
@@ -105,6 +112,8 @@ export function comparisonRows(comparisons: Comparison[]): { headers: string[]; 
       'ratio',
       'CPU ms/req service',
       'CPU ms/req floor',
+      'PostgreSQL ms/req service / floor',
+      'machine ms/req service / floor',
       'notes',
     ],
     rows: comparisons.map((comparison) => [
@@ -120,6 +129,8 @@ export function comparisonRows(comparisons: Comparison[]): { headers: string[]; 
       ratio(comparison).toFixed(2),
       ms(comparison.cpuPerRequest.service),
       ms(comparison.cpuPerRequest.floor),
+      pairOf(comparison.postgresCpuPerRequest),
+      pairOf(comparison.machineCpuPerRequest),
       [
         problems(comparison.service) && `service ${problems(comparison.service)}`,
         problems(comparison.floor) && `floor ${problems(comparison.floor)}`,
