@@ -27,18 +27,35 @@ export class BearerAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
+  /** Whether each route is `@Public()`, by controller and handler: metadata never changes. */
+  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (isPublic) return true;
+    if (this.isPublic(context)) return true;
     const request = context.switchToHttp().getRequest<RouteRequest>();
     const { subject } = await this.verifier.verify(bearerToken(request.headers.authorization));
     (request.raw as RawRequestWithCaller).userId = subject;
     const owner = request.params.userId;
     if (owner !== undefined && owner !== subject) throw new OwnerMismatchError();
     return true;
+  }
+
+  private isPublic(context: ExecutionContext): boolean {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let routes = this.publicRoutes.get(controller);
+    if (routes === undefined) {
+      routes = new WeakMap();
+      this.publicRoutes.set(controller, routes);
+    }
+    let isPublic = routes.get(handler);
+    if (isPublic === undefined) {
+      isPublic =
+        this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
+        true;
+      routes.set(handler, isPublic);
+    }
+    return isPublic;
   }
 }
 

@@ -1,6 +1,13 @@
-import { ExecutionContext, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { ExecutionContext, Injectable, Module } from '@nestjs/common';
+import { APP_GUARD, Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  ThrottlerModule,
+  type ThrottlerModuleOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { bearerToken } from '../auth/bearer-auth.guard';
 import { TokenVerifier } from '../auth/token-verifier';
@@ -24,6 +31,32 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
     return `caller:${subject}`;
   } catch {
     return `address:${request.ip}`;
+  }
+}
+
+/**
+ * @nestjs/throttler's guard, except that with limiting off (the default) it lets every request
+ * through at once, rather than looking up the route's throttler metadata on each one only to
+ * find that `skipIf` says skip.
+ */
+const LET_THROUGH = Promise.resolve(true);
+
+@Injectable()
+class RateLimitGuard extends ThrottlerGuard {
+  private readonly off: boolean;
+
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    config: AppConfig,
+  ) {
+    super(options, storage, reflector);
+    this.off = config.http.rateLimitPerMinute === 0;
+  }
+
+  override canActivate(context: ExecutionContext): Promise<boolean> {
+    return this.off ? LET_THROUGH : super.canActivate(context);
   }
 }
 
@@ -62,6 +95,6 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
       },
     }),
   ],
-  providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }],
+  providers: [{ provide: APP_GUARD, useClass: RateLimitGuard }],
 })
 export class RateLimitModule {}
