@@ -2,11 +2,14 @@ import { Client } from 'pg';
 import {
   CompiledStatements,
   defineStatement,
+  sqlText,
   type StatementDefinition,
 } from '../src/database/compiled-statements';
 import { DataLayerError } from '../src/database/data-layer.errors';
+import { buildDataSourceOptions } from '../src/database/database-options';
 import { poolOf } from '../src/database/pg-pool';
 import { TasksDataSource } from '../src/database/tasks-data-source';
+import { ENTITIES } from '../src/entities';
 import { Task } from '../src/tasks/task.entity';
 import { openDataSource } from './support/test-data-source';
 import { createTestDatabase, TestDatabase } from './support/test-database';
@@ -21,6 +24,13 @@ const INSERT = defineStatement({
       .into(Task)
       .values({ userId: p('userId'), title: p('title') })
       .returning('"id" AS "id"'),
+});
+
+/** The statements prepared on the connection that runs it (a session's own view). */
+const PREPARED_NAMES = defineStatement({
+  name: 'compiled-statements-spec.prepared',
+  shapes: {},
+  build: () => sqlText('SELECT name FROM pg_prepared_statements ORDER BY name', []),
 });
 
 const COUNT = defineStatement({
@@ -113,6 +123,46 @@ describe('CompiledStatements', () => {
     // The connection went back to the pool in a clean state, outside any transaction.
     expect(await countOf('together')).toBe(2);
   });
+
+  it.each([true, false])(
+    'with DATABASE_PREPARED_STATEMENTS=%s, prepares each statement by name once per connection, or never',
+    async (preparedStatements) => {
+      // One connection, so that every statement runs in the session it inspects.
+      const single = await new TasksDataSource(
+        buildDataSourceOptions(
+          {
+            url: database.url,
+            poolMax: 1,
+            connectTimeoutMs: 5000,
+            statementTimeoutMs: 5000,
+            preparedStatements,
+          },
+          ENTITIES,
+        ),
+      ).initialize();
+      try {
+        const runner = new CompiledStatements(single);
+        for (let run = 0; run < 3; run++) {
+          await runner.rows(COUNT, { completed: false }, { userId: 'prepared' });
+          await runner.rows(COUNT, { completed: true }, { userId: 'prepared' });
+        }
+        const names = (
+          await runner.rows<{ name: string }, Record<string, never>>(PREPARED_NAMES, {}, {})
+        ).map((row) => row.name.replace(/:.*/, ':…'));
+        expect(names).toEqual(
+          preparedStatements
+            ? [
+                'compiled-statements-spec.count:…',
+                'compiled-statements-spec.count:…',
+                'compiled-statements-spec.prepared:…',
+              ]
+            : [],
+        );
+      } finally {
+        await single.destroy();
+      }
+    },
+  );
 
   it('reaches the pool of the DataSource in one place', () => {
     expect(poolOf(dataSource)?.totalCount).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ export interface DatabaseSettings {
   poolMax: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  preparedStatements: boolean;
   startupRetryMs: number;
   runMigrations: boolean;
 }
@@ -74,6 +75,7 @@ export class AppConfig {
         poolMax: env.DATABASE_POOL_MAX,
         connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
         statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+        preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
         startupRetryMs: env.DATABASE_STARTUP_RETRY_MS,
         // Migrations are a deployment step against a real database; the embedded one is ours.
         runMigrations: env.DB_MIGRATIONS_RUN ?? embedded,

@@ -46,6 +46,7 @@ export const ENVIRONMENT_VARIABLES = [
   'DATABASE_POOL_MAX',
   'DATABASE_CONNECT_TIMEOUT_MS',
   'DATABASE_STATEMENT_TIMEOUT_MS',
+  'DATABASE_PREPARED_STATEMENTS',
   'DATABASE_STARTUP_RETRY_MS',
   'DB_MIGRATIONS_RUN',
   'AUTH_JWT_SECRET',
@@ -104,6 +105,10 @@ export class Environment {
   @IsInt()
   @Min(100)
   DATABASE_STATEMENT_TIMEOUT_MS = 5000;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  DATABASE_PREPARED_STATEMENTS = true;
 
   @Transform(toInteger)
   @IsInt()

@@ -7,6 +7,9 @@ export interface ConnectionSettings {
   poolMax: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** Prepare each compiled statement by name, once per connection (default true); false behind a
+   * pooler that cannot keep them (PgBouncer before 1.21 in transaction mode). */
+  preparedStatements?: boolean;
 }
 
 /** Entity classes, as `src/entities.ts` lists them. */
@@ -53,6 +56,8 @@ export function buildDataSourceOptions(
       Client: TimeoutEndingClient,
       idleTimeoutMillis: 30_000,
       keepAlive: true,
+      // Read by the compiled statements (`preparedStatementsOf`); node-postgres ignores it.
+      preparedStatements: settings.preparedStatements ?? true,
     },
   };
 }

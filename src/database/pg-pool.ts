@@ -6,6 +6,15 @@ import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * The node-postgres pool behind a DataSource: the one place that reaches into TypeORM's driver.
  * Undefined before the DataSource is initialised and after it is destroyed.
  */
+/**
+ * Whether compiled statements are prepared by name on each connection (DATABASE_PREPARED_STATEMENTS,
+ * carried in the DataSource's pool options by `buildDataSourceOptions`).
+ */
+export function preparedStatementsOf(dataSource: DataSource): boolean {
+  const extra = (dataSource.options as { extra?: { preparedStatements?: unknown } }).extra;
+  return extra?.preparedStatements !== false;
+}
+
 export function poolOf(dataSource: DataSource): Pool | undefined {
   const driver = dataSource.driver;
   if (!(driver instanceof PostgresDriver)) {

@@ -45,6 +45,10 @@ const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
     DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
     DATABASE_STARTUP_RETRY_MS: '3000',
+    // PgBouncer 1.18 in transaction mode cannot keep named statements: a statement prepared on
+    // one server connection is run on another, which does not have it. PgBouncer 1.21+ can
+    // (`max_prepared_statements`), and so can Neon's pooler.
+    DATABASE_PREPARED_STATEMENTS: 'false',
     LOG_LEVEL: 'info',
   });
 
