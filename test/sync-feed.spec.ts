@@ -1,8 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
+import { decodeChangeToken, encodeChangeToken } from '../src/owned-resources/feed-token';
 import {
   type ChangeRow,
-  decodeChangeToken,
-  encodeChangeToken,
   FEED_START,
   type FeedPosition,
   pageOfChanges,

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { decodeChangeToken, encodeChangeToken } from '../sync/change-token';
+import { decodeChangeToken, encodeChangeToken } from './feed-token';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 import type { OwnedRepository } from './owned.repository';
 import { MAX_PAGE_SIZE, toInteger } from './pagination';
