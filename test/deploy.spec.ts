@@ -653,12 +653,11 @@ describe('the npm start scripts', () => {
     for (const name of ['start', 'start:dev', 'start:prod']) {
       expect([name, packageJson.scripts[name]]).toEqual([name, expect.stringMatching(/^exec /)]);
     }
-    for (const name of ['start', 'start:dev']) {
-      expect([name, packageJson.scripts[name]]).toEqual([
-        name,
-        expect.stringMatching(/^exec nest start\b.*\s--no-shell\b/),
-      ]);
-    }
+    expect(packageJson.scripts['start:dev']).toMatch(/^exec nest start\b.*\s--no-shell\b/);
+    // `npm start` compiles first (`prestart`, SWC with the Nest CLI's own settings), then runs
+    // node itself: the Nest CLI takes longer to load than the compile and the start together.
+    expect(packageJson.scripts.start).toMatch(/^exec node .*dist\/src\/main\.js$/);
+    expect(packageJson.scripts.prestart).toMatch(/\bswc src migrations ormconfig\.ts -d dist\b/);
   });
 });
 
