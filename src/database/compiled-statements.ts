@@ -192,12 +192,11 @@ export class CompiledStatements implements StatementRunner {
   ): Promise<Row[]> {
     const parameters = statement.order.map((name) => values[name]);
     this.dataSource.logger.logQuery(statement.text, parameters);
-    if (!this.prepared) return (await this.query(client, statement.text, parameters)) as Row[];
-    // Prepared by name the first time a connection runs it (node-postgres remembers which it
-    // has), then only bound and executed: PostgreSQL parses and plans each statement once per
+    // Named, it is prepared the first time a connection runs it (node-postgres remembers which
+    // it has), then only bound and executed: PostgreSQL parses and plans each statement once per
     // connection instead of on every request, which was half its CPU time for a "get one".
-    const { name, text } = statement;
-    return (await client.query({ name, text, values: parameters })).rows as Row[];
+    const name = this.prepared ? statement.name : undefined;
+    return (await client.query({ name, text: statement.text, values: parameters })).rows as Row[];
   }
 
   private async query(client: PoolClient, text: string, parameters: unknown[]): Promise<unknown[]> {

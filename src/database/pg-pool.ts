@@ -3,10 +3,6 @@ import type { DataSource } from 'typeorm';
 import { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 
 /**
- * The node-postgres pool behind a DataSource: the one place that reaches into TypeORM's driver.
- * Undefined before the DataSource is initialised and after it is destroyed.
- */
-/**
  * Whether compiled statements are prepared by name on each connection (DATABASE_PREPARED_STATEMENTS,
  * carried in the DataSource's pool options by `buildDataSourceOptions`).
  */
@@ -15,6 +11,10 @@ export function preparedStatementsOf(dataSource: DataSource): boolean {
   return extra?.preparedStatements !== false;
 }
 
+/**
+ * The node-postgres pool behind a DataSource: the one place that reaches into TypeORM's driver.
+ * Undefined before the DataSource is initialised and after it is destroyed.
+ */
 export function poolOf(dataSource: DataSource): Pool | undefined {
   const driver = dataSource.driver;
   if (!(driver instanceof PostgresDriver)) {

@@ -34,13 +34,13 @@ async function callerKey(request: FastifyRequest, verifier: TokenVerifier): Prom
   }
 }
 
+const LET_THROUGH = Promise.resolve(true);
+
 /**
  * @nestjs/throttler's guard, except that with limiting off (the default) it lets every request
  * through at once, rather than looking up the route's throttler metadata on each one only to
  * find that `skipIf` says skip.
  */
-const LET_THROUGH = Promise.resolve(true);
-
 @Injectable()
 class RateLimitGuard extends ThrottlerGuard {
   private readonly off: boolean;

@@ -82,12 +82,11 @@ export function syncedResource<E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
 ): SyncedResource {
+  const columns = selectedColumns(dataSource, resource);
   return {
     table: resource.table,
-    columns: selectedColumns(dataSource, resource).map((column) => column.databaseName),
-    timestamps: selectedColumns(dataSource, resource)
-      .filter(isTimestamp)
-      .map((column) => column.databaseName),
+    columns: columns.map((column) => column.databaseName),
+    timestamps: columns.filter(isTimestamp).map((column) => column.databaseName),
     trash: resource.changesFeed?.trash ?? false,
   };
 }
