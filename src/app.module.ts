@@ -6,11 +6,10 @@ import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
-import { ListsModule } from './lists/lists.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RESOURCE_MODULES } from './resources';
 import { MaintenanceModule } from './sync/maintenance.module';
-import { TasksModule } from './tasks/tasks.module';
 
 export interface AppModuleOptions {
   /** The configuration; read and validated from the environment when absent. */
@@ -34,8 +33,7 @@ export class AppModule {
         // count the requests that authentication refuses.
         RateLimitModule,
         AuthModule,
-        TasksModule,
-        ListsModule,
+        ...RESOURCE_MODULES,
         MetricsModule,
         MaintenanceModule,
         ...imports,

@@ -7,14 +7,15 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { ShutdownService } from './shutdown.service';
+import { DescribedTag } from '../http/openapi-tags';
 
 /** Probes answer without a token: orchestrators and load balancers have none. */
 @Public()
-@ApiTags('health')
+@DescribedTag('health', 'Liveness and readiness probes, without authentication')
 @Controller('health')
 export class HealthController {
   constructor(

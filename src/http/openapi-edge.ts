@@ -111,8 +111,21 @@ function sharedResponses(): Record<string, ResponseObject> {
   };
 }
 
+/** `:userId` is bound to the token's subject by the global guard, on whichever route has it. */
+const OWNER_PARAMETER: ParameterObject = {
+  name: 'userId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: "The caller's user id: must be the token's subject.",
+};
+
 function describeOperation(path: string, method: Method, operation: OperationObject): void {
   const isApi = path.startsWith('/api/');
+  const parameters = (operation.parameters ??= []);
+  const named = (name: string) =>
+    parameters.some((parameter) => !isReference(parameter) && parameter.name === name);
+  if (path.includes('{userId}') && !named('userId')) parameters.unshift(OWNER_PARAMETER);
   // Routes are private by declaring a scheme; one that declares none is public, and says so.
   operation.security ??= [];
   const responses = operation.responses;

@@ -33,7 +33,7 @@ import {
   IdempotencyKeyReusedError,
   SyncTokenExpiredError,
 } from '../sync/sync.errors';
-import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+import { type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS, statusOf } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
   type FieldError,
@@ -122,7 +122,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     const problem = allowed ? methodNotAllowed(request, allowed) : describe(exception, request);
-    const status = problem.status ?? ERROR_CODES[problem.code];
+    const status = problem.status ?? statusOf(problem.code);
     this.noteServerFailure(exception, problem, request);
     for (const [name, value] of Object.entries(problem.headers ?? {})) {
       adapter.setHeader(response, name, value);

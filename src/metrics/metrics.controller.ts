@@ -1,10 +1,11 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import { prometheusContentType } from 'prom-client';
 import { Public } from '../auth/public.decorator';
 import { MetricsService } from './metrics.service';
+import { DescribedTag } from '../http/openapi-tags';
 
-@ApiTags('operations')
+@DescribedTag('operations', 'Metrics and this documentation, without authentication')
 @Public()
 @Controller('metrics')
 export class MetricsController {

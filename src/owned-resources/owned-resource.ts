@@ -1,7 +1,7 @@
 import type { ConstraintFields } from '../database/data-layer.errors';
 import type { IsoTimestamp } from '../database/iso-timestamp';
 import { ResourceNotFoundError } from '../database/resource.errors';
-import type { ErrorCode } from '../http/error-codes';
+import { type NotFoundCode, registerNotFoundCode } from '../http/error-codes';
 
 /**
  * The columns every owned resource has: its owner, a version for `ETag`, and timestamps, which
@@ -47,7 +47,7 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   /** How messages name one: "task". */
   noun: string;
   /** The error catalogue's code for a missing one (specification §4). */
-  notFoundCode: ErrorCode;
+  notFoundCode: NotFoundCode;
   /** The `sort` values of the collection; a leading "-" means descending, by convention. */
   sorts: Readonly<Record<Sort, SortKey<E>>>;
   /** Properties a collection can be filtered by, with equality (`?completed=true`). */
@@ -75,10 +75,13 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   visible?: readonly string[];
 }
 
-/** Declares a resource (an identity function, for type inference). */
-export const ownedResource = <E extends OwnedEntity, Sort extends string>(
+/** Declares a resource, and adds its not-found code to the error catalogue. */
+export function ownedResource<E extends OwnedEntity, Sort extends string>(
   resource: OwnedResource<E, Sort>,
-): OwnedResource<E, Sort> => resource;
+): OwnedResource<E, Sort> {
+  registerNotFoundCode(resource.notFoundCode);
+  return resource;
+}
 
 export const sortNames = <E extends OwnedEntity, Sort extends string>(
   resource: OwnedResource<E, Sort>,

@@ -1,6 +1,5 @@
 import {
   Body,
-  Controller,
   Delete,
   Get,
   Headers,
@@ -9,33 +8,25 @@ import {
   Param,
   Patch,
   Post,
-  Put,
   Query,
   Req,
   Res,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser } from '../auth/current-user.decorator';
-import {
-  ChangesQueryDto,
-  type ChangesResponse,
-  changesSince,
-} from '../owned-resources/changes-feed';
-import { decodeCursor } from '../owned-resources/cursor';
-import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
-import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
-import { notFound } from '../owned-resources/owned-resource';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
-import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { NoBody } from '../http/no-body';
 import { RequestValidationError } from '../http/request-errors';
+import { decodeCursor } from '../owned-resources/cursor';
+import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { ownedCrudController } from '../owned-resources/owned-crud.controller';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
+import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
 import { BulkUpdateTasksDto } from './dto/bulk-update-tasks.dto';
 import { ClearCompletedQueryDto, ClearedTasksResponse } from './dto/clear-completed-query.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/list-tasks-query.dto';
 import { TaskResponse, toTaskResponse, toTrashedTaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
-import type { Task } from './task.entity';
 import { TaskTrashApi } from './task-trash.openapi';
 import { TASK_TRASH, TASK_TRASH_SORT, TASKS } from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
@@ -45,108 +36,53 @@ const TASK_ID = resourceIdPipe('task');
 const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'task');
 
 /**
- * The tasks REST API (specification §3). Every route is under `/api/:userId`, which the global
- * guard checks against the token's subject; the repository scopes every statement to that owner,
- * so another user's task is simply not found. Each handler makes exactly one repository call.
+ * The tasks REST API (specification §3): the routes every owned resource has, with the list's
+ * filters and trash, and the routes of tasks' own: the toggle, restore, bulk changes and clearing
+ * the completed ones. Every route is under `/api/:userId`, which the global guard checks against
+ * the token's subject; the repository scopes every statement to that owner, so another user's
+ * task is simply not found. Each handler makes exactly one repository call.
  */
-@TasksApi.Controller()
-@Controller('api/:userId/tasks')
-export class TasksController {
-  constructor(private readonly tasks: TasksRepository) {}
-
+export class TasksController extends ownedCrudController({
+  resource: TASKS,
+  repository: TasksRepository,
+  createBody: CreateTaskDto,
+  updateBody: UpdateTaskDto,
+  response: TaskResponse,
+  toResponse: toTaskResponse,
+  api: TasksApi,
+  describe: {
+    changes: {
+      description:
+        'Without `since`: every live task. With it: every task created or changed since, with `deleted: false`, and every task deleted or moved to the trash since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
+    },
+    findOne: {
+      description: "404 when there is no such task, it is in the trash, or it is another user's.",
+    },
+    update: {
+      description:
+        'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
+    },
+    remove: {
+      summary: 'Move a task to the trash',
+      description:
+        'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
+    },
+  },
+}) {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
     description: `Newest first unless \`sort\` says otherwise, filtered by \`completed\` and \`list_id\`; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
     badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
   })
-  async list(
+  override async list(
     @CurrentUser() userId: string,
     @Query() query: ListTasksQueryDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     if (query.trashed) return this.listTrash(userId, query, request, reply);
-    const page = await this.tasks.list(userId, {
-      sort: query.sort,
-      limit: query.limit,
-      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort, TASKS),
-      where: { completed: query.completed, listId: query.list_id },
-    });
-    return withNextLink(request, reply, page).map(toTaskResponse);
-  }
-
-  @Post()
-  @TasksApi.Create({
-    summary: 'Create a task',
-    description: 'Answers 201 with the task, its URL in `Location` and its version in `ETag`.',
-  })
-  async create(
-    @CurrentUser() userId: string,
-    @Body() body: CreateTaskDto,
-    @IdempotencyKey() idempotency: IdempotentRequest | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TaskResponse> {
-    const input = {
-      title: body.title,
-      description: body.description,
-      completed: body.completed,
-      listId: body.list_id,
-    };
-    const task = await this.tasks.create(userId, input, idempotency);
-    reply.header('Location', taskPath(task));
-    return withEntityTag(reply, task, toTaskResponse);
-  }
-
-  @Get('changes')
-  @TasksApi.Changes({
-    summary: "What changed in the caller's tasks since a sync token",
-    description:
-      'Without `since`: every live task. With it: every task created or changed since, with `deleted: false`, and every task deleted or moved to the trash since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
-  })
-  changes(
-    @CurrentUser() userId: string,
-    @Query() query: ChangesQueryDto,
-  ): Promise<ChangesResponse<TaskResponse>> {
-    return changesSince(this.tasks, TASKS, userId, query, toTaskResponse);
-  }
-
-  @Get(':id')
-  @TasksApi.Get({
-    summary: 'Get one task',
-    description: "404 when there is no such task, it is in the trash, or it is another user's.",
-  })
-  async findOne(
-    @CurrentUser() userId: string,
-    @Param('id', TASK_ID) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TaskResponse> {
-    const task = await this.tasks.findOne(userId, id);
-    if (!task) throw notFound(TASKS, id);
-    return withEntityTag(reply, task, toTaskResponse);
-  }
-
-  @Put(':id')
-  @TasksApi.Update({
-    summary: 'Update a task partially',
-    description:
-      'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
-  })
-  async update(
-    @CurrentUser() userId: string,
-    @Param('id', TASK_ID) id: string,
-    @Body() body: UpdateTaskDto,
-    @Headers('if-match') ifMatch: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TaskResponse> {
-    const patch = {
-      title: body.title,
-      description: body.description,
-      completed: body.completed,
-      listId: body.list_id,
-    };
-    const task = await this.tasks.update(userId, id, patch, ifMatchVersion(ifMatch));
-    return withEntityTag(reply, task, toTaskResponse);
+    return super.list(userId, query, request, reply);
   }
 
   @Patch(':id/complete')
@@ -161,23 +97,8 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.toggleCompleted(userId, id, ifMatchVersion(ifMatch));
+    const task = await this.repository.toggleCompleted(userId, id, ifMatchVersion(ifMatch));
     return withEntityTag(reply, task, toTaskResponse);
-  }
-
-  @Delete(':id')
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @TasksApi.Delete({
-    summary: 'Move a task to the trash',
-    description:
-      'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
-  })
-  async remove(
-    @CurrentUser() userId: string,
-    @Param('id', TASK_ID) id: string,
-    @Headers('if-match') ifMatch: string | undefined,
-  ): Promise<void> {
-    await this.tasks.remove(userId, id, ifMatchVersion(ifMatch));
   }
 
   @Post(':id/restore')
@@ -189,7 +110,7 @@ export class TasksController {
     @Param('id', TASK_ID) id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.restore(userId, id);
+    const task = await this.repository.restore(userId, id);
     return withEntityTag(reply, task, toTaskResponse);
   }
 
@@ -202,7 +123,7 @@ export class TasksController {
     if (body.completed === undefined && body.list_id === undefined) {
       throw RequestValidationError.of('body', 'a bulk update must set completed or list_id');
     }
-    const tasks = await this.tasks.bulkUpdate(userId, body.ids, {
+    const tasks = await this.repository.bulkUpdate(userId, body.ids, {
       completed: body.completed,
       listId: body.list_id,
     });
@@ -217,7 +138,7 @@ export class TasksController {
     @CurrentUser() userId: string,
     @Query() query: ClearCompletedQueryDto,
   ): Promise<ClearedTasksResponse> {
-    return { deleted: await this.tasks.clearCompleted(userId, query.list_id) };
+    return { deleted: await this.repository.clearCompleted(userId, query.list_id) };
   }
 
   /** `GET …/tasks?trashed=true`: the trash has one order and no filters. */
@@ -237,7 +158,7 @@ export class TasksController {
         })),
       );
     }
-    const page = await this.tasks.listTrash(userId, {
+    const page = await this.repository.listTrash(userId, {
       limit: query.limit,
       after:
         query.cursor === undefined
@@ -247,5 +168,3 @@ export class TasksController {
     return withNextLink(request, reply, page).map(toTrashedTaskResponse);
   }
 }
-
-const taskPath = (task: Task): string => `/api/${encodeURIComponent(task.userId)}/tasks/${task.id}`;

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Task } from './task.entity';
 import { TasksController } from './tasks.controller';
 import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
+import { TASKS } from './tasks.resource';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task])],
@@ -10,4 +11,7 @@ import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
   providers: [{ provide: TasksRepository, useClass: TypeOrmTasksRepository }],
   exports: [TasksRepository],
 })
-export class TasksModule {}
+export class TasksModule {
+  /** What the registry of resources (src/resources.ts) reads. */
+  static readonly resource = TASKS;
+}
