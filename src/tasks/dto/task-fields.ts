@@ -1,11 +1,5 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiProperty } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, IsUUID } from 'class-validator';
-import {
-  IsOptionalButNotNull,
-  NameField,
-  OptionalTextField,
-} from '../../owned-resources/text-fields';
+import { BooleanField, ReferenceField } from '../../owned-resources/fields';
+import { NameField, OptionalTextField } from '../../owned-resources/text-fields';
 
 export const TITLE_MAX_LENGTH = 255;
 export const DESCRIPTION_MAX_LENGTH = 10_000;
@@ -20,16 +14,8 @@ export const DescriptionField = () =>
 
 /** A JSON boolean: the string "true" is refused, never coerced. */
 export const CompletedField = ({ description }: { description: string }) =>
-  applyDecorators(
-    ApiProperty({ required: false, type: Boolean, description }),
-    IsOptionalButNotNull(),
-    IsBoolean(),
-  );
+  BooleanField({ description });
 
 /** The task's list: a list id of the caller's, or null for none (specification §8). */
 export const ListIdField = ({ description }: { description: string }) =>
-  applyDecorators(
-    ApiProperty({ required: false, type: String, format: 'uuid', nullable: true, description }),
-    IsOptional(),
-    IsUUID('all', { message: 'list_id must be a UUID or null' }),
-  );
+  ReferenceField({ name: 'list_id', description });
