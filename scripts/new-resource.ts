@@ -94,7 +94,9 @@ function parseArguments(argv: string[]): Names & { sql: boolean } {
   if (!SNAKE.test(singular) || singular === plural) fail(`"${singular}" is not a singular`);
   const fields = (specs.length > 0 ? specs : ['name:name']).map(parseField);
   const columns = fields.map((field) => field.column);
-  const clash = columns.find((column, index) => RESERVED.has(column) || columns.indexOf(column) !== index);
+  const clash = columns.find(
+    (column, index) => RESERVED.has(column) || columns.indexOf(column) !== index,
+  );
   if (clash) fail(`the column "${clash}" is taken`);
   if (fields.filter((field) => field.kind === 'name').length !== 1) {
     fail('exactly one field is of kind name (the required, sortable text)');
