@@ -7,15 +7,14 @@ import {
   HealthIndicatorService,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { ApiOperation } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config';
 import { ShutdownService } from './shutdown.service';
-import { DescribedTag } from '../http/openapi-tags';
 
 /** Probes answer without a token: orchestrators and load balancers have none. */
 @Public()
-@DescribedTag('health', 'Liveness and readiness probes, without authentication')
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(

@@ -40,10 +40,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '`AUTH_JWT_SECRET` set, the same command signs with that secret.',
     )
     .setVersion(packageVersion())
+    // The resources' tags are declared by their controllers (`DescribedTag`); these are the rest.
+    .addTag('health', 'Liveness and readiness probes, without authentication')
+    .addTag('operations', 'Metrics and this documentation, without authentication')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
   const document = withDocsRoutes(SwaggerModule.createDocument(app, config));
-  document.tags = describedTags().filter((tag) => usesTag(document, tag.name));
+  const resourceTags = describedTags().filter((tag) => usesTag(document, tag.name));
+  document.tags = [...(document.tags ?? []), ...resourceTags];
   return describeTheEdge(withRateLimitResponses(withErrorCatalogue(document)));
 }
 

@@ -1,11 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { prometheusContentType } from 'prom-client';
 import { Public } from '../auth/public.decorator';
 import { MetricsService } from './metrics.service';
-import { DescribedTag } from '../http/openapi-tags';
 
-@DescribedTag('operations', 'Metrics and this documentation, without authentication')
+@ApiTags('operations')
 @Public()
 @Controller('metrics')
 export class MetricsController {
