@@ -58,6 +58,11 @@ export interface OwnedRoutes<
   /** The bodies of `POST` and `PUT`, declared with the shared field decorators. */
   createBody: Type<object>;
   updateBody: Type<object>;
+  /**
+   * The query of `GET` on the collection, when the resource has `filters`: a class that extends
+   * `PageQueryDto` and adds them under their wire names. Default: `PageQueryDto` of its sorts.
+   */
+  listQuery?: Type<PageQuery<Sort>>;
   /** How descriptions name several: "task lists". Default: the table's name. */
   plural?: string;
   /** The wire form and its mapping. Default: the entity's columns (wire-form.ts). */
@@ -91,6 +96,10 @@ export function ownedCrudController<
 >(routes: OwnedRoutes<E, Sort, Wire, Repository>) {
   const { resource } = routes;
   const { noun, table } = resource;
+  if (!resource.changesFeed || !resource.idempotentCreates) {
+    // Its routes serve both, and say so in the document.
+    throw new Error(`${table}: the shared routes need changesFeed and idempotentCreates`);
+  }
   const plural = routes.plural ?? table;
   const response = routes.response ?? (wireResponseOf(resource.entity) as Type<Wire>);
   const toResponse = routes.toResponse ?? (wireFormOf(resource.entity) as (item: E) => Wire);
@@ -98,10 +107,9 @@ export function ownedCrudController<
     routes.api ??
     ownedResourceApi({ tag: table, noun, plural, response, notFoundCode: resource.notFoundCode });
   const sorts = Object.keys(resource.sorts) as Sort[];
-  const ListQuery = PageQueryDto(
-    sorts,
-    (sorts.includes(NEWEST_FIRST as Sort) ? NEWEST_FIRST : sorts[0]) as Sort,
-  );
+  const ListQuery =
+    routes.listQuery ??
+    PageQueryDto(sorts, (sorts.includes(NEWEST_FIRST as Sort) ? NEWEST_FIRST : sorts[0]) as Sort);
   const filters = wireNamesOf(resource.entity, resource.filters);
   const insertable = wireNamesOf(resource.entity, resource.insertable);
   const updatable = wireNamesOf(resource.entity, resource.updatable);
