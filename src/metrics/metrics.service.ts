@@ -18,6 +18,7 @@ export class MetricsService {
   private readonly requests: Counter<RequestLabels>;
   private readonly durations: Histogram<RequestLabels>;
   private readonly rateLimitStoreErrors: Counter;
+  private readonly rateLimitStoreBypasses: Counter;
   /** The request series by method, status and route, so that prom-client hashes their labels
    * once rather than on every response (bounded: routes are templates). */
   private readonly requestSeries = new Map<
@@ -44,6 +45,11 @@ export class MetricsService {
     this.rateLimitStoreErrors = new Counter({
       name: 'rate_limit_store_errors_total',
       help: 'Rate-limit checks that Redis failed or did not answer in time (counted in process instead)',
+      registers,
+    });
+    this.rateLimitStoreBypasses = new Counter({
+      name: 'rate_limit_store_bypassed_total',
+      help: 'Rate-limit checks counted in process at once because Redis was not answering another',
       registers,
     });
 
@@ -93,5 +99,10 @@ export class MetricsService {
   /** A rate-limit check that the shared store (Redis) failed; the request was still served. */
   countRateLimitStoreError(): void {
     this.rateLimitStoreErrors.inc();
+  }
+
+  /** A rate-limit check counted in process without waiting for a Redis that is in doubt. */
+  countRateLimitStoreBypass(): void {
+    this.rateLimitStoreBypasses.inc();
   }
 }
