@@ -1,12 +1,13 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { MetricsModule } from '../metrics/metrics.module';
 import { HealthController } from './health.controller';
 import { RequestShedding } from './request-shedding';
 import { ShutdownService } from './shutdown.service';
 
 @Global()
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), MetricsModule],
   controllers: [HealthController],
   providers: [ShutdownService, RequestShedding],
   exports: [ShutdownService],
