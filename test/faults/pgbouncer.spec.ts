@@ -59,6 +59,9 @@ async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string>
   expect(app.lines.filter((line) => /database reachable/.test(line))).toEqual([]);
   const fatal = app.lines.filter((line) => /"level":"fatal"/.test(line));
   expect(fatal).toHaveLength(1);
+  // One line in all: no framework chatter, no stack.
+  expect(app.lines.filter((line) => line.trim() !== '')).toEqual(fatal);
+  expect(fatal[0]).toContain('RECONNECT on its admin console');
   return (JSON.parse(fatal[0]) as { msg: string }).msg;
 }
 
