@@ -38,8 +38,8 @@ const describeWithPgBouncer = binary || required ? describe : describe.skip;
 
 const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
 
-/** The service as a process, with DATABASE_URL pointing at the pooler. */
-const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
+/** The service as a process, with DATABASE_URL pointing at the pooler; `env` adds to that. */
+const spawnBehind = (url: string, env: Record<string, string> = {}): ReturnType<typeof spawnApp> =>
   spawnServingApp(url, {
     DATABASE_POOL_MAX: '5',
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
@@ -50,7 +50,11 @@ const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
     // (`max_prepared_statements`), and so can Neon's pooler.
     DATABASE_PREPARED_STATEMENTS: 'false',
     LOG_LEVEL: 'info',
+    ...env,
   });
+
+/** The warning of a service that met a pooler which loses prepared statements. */
+const FALLBACK_WARNING = /A prepared statement was lost between server connections/;
 
 /** The start-up failure line of a process that exited 1. */
 async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string> {
@@ -120,6 +124,44 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
       app.child.kill('SIGKILL');
     }
   }, 60_000);
+
+  it('with the remedy and prepared statements left on: falls back to unnamed ones, says so once, never answers 500', async () => {
+    const bouncer = await pooler(['statement_timeout']);
+    const served = await database();
+    await adminQuery(
+      adminUrl(),
+      `ALTER DATABASE ${served.name} SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms'`,
+    );
+    // DATABASE_PREPARED_STATEMENTS as it is by default.
+    const app = spawnBehind(bouncer.via(served.url), { DATABASE_PREPARED_STATEMENTS: 'true' });
+    try {
+      const url = await listeningUrl(app);
+      const headers = await authHeader('prepared-user');
+      let loading = true;
+      const load = steadyLoad<MixedOutcome[]>({
+        concurrency: 8,
+        running: () => loading,
+        send: (sequence) => taskCycle(url, 'prepared-user', headers, `prepared-${sequence}`),
+      });
+      // Enough cycles for the pool's connections to meet each other's statements on the
+      // pooler's server connections.
+      await sleep(4000);
+      loading = false;
+      const outcomes = (await load).flat();
+
+      expect(outcomes.length).toBeGreaterThan(50);
+      expect(outcomes.filter(({ status }) => status < 200 || status >= 300)).toEqual([]);
+      expect(app.lines.filter((line) => FALLBACK_WARNING.test(line))).toHaveLength(1);
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      reportFigures('pgbouncer-prepared', {
+        requests: outcomes.length,
+        failed: outcomes.filter(({ status }) => status < 200 || status >= 300).length,
+        fallbackWarnings: app.lines.filter((line) => FALLBACK_WARNING.test(line)).length,
+      });
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  }, 120_000);
 
   it('with the remedy: serves a mixed load, cuts blocked writes server-side, and migrates concurrently', async () => {
     const bouncer = await pooler(['statement_timeout']);
