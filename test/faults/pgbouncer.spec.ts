@@ -76,10 +76,14 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
   const bouncers: PgBouncer[] = [];
   const databases: TestDatabase[] = [];
 
-  const pooler = async (ignoreStartupParameters?: string[]): Promise<PgBouncer> => {
+  const pooler = async (
+    ignoreStartupParameters?: string[],
+    defaultPoolSize?: number,
+  ): Promise<PgBouncer> => {
     expect(binary).not.toBeNull();
     const bouncer = await PgBouncer.start(binary as string, adminUrl(), {
       ignoreStartupParameters,
+      defaultPoolSize,
     });
     bouncers.push(bouncer);
     return bouncer;
@@ -160,6 +164,35 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
       });
     } finally {
       app.child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('three migration runners through two server connections: one migrates, two wait without holding one', async () => {
+    // As few server connections as the lock holder needs: its lock's and its migrations'.
+    const bouncer = await pooler(['statement_timeout'], 2);
+    const name = `tasks_small_pool_migrations_${process.pid}`;
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery(adminUrl(), `CREATE DATABASE ${name}`);
+    try {
+      const runners = await Promise.all(
+        [1, 2, 3].map(() => openDataSource(bouncer.via(withDatabase(adminUrl(), name)))),
+      );
+      let outcomes: (number | string)[];
+      try {
+        outcomes = await Promise.all(
+          runners.map((runner) =>
+            runner.runMigrations().then(
+              (applied) => applied.length,
+              (error: unknown) => String(error),
+            ),
+          ),
+        );
+      } finally {
+        await Promise.all(runners.map((runner) => runner.destroy()));
+      }
+      expect(outcomes.sort()).toEqual([0, 0, MIGRATIONS.length]);
+    } finally {
+      await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   }, 120_000);
 
