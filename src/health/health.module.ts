@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { MetricsModule } from '../metrics/metrics.module';
 import { HealthController } from './health.controller';
+import { LivenessPort } from './liveness-listener';
 import { RequestShedding } from './request-shedding';
 import { ShutdownService } from './shutdown.service';
 
@@ -9,7 +10,7 @@ import { ShutdownService } from './shutdown.service';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), MetricsModule],
   controllers: [HealthController],
-  providers: [ShutdownService, RequestShedding],
+  providers: [ShutdownService, RequestShedding, LivenessPort],
   exports: [ShutdownService],
 })
 export class HealthModule {}
