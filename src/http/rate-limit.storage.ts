@@ -126,8 +126,8 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
       let answer = probe ? await command : await answerWithin(command, REDIS_DOUBT_AFTER_MS);
       if (answer === UNANSWERED) {
         if (this.inDoubt) {
-          // Another request already waits for Redis: this one stops waiting.
-          command.catch(() => undefined);
+          // Another request already waits for Redis: this one stops waiting (and ignores how
+          // its command ends).
           this.metrics.countRateLimitStoreBypass();
           return countLocally();
         }
