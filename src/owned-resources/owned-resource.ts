@@ -73,7 +73,15 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    * soft-deleting resource says `deleted_at IS NULL` here.
    */
   visible?: readonly string[];
+  /**
+   * The MCP tools agents get for the resource (specification §16), each one operation of its
+   * REST API: `add_<noun>`, `list_<table>`, and `update_`, `complete_`, `delete_`, `restore_<noun>`.
+   */
+  agentTools?: readonly AgentTool[];
 }
+
+/** What an agent may do with an owned resource, as an MCP tool (src/mcp/agent-tools.ts). */
+export type AgentTool = 'add' | 'list' | 'update' | 'complete' | 'delete' | 'restore';
 
 /** Declares a resource (an identity function, for type inference). */
 export const ownedResource = <E extends OwnedEntity, Sort extends string>(
