@@ -492,3 +492,36 @@ describe('MCP server (/mcp)', () => {
     }, 120_000);
   });
 });
+
+// The API's rate limit holds for agents: the MCP request counts, and so does each tool call in
+// it, as the API request it is; a batch of calls cannot spend more than the allowance.
+describe('MCP server (/mcp) under the rate limit', () => {
+  let testApp: TestApp;
+
+  beforeAll(async () => {
+    testApp = await startTestApp({ RATE_LIMIT_PER_MINUTE: '4' });
+  });
+  afterAll(() => testApp.close());
+
+  it('counts every tool call of a batch, then refuses the MCP request itself with 429', async () => {
+    const token = await signToken('carol');
+    const post = (body: unknown) =>
+      request(testApp.app.getHttpServer())
+        .post('/mcp')
+        .set('Accept', ACCEPT)
+        .set('Authorization', `Bearer ${token}`)
+        .send(body as object);
+    const batch = await post([1, 2, 3, 4, 5].map((id) => toolCall(id, 'list_lists', {}))).expect(
+      200,
+    );
+    const results = (batch.body as { result: CallToolResult }[]).map((answer) => answer.result);
+    const refused = results.filter((result) => result.isError).map((result) => problemOf(result));
+    // One of the four for the MCP request, three for tool calls.
+    expect(results.filter((result) => !result.isError)).toHaveLength(3);
+    expect(refused.map((problem) => problem.code)).toEqual([
+      'TOO_MANY_REQUESTS',
+      'TOO_MANY_REQUESTS',
+    ]);
+    expectProblem(await post(toolCall(6, 'list_lists', {})), 429, 'TOO_MANY_REQUESTS');
+  });
+});
