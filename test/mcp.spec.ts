@@ -4,8 +4,12 @@ import { promisify } from 'node:util';
 import { Client as McpClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { OpenAPIObject } from '@nestjs/swagger';
 import { Client } from 'pg';
 import request from 'supertest';
+import { LISTS } from '../src/lists/lists.resource';
+import { agentToolsOf } from '../src/mcp/agent-tools';
+import type { AgentTool } from '../src/owned-resources/owned-resource';
 import { givenList, givenTask, rowSnapshot } from './support/fixtures';
 import { expectProblem } from './support/problem';
 import { StatementRecorder } from './support/statement-recorder';
@@ -419,18 +423,28 @@ describe('MCP server (/mcp)', () => {
     });
   });
 
-  describe('with the MCP Inspector CLI', () => {
-    const cli = join(
-      dirname(require.resolve('@modelcontextprotocol/inspector-cli/package.json')),
-      'build',
-      'cli.js',
+  it('refuses a declared tool whose REST operation the API lacks, naming it', async () => {
+    const document = (await request(url).get('/docs/openapi.json').expect(200))
+      .body as OpenAPIObject;
+    const lists = (agentTools: AgentTool[]) => [{ ...LISTS, agentTools }];
+    expect(agentToolsOf(lists(['add', 'list']), document).map((tool) => tool.name)).toEqual([
+      'add_list',
+      'list_lists',
+    ]);
+    expect(() => agentToolsOf(lists(['restore']), document)).toThrow(
+      'lists declares an agent tool for POST /api/{userId}/lists/{id}/restore, which the API does not serve',
     );
+    expect(() => agentToolsOf(lists(['complete']), document)).toThrow(/boolean completed/);
+  });
+
+  describe('with the MCP Inspector CLI', () => {
+    // What `npm run mcp:inspect` runs (docs/agents.md): the CLI, from its own folder.
+    const cli = dirname(require.resolve('@modelcontextprotocol/inspector-cli/package.json'));
     const inspect = async (method: string, ...args: string[]): Promise<unknown> => {
       const { stdout } = await promisify(execFile)(
         process.execPath,
         [
-          cli,
-          '--cli',
+          'index.js',
           `${url}/mcp`,
           '--transport',
           'http',
@@ -440,8 +454,8 @@ describe('MCP server (/mcp)', () => {
           method,
           ...args,
         ],
-        // The CLI finds its own package.json from the working directory.
-        { cwd: dirname(cli), timeout: 30_000 },
+        // About a second of CPU each: minutes only on a machine loaded far past its cores.
+        { cwd: join(cli, 'build'), timeout: 240_000 },
       );
       return JSON.parse(stdout);
     };
@@ -454,42 +468,45 @@ describe('MCP server (/mcp)', () => {
       )) as CallToolResult;
 
     it('connects with a token, lists the tools and calls each', async () => {
-      const listed = (await inspect('tools/list')) as { tools: { name: string }[] };
-      expect(listed.tools.map((tool) => tool.name)).toEqual(TOOLS);
-
-      const list = structured<{ id: string }>(await call('add_list', { name: 'Inspected' }));
-      expect(structured(await call('list_lists', {}))).toMatchObject({
-        lists: expect.arrayContaining([expect.objectContaining({ id: list.id })]),
-      });
-      const task = structured<{ id: string }>(
-        await call('add_task', {
-          title: 'From the Inspector',
-          list_id: list.id,
-          idempotency_key: 'inspector',
-        }),
+      const list = await givenList(db, 'alice', { name: 'Inspected' });
+      const [updated, completed, deleted, restored] = [
+        await givenTask(db, 'alice', { list_id: list.id }),
+        await givenTask(db, 'alice', { list_id: list.id }),
+        await givenTask(db, 'alice', { list_id: list.id }),
+        await givenTask(db, 'alice', { list_id: list.id }),
+      ];
+      await db.query('UPDATE tasks SET deleted_at = now() WHERE id = $1', [restored.id]);
+      // Independent calls, one process each, at once.
+      const [listed, ...results] = await Promise.all([
+        inspect('tools/list'),
+        call('add_list', { name: 'From the Inspector' }),
+        call('list_lists', {}),
+        call('add_task', { title: 'From the Inspector', list_id: list.id, idempotency_key: 'cli' }),
+        call('update_task', { id: updated.id, title: 'Inspected' }),
+        call('complete_task', { id: completed.id }),
+        call('list_tasks', { status: 'pending', list_id: list.id, sort: 'created_at' }),
+        call('delete_task', { id: deleted.id }),
+        call('restore_task', { id: restored.id }),
+      ]);
+      expect((listed as { tools: { name: string }[] }).tools.map((tool) => tool.name)).toEqual(
+        TOOLS,
       );
-      expect(
-        structured(await call('update_task', { id: task.id, title: 'Inspected' })),
-      ).toMatchObject({
-        title: 'Inspected',
-      });
-      expect(structured(await call('complete_task', { id: task.id }))).toMatchObject({
-        completed: true,
-      });
-      expect(
-        structured(await call('list_tasks', { status: 'completed', list_id: list.id })),
-      ).toMatchObject({
-        tasks: [expect.objectContaining({ id: task.id })],
-      });
-      expect(structured(await call('delete_task', { id: task.id }))).toEqual({
-        id: task.id,
-        deleted: true,
-      });
-      expect(structured(await call('restore_task', { id: task.id }))).toMatchObject({
-        id: task.id,
-      });
-      expect(problemOf(await call('restore_task', { id: task.id })).code).toBe('TASK_NOT_FOUND');
-    }, 120_000);
+      const [addedList, lists, addedTask, update, complete, tasks, trash, restore] = results.map(
+        (result) => structured(result),
+      );
+      expect(addedList).toMatchObject({ name: 'From the Inspector' });
+      expect(lists.lists).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: list.id })]),
+      );
+      expect(addedTask).toMatchObject({ title: 'From the Inspector', list_id: list.id });
+      expect(update).toMatchObject({ id: updated.id, title: 'Inspected' });
+      expect(complete).toMatchObject({ id: completed.id, completed: true });
+      expect(tasks.tasks).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: updated.id })]),
+      );
+      expect(trash).toEqual({ id: deleted.id, deleted: true });
+      expect(restore).toMatchObject({ id: restored.id });
+    }, 300_000);
   });
 });
 

@@ -15,9 +15,14 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { OPENAPI_JSON_PATH } from '../http/openapi';
 import type { ProblemDetails } from '../http/problem-details.filter';
 import { REQUEST_ID_HEADER } from '../http/request-id';
-import type { OwnedEntity, OwnedResource } from '../owned-resources/owned-resource';
+import type { OwnedEntity } from '../owned-resources/owned-resource';
 import { TypeOrmOwnedRepository } from '../owned-resources/owned.repository';
-import { type AgentToolDefinition, type ApiRequest, agentToolsOf } from './agent-tools';
+import {
+  type AgentToolDefinition,
+  type ApiRequest,
+  agentToolsOf,
+  type ToolSource,
+} from './agent-tools';
 
 /** Who an MCP request acts for: the token's subject, and the request's own headers to pass on. */
 export interface Caller {
@@ -43,7 +48,7 @@ const INSTRUCTIONS =
  */
 @Injectable()
 export class AgentToolsService implements OnApplicationBootstrap {
-  private resources: OwnedResource<OwnedEntity, string>[] = [];
+  private resources: ToolSource[] = [];
   private tools?: Promise<{ info: OpenAPIObject['info']; byName: Map<string, Tool> }>;
   private readonly validators = new AjvJsonSchemaValidator();
 
@@ -54,7 +59,7 @@ export class AgentToolsService implements OnApplicationBootstrap {
 
   /** Every owned resource the application serves: the one each repository is built on. */
   onApplicationBootstrap(): void {
-    const byTable = new Map<string, OwnedResource<OwnedEntity, string>>();
+    const byTable = new Map<string, ToolSource>();
     for (const wrapper of this.discovery.getProviders()) {
       const instance: unknown = wrapper.instance;
       if (instance instanceof TypeOrmOwnedRepository) {

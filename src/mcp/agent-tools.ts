@@ -53,12 +53,16 @@ export interface AgentToolDefinition {
   toOutcome(answer: ApiAnswer, args: Record<string, unknown>): ToolOutcome;
 }
 
-type AnyResource = OwnedResource<OwnedEntity, string>;
+/** What the tools of a resource are made from, beside its API's OpenAPI description. */
+export type ToolSource = Pick<
+  OwnedResource<OwnedEntity, string>,
+  'table' | 'noun' | 'agentTools' | 'changesFeed'
+>;
 type Operations = Record<'get' | 'post' | 'put' | 'delete', OperationObject | undefined>;
 
 /** The tools of every resource that declares `agentTools`, in declaration order. */
 export function agentToolsOf(
-  resources: readonly AnyResource[],
+  resources: readonly ToolSource[],
   document: OpenAPIObject,
 ): AgentToolDefinition[] {
   return resources.flatMap((resource) =>
@@ -243,7 +247,7 @@ class ResourceApi {
   readonly collectionPath: string;
 
   constructor(
-    readonly resource: AnyResource,
+    readonly resource: ToolSource,
     private readonly document: OpenAPIObject,
   ) {
     this.noun = resource.noun;
