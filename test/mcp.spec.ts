@@ -141,6 +141,11 @@ describe('MCP server (/mcp)', () => {
         trashed: { type: 'boolean' },
       });
       expect(listTasks?.inputSchema.properties).not.toHaveProperty('completed');
+      expect(listTasks?.annotations).toMatchObject({ readOnlyHint: true });
+      expect(tools.find((tool) => tool.name === 'delete_task')?.annotations).toMatchObject({
+        readOnlyHint: false,
+        destructiveHint: true,
+      });
     });
 
     it('calls every tool, with structured results the output schemas describe', async () => {

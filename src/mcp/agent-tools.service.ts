@@ -84,6 +84,7 @@ export class AgentToolsService implements OnApplicationBootstrap {
         description: definition.description,
         inputSchema: definition.inputSchema,
         outputSchema: definition.outputSchema,
+        annotations: definition.annotations,
       })),
     }));
     server.setRequestHandler(CallToolRequestSchema, ({ params }) => {

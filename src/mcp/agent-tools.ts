@@ -43,6 +43,8 @@ export interface AgentToolDefinition {
   description: string;
   inputSchema: ObjectSchema;
   outputSchema: ObjectSchema;
+  /** Hints for clients (which calls to confirm with the user, which to retry). */
+  annotations: ToolAnnotations;
   /**
    * The arguments that reach the route as text (a query parameter, a path segment, a header),
    * where their JSON types would be lost: checked against this schema before the request. The
@@ -52,6 +54,24 @@ export interface AgentToolDefinition {
   toRequest(args: Record<string, unknown>): ApiRequest;
   toOutcome(answer: ApiAnswer, args: Record<string, unknown>): ToolOutcome;
 }
+
+/** MCP's tool annotations; every tool here acts on the service's own data only. */
+export interface ToolAnnotations {
+  readOnlyHint: boolean;
+  destructiveHint: boolean;
+  idempotentHint: boolean;
+  openWorldHint: false;
+}
+
+const hints = (
+  readOnly: boolean,
+  { destructive = false, idempotent = false } = {},
+): ToolAnnotations => ({
+  readOnlyHint: readOnly,
+  destructiveHint: destructive,
+  idempotentHint: readOnly || idempotent,
+  openWorldHint: false,
+});
 
 /** What the tools of a resource are made from, beside its API's OpenAPI description. */
 export type ToolSource = Pick<
@@ -96,6 +116,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       name: `add_${api.noun}`,
       title: operation.summary ?? `Add a ${api.noun}`,
       description: `Adds a ${api.noun} for the signed-in user and answers it.`,
+      annotations: hints(false),
       inputSchema: { ...body, properties: { ...body.properties, ...key } },
       outputSchema: api.responseBody(operation, '201'),
       textArguments: { ...objectSchema(key), additionalProperties: true },
@@ -139,6 +160,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       name: `list_${api.table}`,
       title: operation.summary ?? `List ${api.table}`,
       description: `Lists the signed-in user's ${api.table}, a page at a time: when more follow, next_cursor is set; pass it as cursor for the next page.`,
+      annotations: hints(true),
       inputSchema,
       outputSchema: objectSchema(
         {
@@ -173,6 +195,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       name: `update_${api.noun}`,
       title: operation.summary ?? `Update a ${api.noun}`,
       description: `Changes the given fields of one of the signed-in user's ${api.table}; the others keep their value.`,
+      annotations: hints(false, { destructive: true, idempotent: true }),
       inputSchema: {
         ...body,
         properties: { id, ...body.properties },
@@ -202,6 +225,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       description: `Marks one of the signed-in user's ${api.table} completed (again, if it already is).`,
       toRequest: (path) => ({ method: 'PUT', path, body: { completed: true } }),
       verb: 'Completed',
+      annotations: hints(false, { idempotent: true }),
     });
   },
 
@@ -215,6 +239,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       description: trash
         ? `Moves one of the signed-in user's ${api.table} to the trash; restore_${api.noun} brings it back.`
         : `Deletes one of the signed-in user's ${api.table}.`,
+      annotations: hints(false, { destructive: true }),
       inputSchema: objectSchema({ id }, ['id']),
       outputSchema: objectSchema({ id, deleted: { type: 'boolean', enum: [true] } }, [
         'id',
@@ -236,6 +261,7 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
       description: `Brings one of the signed-in user's ${api.table} back from the trash.`,
       toRequest: (path) => ({ method: 'POST', path: `${path}/restore` }),
       verb: 'Restored',
+      annotations: hints(false),
     });
   },
 };
@@ -342,6 +368,7 @@ class ResourceApi {
       description: string;
       toRequest: (path: string) => ApiRequest;
       verb: string;
+      annotations: ToolAnnotations;
     },
   ): AgentToolDefinition {
     const id = this.idArgument(operation);
@@ -349,6 +376,7 @@ class ResourceApi {
       name: tool.name,
       title: operation.summary ?? tool.name,
       description: tool.description,
+      annotations: tool.annotations,
       inputSchema: objectSchema({ id }, ['id']),
       outputSchema: this.responseBody(operation, '200'),
       textArguments: objectSchema({ id }, ['id']),
