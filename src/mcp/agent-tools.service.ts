@@ -140,7 +140,7 @@ export class AgentToolsService implements OnApplicationBootstrap {
     const body: unknown = response.body === '' ? null : response.json();
     if (response.statusCode >= 400) return toolError(body as ProblemDetails);
     const { structured, text } = definition.toOutcome(
-      { status: response.statusCode, body, nextCursor: nextCursorOf(response.headers.link) },
+      { body, nextCursor: nextCursorOf(response.headers.link) },
       args,
     );
     return { structuredContent: structured, content: [{ type: 'text', text }] };

@@ -20,7 +20,6 @@ export interface ApiRequest {
 
 /** A successful answer of the REST API. */
 export interface ApiAnswer {
-  status: number;
   body: unknown;
   /** The `cursor` of the `Link: rel="next"` header, when more items follow. */
   nextCursor: string | null;
