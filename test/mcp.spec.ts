@@ -515,16 +515,29 @@ describe('MCP server (/mcp)', () => {
   });
 });
 
-// The API's rate limit holds for agents: the MCP request counts, and so does each tool call in
-// it, as the API request it is; a batch of calls cannot spend more than the allowance.
-describe('MCP server (/mcp) under the rate limit', () => {
+describe('MCP server (/mcp) with a rate limit and browser origins', () => {
+  const origin = 'http://agent.example.test';
   let testApp: TestApp;
 
   beforeAll(async () => {
-    testApp = await startTestApp({ RATE_LIMIT_PER_MINUTE: '4' });
+    testApp = await startTestApp({ RATE_LIMIT_PER_MINUTE: '4', CORS_ORIGINS: origin });
   });
   afterAll(() => testApp.close());
 
+  it('lets a listed origin send the MCP headers', async () => {
+    const preflight = await request(testApp.app.getHttpServer())
+      .options('/mcp')
+      .set('Origin', origin)
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization, content-type, mcp-protocol-version')
+      .expect(204);
+    expect(preflight.headers['access-control-allow-headers'].toLowerCase()).toMatch(
+      /mcp-protocol-version/,
+    );
+  });
+
+  // The API's rate limit holds for agents: the MCP request counts, and so does each tool call
+  // in it, as the API request it is; a batch of calls cannot spend more than the allowance.
   it('counts every tool call of a batch, then refuses the MCP request itself with 429', async () => {
     const token = await signToken('carol');
     const post = (body: unknown) =>
