@@ -80,11 +80,21 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    */
   visible?: readonly string[];
   /**
+   * Same-owner references to other owned resources, by property (tasks: `listId` to lists). The
+   * table's foreign key on `(user_id, <column>)` refuses a missing row and another user's alike;
+   * where the referenced resource hides rows by `visible` (the trash), a write also refuses a
+   * hidden one the same way, in its own statement: a reference names a row its owner can see.
+   */
+  references?: Readonly<Partial<Record<keyof E & string, ReferencedResource>>>;
+  /**
    * The MCP tools agents get for the resource (specification §16), each one operation of its
    * REST API: `add_<noun>`, `list_<table>`, and `update_`, `complete_`, `delete_`, `restore_<noun>`.
    */
   agentTools?: readonly AgentTool[];
 }
+
+/** What a reference needs of the resource it names. */
+export type ReferencedResource = Pick<OwnedResource<OwnedEntity>, 'table' | 'visible'>;
 
 /** What an agent may do with an owned resource, as an MCP tool (src/mcp/agent-tools.ts). */
 export type AgentTool = 'add' | 'list' | 'update' | 'complete' | 'delete' | 'restore';
