@@ -179,7 +179,10 @@ const BUILDERS: Record<AgentTool, (api: ResourceApi) => AgentToolDefinition> = {
         const more = nextCursor === null ? '' : ' More follow: pass next_cursor as cursor.';
         return {
           structured: { [api.table]: items, next_cursor: nextCursor },
-          text: [`${items.length} ${api.table}.${more}`, ...lines].join('\n'),
+          text: [
+            `${items.length} ${items.length === 1 ? api.noun : api.table}.${more}`,
+            ...lines,
+          ].join('\n'),
         };
       },
     };
