@@ -6,6 +6,7 @@ import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
+import { McpModule } from './mcp/mcp.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { RESOURCE_MODULES } from './resources';
@@ -34,6 +35,7 @@ export class AppModule {
         RateLimitModule,
         AuthModule,
         ...RESOURCE_MODULES,
+        McpModule,
         MetricsModule,
         MaintenanceModule,
         ...imports,

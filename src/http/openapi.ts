@@ -41,6 +41,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion(packageVersion())
     // The resources' tags are declared by their controllers (`DescribedTag`); these are the rest.
+    .addTag('agents', 'The Model Context Protocol endpoint for AI agents, and its metadata')
     .addTag('health', 'Liveness and readiness probes, without authentication')
     .addTag('operations', 'Metrics and this documentation, without authentication')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
