@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
 import { DatabaseUnavailableError } from '../database/data-layer.errors';
 
@@ -13,6 +14,19 @@ import { DatabaseUnavailableError } from '../database/data-layer.errors';
  */
 export const inFlightLimit = (poolMax: number, connectTimeoutMs: number): number =>
   Math.max(poolMax, Math.round((poolMax * 10 * connectTimeoutMs) / 1000));
+
+/** Where the shedding hook leaves the function that gives a request's place back. */
+const RELEASE = Symbol('requestShedding.release');
+type CountedResponse = ServerResponse & { [RELEASE]?: () => void };
+
+/**
+ * Stops counting a request as in flight: for a long-lived response (an event stream) once it
+ * has done its database work, so that open streams, which have their own bounds, do not use up
+ * the places of requests waiting for the database.
+ */
+export function leaveInFlight(response: ServerResponse): void {
+  (response as CountedResponse)[RELEASE]?.();
+}
 
 /** One instance for every refusal: no stack is captured per refused request. */
 const QUEUE_FULL = new DatabaseUnavailableError('Too many requests wait for the database');
@@ -45,7 +59,13 @@ export class RequestShedding implements OnModuleInit {
         return done(QUEUE_FULL);
       }
       inFlight++;
-      reply.raw.once('close', () => inFlight--);
+      let counted = true;
+      const release = (): void => {
+        if (counted) inFlight--;
+        counted = false;
+      };
+      (reply.raw as CountedResponse)[RELEASE] = release;
+      reply.raw.once('close', release);
       done();
     });
   }

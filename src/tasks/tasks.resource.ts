@@ -13,8 +13,8 @@ export const TASKS = ownedResource({
     ...bothWays('title', { property: 'title', type: 'text', maxLength: 255 }),
   },
   filters: ['completed', 'listId'],
-  insertable: ['title', 'description', 'completed', 'listId'],
-  updatable: ['title', 'description', 'completed', 'listId'],
+  insertable: ['title', 'description', 'completed', 'listId', 'remindAt'],
+  updatable: ['title', 'description', 'completed', 'listId', 'remindAt'],
   idempotentCreates: true,
   changesFeed: { trash: true },
   constraints: {
@@ -38,6 +38,7 @@ export interface CreateTaskInput {
   description?: string | null;
   completed?: boolean;
   listId?: string | null;
+  remindAt?: string | null;
 }
 
 export interface TaskPatch {
@@ -45,6 +46,7 @@ export interface TaskPatch {
   description?: string | null;
   completed?: boolean;
   listId?: string | null;
+  remindAt?: string | null;
 }
 
 /** The trash's one order, newest first, as its cursors name it (specification §11). */
