@@ -6,21 +6,21 @@
 UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = ANY($3::uuid[]) AND (SELECT count(*) FROM (SELECT "id" FROM tasks
             WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = ANY($3::uuid[])
             ORDER BY "id" FOR UPDATE) AS locked)
-         = cardinality(ARRAY(SELECT DISTINCT unnest($3::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+         = cardinality(ARRAY(SELECT DISTINCT unnest($3::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.bulkUpdate fields=listId
 -- parameters: $1 listId, $2 userId, $3 ids
 UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = ANY($3::uuid[]) AND (SELECT count(*) FROM (SELECT "id" FROM tasks
             WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = ANY($3::uuid[])
             ORDER BY "id" FOR UPDATE) AS locked)
-         = cardinality(ARRAY(SELECT DISTINCT unnest($3::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+         = cardinality(ARRAY(SELECT DISTINCT unnest($3::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.bulkUpdate fields=completed,listId
 -- parameters: $1 completed, $2 listId, $3 userId, $4 ids
 UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = ANY($4::uuid[]) AND (SELECT count(*) FROM (SELECT "id" FROM tasks
             WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = ANY($4::uuid[])
             ORDER BY "id" FOR UPDATE) AS locked)
-         = cardinality(ARRAY(SELECT DISTINCT unnest($4::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+         = cardinality(ARRAY(SELECT DISTINCT unnest($4::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.changes
 -- parameters: $1 userId, $2 sinceXid, $3 sinceId, $4 limit, $5 incremental
@@ -32,7 +32,7 @@ UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 W
              ) AS expired
     ),
     live AS (
-      SELECT r.change_xid, r.id, r.deleted_at IS NOT NULL AS deleted, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, r.created_at, r.updated_at, r.deleted_at
+      SELECT r.change_xid, r.id, r.deleted_at IS NOT NULL AS deleted, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, r.created_at, r.updated_at, r.deleted_at, r.remind_at
         FROM tasks r
        WHERE r.user_id = $1
          AND (r.change_xid, r.id) > ($2::bigint, $3::uuid)
@@ -42,7 +42,7 @@ UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 W
     ),
     gone AS (
       -- The join on false gives the table's columns as NULLs of their own types.
-      SELECT g.change_xid, g.id, true AS deleted, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, r.created_at, r.updated_at, r.deleted_at
+      SELECT g.change_xid, g.id, true AS deleted, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, r.created_at, r.updated_at, r.deleted_at, r.remind_at
         FROM tombstones g LEFT JOIN tasks r ON false
        WHERE $5::boolean
          AND g.user_id = $1 AND g.resource = 'tasks'
@@ -56,10 +56,28 @@ UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 W
        LIMIT $4::int + 1
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.title, p.description, p.completed, p.list_id, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(p.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at
+           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.title, p.description, p.completed, p.list_id, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(p.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(p.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired
      ORDER BY p.change_xid, p.id;
+
+-- tasks.claimDueReminders
+-- parameters: $1 limit
+
+    WITH claimed AS (
+      UPDATE tasks SET reminded_at = now()
+       WHERE ctid = ANY (ARRAY(
+         SELECT ctid FROM tasks
+          WHERE remind_at <= now() AND remind_at IS NOT NULL AND reminded_at IS NULL
+            AND deleted_at IS NULL AND NOT completed
+          ORDER BY remind_at
+          LIMIT $1::int
+            FOR UPDATE SKIP LOCKED))
+         AND reminded_at IS NULL AND deleted_at IS NULL AND NOT completed
+      RETURNING user_id, id
+    )
+    SELECT id, pg_notify('task_reminders', json_build_object('user_id', user_id, 'id', id)::text)
+      FROM claimed;
 
 -- tasks.clearCompleted inList=false
 -- parameters: $1 userId
@@ -71,76 +89,140 @@ UPDATE "tasks" SET "deleted_at" = now() WHERE "user_id" = $1 AND "deleted_at" IS
 
 -- tasks.create fields=
 -- parameters: $1 userId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title
 -- parameters: $1 userId, $2 title
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=description
 -- parameters: $1 userId, $2 description
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,description
 -- parameters: $1 userId, $2 title, $3 description
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=completed
 -- parameters: $1 userId, $2 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,completed
 -- parameters: $1 userId, $2 title, $3 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=description,completed
 -- parameters: $1 userId, $2 description, $3 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,description,completed
 -- parameters: $1 userId, $2 title, $3 description, $4 completed
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=listId
 -- parameters: $1 userId, $2 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,listId
 -- parameters: $1 userId, $2 title, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=description,listId
 -- parameters: $1 userId, $2 description, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,description,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=completed,listId
 -- parameters: $1 userId, $2 completed, $3 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,completed,listId
 -- parameters: $1 userId, $2 title, $3 completed, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=description,completed,listId
 -- parameters: $1 userId, $2 description, $3 completed, $4 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.create fields=title,description,completed,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 listId
-INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=remindAt
+-- parameters: $1 userId, $2 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,remindAt
+-- parameters: $1 userId, $2 title, $3 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=description,remindAt
+-- parameters: $1 userId, $2 description, $3 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,description,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=completed,remindAt
+-- parameters: $1 userId, $2 completed, $3 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,completed,remindAt
+-- parameters: $1 userId, $2 title, $3 completed, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=description,completed,remindAt
+-- parameters: $1 userId, $2 description, $3 completed, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,description,completed,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=listId,remindAt
+-- parameters: $1 userId, $2 listId, $3 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 listId, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=description,listId,remindAt
+-- parameters: $1 userId, $2 description, $3 listId, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,description,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 listId, $5 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=completed,listId,remindAt
+-- parameters: $1 userId, $2 completed, $3 listId, $4 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,completed,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 completed, $4 listId, $5 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=description,completed,listId,remindAt
+-- parameters: $1 userId, $2 description, $3 completed, $4 listId, $5 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.create fields=title,description,completed,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 listId, $6 remindAt
+INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $6, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.findOne
 -- parameters: $1 userId, $2 id
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND id = $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND id = $2;
 
 -- tasks.idempotentCreate fields=
 -- parameters: $1 userId, $2 key, $3 requestHash, $4 collectionPath, $5 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -149,13 +231,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title
 -- parameters: $1 userId, $2 title, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -164,13 +246,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=description
 -- parameters: $1 userId, $2 description, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -179,13 +261,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,description
 -- parameters: $1 userId, $2 title, $3 description, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -194,13 +276,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=completed
 -- parameters: $1 userId, $2 completed, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -209,13 +291,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,completed
 -- parameters: $1 userId, $2 title, $3 completed, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -224,13 +306,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=description,completed
 -- parameters: $1 userId, $2 description, $3 completed, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -239,13 +321,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,description,completed
 -- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -254,13 +336,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=listId
 -- parameters: $1 userId, $2 listId, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -269,13 +351,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,listId
 -- parameters: $1 userId, $2 title, $3 listId, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -284,13 +366,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=description,listId
 -- parameters: $1 userId, $2 description, $3 listId, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -299,13 +381,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,description,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 listId, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -314,13 +396,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=completed,listId
 -- parameters: $1 userId, $2 completed, $3 listId, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -329,13 +411,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,completed,listId
 -- parameters: $1 userId, $2 title, $3 completed, $4 listId, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -344,13 +426,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=description,completed,listId
 -- parameters: $1 userId, $2 description, $3 completed, $4 listId, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -359,13 +441,13 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.idempotentCreate fields=title,description,completed,listId
 -- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 listId, $6 key, $7 requestHash, $8 collectionPath, $9 ttlHours
 
-    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
@@ -374,208 +456,448 @@ SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS
         FROM created
       RETURNING resource_path
     )
-    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, stored.resource_path
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=remindAt
+-- parameters: $1 userId, $2 remindAt, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $3, $4, $5 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $6::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,remindAt
+-- parameters: $1 userId, $2 title, $3 remindAt, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $4, $5, $6 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $7::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=description,remindAt
+-- parameters: $1 userId, $2 description, $3 remindAt, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $4, $5, $6 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $7::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,description,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=completed,remindAt
+-- parameters: $1 userId, $2 completed, $3 remindAt, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $4, $5, $6 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $7::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,completed,remindAt
+-- parameters: $1 userId, $2 title, $3 completed, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=description,completed,remindAt
+-- parameters: $1 userId, $2 description, $3 completed, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,description,completed,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 remindAt, $6 key, $7 requestHash, $8 collectionPath, $9 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $6, $7, $8 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $9::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=listId,remindAt
+-- parameters: $1 userId, $2 listId, $3 remindAt, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $4, $5, $6 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $7::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 listId, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=description,listId,remindAt
+-- parameters: $1 userId, $2 description, $3 listId, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, DEFAULT, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,description,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 listId, $5 remindAt, $6 key, $7 requestHash, $8 collectionPath, $9 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, DEFAULT, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $6, $7, $8 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $9::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=completed,listId,remindAt
+-- parameters: $1 userId, $2 completed, $3 listId, $4 remindAt, $5 key, $6 requestHash, $7 collectionPath, $8 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, $2, $3, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $4, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $5, $6, $7 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $8::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,completed,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 completed, $4 listId, $5 remindAt, $6 key, $7 requestHash, $8 collectionPath, $9 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $6, $7, $8 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $9::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=description,completed,listId,remindAt
+-- parameters: $1 userId, $2 description, $3 completed, $4 listId, $5 remindAt, $6 key, $7 requestHash, $8 collectionPath, $9 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, $2, $3, $4, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $5, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $6, $7, $8 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $9::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
+      FROM created, stored;
+
+-- tasks.idempotentCreate fields=title,description,completed,listId,remindAt
+-- parameters: $1 userId, $2 title, $3 description, $4 completed, $5 listId, $6 remindAt, $7 key, $8 requestHash, $9 collectionPath, $10 ttlHours
+
+    WITH created AS (INSERT INTO "tasks"("id", "user_id", "title", "description", "completed", "list_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "reminded_at", "change_xid") VALUES (DEFAULT, $1, $2, $3, $4, $5, DEFAULT, DEFAULT, DEFAULT, DEFAULT, $6, DEFAULT, DEFAULT) RETURNING *),
+    stored AS (
+      INSERT INTO idempotency_keys
+             (user_id, key, request_hash, resource_path, status, response, expires_at)
+      SELECT created.user_id, $7, $8, $9 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $10::int)
+        FROM created
+      RETURNING resource_path
+    )
+    SELECT created.id, created.user_id, created.title, created.description, created.completed, created.list_id, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(created.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(created.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at, stored.resource_path
       FROM created, stored;
 
 -- tasks.list sort=created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=created_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=created_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=created_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=created_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) > ($3, $4) ORDER BY created_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=created_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=created_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) > ($4, $5) ORDER BY created_at ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) > ($4, $5) ORDER BY created_at ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-created_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-created_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-created_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-created_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-created_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-created_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-created_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY created_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-created_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (created_at, id) < ($4, $5) ORDER BY created_at DESC, id DESC LIMIT $6;
 
 -- tasks.list sort=updated_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=updated_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) > ($2, $3) ORDER BY updated_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) > ($2, $3) ORDER BY updated_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=updated_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=updated_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=updated_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=updated_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) > ($3, $4) ORDER BY updated_at ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=updated_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=updated_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) > ($4, $5) ORDER BY updated_at ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) > ($4, $5) ORDER BY updated_at ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-updated_at filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-updated_at filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (updated_at, id) < ($2, $3) ORDER BY updated_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-updated_at filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-updated_at filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-updated_at filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY updated_at DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-updated_at filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (updated_at, id) < ($3, $4) ORDER BY updated_at DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-updated_at filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY updated_at DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-updated_at filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) < ($4, $5) ORDER BY updated_at DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (updated_at, id) < ($4, $5) ORDER BY updated_at DESC, id DESC LIMIT $6;
 
 -- tasks.list sort=title filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title ASC, id ASC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title ASC, id ASC LIMIT $2;
 
 -- tasks.list sort=title filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) > ($2, $3) ORDER BY title ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) > ($2, $3) ORDER BY title ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=title filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=title filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=title filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title ASC, id ASC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title ASC, id ASC LIMIT $3;
 
 -- tasks.list sort=title filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) > ($3, $4) ORDER BY title ASC, id ASC LIMIT $5;
 
 -- tasks.list sort=title filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title ASC, id ASC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title ASC, id ASC LIMIT $4;
 
 -- tasks.list sort=title filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) > ($4, $5) ORDER BY title ASC, id ASC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) > ($4, $5) ORDER BY title ASC, id ASC LIMIT $6;
 
 -- tasks.list sort=-title filters= resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL ORDER BY title DESC, id DESC LIMIT $2;
 
 -- tasks.list sort=-title filters= resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) < ($2, $3) ORDER BY title DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND (title, id) < ($2, $3) ORDER BY title DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-title filters=completed resumed=false
 -- parameters: $1 userId, $2 completed, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 ORDER BY title DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-title filters=completed resumed=true
 -- parameters: $1 userId, $2 completed, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-title filters=listId resumed=false
 -- parameters: $1 userId, $2 listId, $3 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title DESC, id DESC LIMIT $3;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 ORDER BY title DESC, id DESC LIMIT $3;
 
 -- tasks.list sort=-title filters=listId resumed=true
 -- parameters: $1 userId, $2 listId, $3 afterValue, $4 afterId, $5 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND list_id = $2 AND (title, id) < ($3, $4) ORDER BY title DESC, id DESC LIMIT $5;
 
 -- tasks.list sort=-title filters=completed,listId resumed=false
 -- parameters: $1 userId, $2 completed, $3 listId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 ORDER BY title DESC, id DESC LIMIT $4;
 
 -- tasks.list sort=-title filters=completed,listId resumed=true
 -- parameters: $1 userId, $2 completed, $3 listId, $4 afterValue, $5 afterId, $6 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) < ($4, $5) ORDER BY title DESC, id DESC LIMIT $6;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NULL AND completed = $2 AND list_id = $3 AND (title, id) < ($4, $5) ORDER BY title DESC, id DESC LIMIT $6;
 
 -- tasks.listTrash resumed=false
 -- parameters: $1 userId, $2 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id DESC LIMIT $2;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NOT NULL ORDER BY deleted_at DESC, id DESC LIMIT $2;
 
 -- tasks.listTrash resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
-SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NOT NULL AND (deleted_at, id) < ($2, $3) ORDER BY deleted_at DESC, id DESC LIMIT $4;
+SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt" FROM "tasks" "tasks" WHERE user_id = $1 AND deleted_at IS NOT NULL AND (deleted_at, id) < ($2, $3) ORDER BY deleted_at DESC, id DESC LIMIT $4;
 
 -- tasks.liveIds
 -- parameters: $1 userId, $2 ids
@@ -593,22 +915,22 @@ DELETE FROM "tasks" WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 
 -- parameters: $1 userId, $2 key
 
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           r.id, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(r.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at
+           r.id, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(r.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(r.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::tasks, k.response) r
      WHERE k.user_id = $1 AND k.key = $2;
 
 -- tasks.restore
 -- parameters: $1 userId, $2 id
-UPDATE "tasks" SET "deleted_at" = NULL, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NOT NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "deleted_at" = NULL, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NOT NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.toggleCompleted checked=false
 -- parameters: $1 userId, $2 id
-UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.toggleCompleted checked=true
 -- parameters: $1 userId, $2 id, $3 expectedVersion
-UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = NOT "completed", "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.trash checked=false
 -- parameters: $1 userId, $2 id
@@ -620,120 +942,248 @@ UPDATE "tasks" SET "deleted_at" = now() WHERE "user_id" = $1 AND "deleted_at" IS
 
 -- tasks.update fields=title checked=false
 -- parameters: $1 title, $2 userId, $3 id
-UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title checked=true
 -- parameters: $1 title, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description checked=false
 -- parameters: $1 description, $2 userId, $3 id
-UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description checked=true
 -- parameters: $1 description, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description checked=false
 -- parameters: $1 title, $2 description, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description checked=true
 -- parameters: $1 title, $2 description, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=completed checked=false
 -- parameters: $1 completed, $2 userId, $3 id
-UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=completed checked=true
 -- parameters: $1 completed, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,completed checked=false
 -- parameters: $1 title, $2 completed, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,completed checked=true
 -- parameters: $1 title, $2 completed, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,completed checked=false
 -- parameters: $1 description, $2 completed, $3 userId, $4 id
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,completed checked=true
 -- parameters: $1 description, $2 completed, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,completed checked=false
 -- parameters: $1 title, $2 description, $3 completed, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,completed checked=true
 -- parameters: $1 title, $2 description, $3 completed, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=listId checked=false
 -- parameters: $1 listId, $2 userId, $3 id
-UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=listId checked=true
 -- parameters: $1 listId, $2 userId, $3 id, $4 expectedVersion
-UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "list_id" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,listId checked=false
 -- parameters: $1 title, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,listId checked=true
 -- parameters: $1 title, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,listId checked=false
 -- parameters: $1 description, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,listId checked=true
 -- parameters: $1 description, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,listId checked=false
 -- parameters: $1 title, $2 description, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,listId checked=true
 -- parameters: $1 title, $2 description, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=completed,listId checked=false
 -- parameters: $1 completed, $2 listId, $3 userId, $4 id
-UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=completed,listId checked=true
 -- parameters: $1 completed, $2 listId, $3 userId, $4 id, $5 expectedVersion
-UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,completed,listId checked=false
 -- parameters: $1 title, $2 completed, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,completed,listId checked=true
 -- parameters: $1 title, $2 completed, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,completed,listId checked=false
 -- parameters: $1 description, $2 completed, $3 listId, $4 userId, $5 id
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=description,completed,listId checked=true
 -- parameters: $1 description, $2 completed, $3 listId, $4 userId, $5 id, $6 expectedVersion
-UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,completed,listId checked=false
 -- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 userId, $6 id
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
 
 -- tasks.update fields=title,description,completed,listId checked=true
 -- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 userId, $6 id, $7 expectedVersion
-UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt";
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=remindAt checked=false
+-- parameters: $1 remindAt, $2 userId, $3 id
+UPDATE "tasks" SET "remind_at" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=remindAt checked=true
+-- parameters: $1 remindAt, $2 userId, $3 id, $4 expectedVersion
+UPDATE "tasks" SET "remind_at" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "deleted_at" IS NULL AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,remindAt checked=false
+-- parameters: $1 title, $2 remindAt, $3 userId, $4 id
+UPDATE "tasks" SET "title" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,remindAt checked=true
+-- parameters: $1 title, $2 remindAt, $3 userId, $4 id, $5 expectedVersion
+UPDATE "tasks" SET "title" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,remindAt checked=false
+-- parameters: $1 description, $2 remindAt, $3 userId, $4 id
+UPDATE "tasks" SET "description" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,remindAt checked=true
+-- parameters: $1 description, $2 remindAt, $3 userId, $4 id, $5 expectedVersion
+UPDATE "tasks" SET "description" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,remindAt checked=false
+-- parameters: $1 title, $2 description, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "title" = $1, "description" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,remindAt checked=true
+-- parameters: $1 title, $2 description, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "title" = $1, "description" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=completed,remindAt checked=false
+-- parameters: $1 completed, $2 remindAt, $3 userId, $4 id
+UPDATE "tasks" SET "completed" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=completed,remindAt checked=true
+-- parameters: $1 completed, $2 remindAt, $3 userId, $4 id, $5 expectedVersion
+UPDATE "tasks" SET "completed" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,completed,remindAt checked=false
+-- parameters: $1 title, $2 completed, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,completed,remindAt checked=true
+-- parameters: $1 title, $2 completed, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,completed,remindAt checked=false
+-- parameters: $1 description, $2 completed, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,completed,remindAt checked=true
+-- parameters: $1 description, $2 completed, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,completed,remindAt checked=false
+-- parameters: $1 title, $2 description, $3 completed, $4 remindAt, $5 userId, $6 id
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,completed,remindAt checked=true
+-- parameters: $1 title, $2 description, $3 completed, $4 remindAt, $5 userId, $6 id, $7 expectedVersion
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=listId,remindAt checked=false
+-- parameters: $1 listId, $2 remindAt, $3 userId, $4 id
+UPDATE "tasks" SET "list_id" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=listId,remindAt checked=true
+-- parameters: $1 listId, $2 remindAt, $3 userId, $4 id, $5 expectedVersion
+UPDATE "tasks" SET "list_id" = $1, "remind_at" = $2, "version" = "version" + 1 WHERE "user_id" = $3 AND "deleted_at" IS NULL AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,listId,remindAt checked=false
+-- parameters: $1 title, $2 listId, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,listId,remindAt checked=true
+-- parameters: $1 title, $2 listId, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "title" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,listId,remindAt checked=false
+-- parameters: $1 description, $2 listId, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,listId,remindAt checked=true
+-- parameters: $1 description, $2 listId, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "description" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,listId,remindAt checked=false
+-- parameters: $1 title, $2 description, $3 listId, $4 remindAt, $5 userId, $6 id
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,listId,remindAt checked=true
+-- parameters: $1 title, $2 description, $3 listId, $4 remindAt, $5 userId, $6 id, $7 expectedVersion
+UPDATE "tasks" SET "title" = $1, "description" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=completed,listId,remindAt checked=false
+-- parameters: $1 completed, $2 listId, $3 remindAt, $4 userId, $5 id
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=completed,listId,remindAt checked=true
+-- parameters: $1 completed, $2 listId, $3 remindAt, $4 userId, $5 id, $6 expectedVersion
+UPDATE "tasks" SET "completed" = $1, "list_id" = $2, "remind_at" = $3, "version" = "version" + 1 WHERE "user_id" = $4 AND "deleted_at" IS NULL AND "id" = $5 AND "version" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,completed,listId,remindAt checked=false
+-- parameters: $1 title, $2 completed, $3 listId, $4 remindAt, $5 userId, $6 id
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,completed,listId,remindAt checked=true
+-- parameters: $1 title, $2 completed, $3 listId, $4 remindAt, $5 userId, $6 id, $7 expectedVersion
+UPDATE "tasks" SET "title" = $1, "completed" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,completed,listId,remindAt checked=false
+-- parameters: $1 description, $2 completed, $3 listId, $4 remindAt, $5 userId, $6 id
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=description,completed,listId,remindAt checked=true
+-- parameters: $1 description, $2 completed, $3 listId, $4 remindAt, $5 userId, $6 id, $7 expectedVersion
+UPDATE "tasks" SET "description" = $1, "completed" = $2, "list_id" = $3, "remind_at" = $4, "version" = "version" + 1 WHERE "user_id" = $5 AND "deleted_at" IS NULL AND "id" = $6 AND "version" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,completed,listId,remindAt checked=false
+-- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 remindAt, $6 userId, $7 id
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "remind_at" = $5, "version" = "version" + 1 WHERE "user_id" = $6 AND "deleted_at" IS NULL AND "id" = $7 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";
+
+-- tasks.update fields=title,description,completed,listId,remindAt checked=true
+-- parameters: $1 title, $2 description, $3 completed, $4 listId, $5 remindAt, $6 userId, $7 id, $8 expectedVersion
+UPDATE "tasks" SET "title" = $1, "description" = $2, "completed" = $3, "list_id" = $4, "remind_at" = $5, "version" = "version" + 1 WHERE "user_id" = $6 AND "deleted_at" IS NULL AND "id" = $7 AND "version" = $8 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt";

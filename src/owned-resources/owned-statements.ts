@@ -176,6 +176,32 @@ export function defineOwnedWrite<E extends OwnedEntity>(
   });
 }
 
+/**
+ * The values an insert or update sets, each bound to its parameter. TypeORM turns the value of a
+ * timestamp column into a Date before binding it, which would lose the parameter's name: those
+ * are written as SQL naming the parameter instead, with the parameters to bind alongside.
+ */
+function boundValues<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  fields: string,
+  p: ParameterName,
+): { values: Record<string, string | (() => string)>; parameters: Record<string, string> } {
+  const metadata = dataSource.getMetadata(resource.entity);
+  const values: Record<string, string | (() => string)> = {};
+  const parameters: Record<string, string> = {};
+  for (const field of namesOf(fields)) {
+    const column = metadata.findColumnWithPropertyName(field);
+    if (column && isTimestamp(column)) {
+      values[field] = () => `:${field}`;
+      parameters[field] = p(field);
+    } else {
+      values[field] = p(field);
+    }
+  }
+  return { values, parameters };
+}
+
 const insert = <E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
@@ -183,12 +209,13 @@ const insert = <E extends OwnedEntity>(
   p: ParameterName,
 ) => {
   const target: EntityTarget<ObjectLiteral> = resource.entity;
-  const values = Object.fromEntries(namesOf(fields).map((field) => [field, p(field)]));
+  const { values, parameters } = boundValues(dataSource, resource, fields, p);
   return dataSource
     .createQueryBuilder()
     .insert()
     .into(target)
-    .values({ userId: p('userId'), ...values });
+    .values({ userId: p('userId'), ...values })
+    .setParameters(parameters);
 };
 
 /** The statements of `idempotentCreates` and `changesFeed`, for the resources that declare them. */
@@ -307,11 +334,12 @@ export function defineOwnedStatements<E extends OwnedEntity>(
       name: name('update'),
       shapes: { fields: subsets(resource.updatable, { nonEmpty: true }), checked: CHECKED },
       build: (dataSource, shape, p) => {
-        const changes = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
+        const { values, parameters } = boundValues(dataSource, resource, shape.fields, p);
         return withExpectedVersion(
           ownerScope(dataSource, resource, p)
             .update()
-            .set({ ...changes, version: () => 'version + 1' })
+            .set({ ...values, version: () => 'version + 1' })
+            .setParameters(parameters)
             .andWhere('id = :id', { id: p('id') }),
           p,
           shape.checked,
