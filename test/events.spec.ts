@@ -74,7 +74,7 @@ describe('live events across two replicas', () => {
   const createTask = async (app: number, user: string, body: Record<string, unknown>) => {
     const { status, json } = await call(app, user, 'POST', '/tasks', body);
     expect(status).toBe(201);
-    return json as { id: string; title: string; remind_at: string | null };
+    return json as { id: string; title: string; remind_at: string | null; updated_at: string };
   };
 
   beforeAll(async () => {
@@ -256,6 +256,11 @@ describe('live events across two replicas', () => {
       { id: completedFirst.id, claimed: false },
       { id: trashedFirst.id, claimed: false },
     ]);
+
+    // The claim is not a change of the task: neither its updated_at nor its version moved.
+    const read = await call(1, 'frank', 'GET', `/tasks/${reminded.id}`);
+    expect(read.json).toMatchObject({ updated_at: reminded.updated_at, remind_at: due });
+    expect(read.json).toEqual(reminded);
 
     // Changing remind_at re-arms it.
     const again = new Date(Date.now() + 500).toISOString();

@@ -1,0 +1,158 @@
+/**
+ * Measures the memory an open event stream costs (docs/events.md): starts the service (as
+ * `npm start` would, on a database of its own that it migrates), opens STREAMS streams
+ * (STREAMS / 10 users, 10 each, the most a user may hold), and compares the process's resident
+ * memory before and after, with every stream open and idle. Then checks one write still reaches
+ * a stream. `npx ts-node --transpile-only scripts/events-memory.ts` (DATABASE_ADMIN_URL, STREAMS).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { resolve } from 'node:path';
+import { SignJWT } from 'jose';
+import { Client } from 'pg';
+
+const ADMIN_URL = process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const STREAMS = Number(process.env.STREAMS ?? 1000);
+const SECRET = 'events-memory-script-secret-at-least-32-chars';
+const ROOT = resolve(__dirname, '..');
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+const rssKiB = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+async function admin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  await client.query(sql);
+  await client.end();
+}
+
+async function main(): Promise<void> {
+  const database = `events_memory_${process.pid}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      resolve(ROOT, 'node_modules/ts-node/register/transpile-only'),
+      resolve(ROOT, 'src/main.ts'),
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: url.toString(),
+        DB_MIGRATIONS_RUN: 'true',
+        AUTH_JWT_SECRET: SECRET,
+        EVENTS_MAX_STREAMS: String(STREAMS + 10),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    // LOG_LEVEL=warn hides the listening line: find the port from the process's sockets instead.
+    let base: string | null = null;
+    for (let attempt = 0; attempt < 300 && base === null; attempt++) {
+      await sleep(500);
+      const table = readFileSync('/proc/net/tcp', 'utf8').split('\n');
+      const inodes = new Set(
+        (await import('node:fs')).readdirSync(`/proc/${child.pid}/fd`).flatMap((fd) => {
+          try {
+            const link = (require('node:fs') as typeof import('node:fs')).readlinkSync(
+              `/proc/${child.pid}/fd/${fd}`,
+            );
+            const match = /socket:\[(\d+)\]/.exec(link);
+            return match ? [match[1]] : [];
+          } catch {
+            return [];
+          }
+        }),
+      );
+      for (const line of table) {
+        const fields = line.trim().split(/\s+/);
+        // st 0A: LISTEN
+        if (fields[3] === '0A' && inodes.has(fields[9])) {
+          base = `http://127.0.0.1:${parseInt(fields[1].split(':')[1], 16)}`;
+        }
+      }
+    }
+    if (!base) throw new Error('the service did not start listening');
+    const secret = new TextEncoder().encode(SECRET);
+    const users = Math.ceil(STREAMS / 10);
+    const tokens = await Promise.all(
+      Array.from({ length: users }, (_, n) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(`user-${n}`)
+          .setExpirationTime('1h')
+          .sign(secret),
+      ),
+    );
+    await sleep(2000);
+    const before = rssKiB(child.pid as number);
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+    const received = new Map<number, number>();
+    const opened: Promise<void>[] = [];
+    for (let n = 0; n < STREAMS; n++) {
+      const user = n % users;
+      opened.push(
+        new Promise((done, fail) => {
+          const req = request(
+            `${base}/api/user-${user}/events`,
+            { agent, headers: { Authorization: `Bearer ${tokens[user]}` } },
+            (res) => {
+              if (res.statusCode !== 200) fail(new Error(`stream ${n}: ${res.statusCode}`));
+              res.on('data', () => received.set(n, (received.get(n) ?? 0) + 1));
+              done();
+            },
+          );
+          req.on('error', fail);
+          req.end();
+        }),
+      );
+      if (n % 50 === 49) await Promise.all(opened.slice(-50));
+    }
+    await Promise.all(opened);
+    await sleep(5000);
+    const after = rssKiB(child.pid as number);
+    const perStream = ((after - before) * 1024) / STREAMS;
+    console.log(
+      JSON.stringify({
+        streams: STREAMS,
+        rssBeforeMiB: Math.round(before / 1024),
+        rssAfterMiB: Math.round(after / 1024),
+        perStreamKiB: Math.round(perStream / 102.4) / 10,
+      }),
+    );
+    const write = await fetch(`${base}/api/user-0/tasks`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${tokens[0]}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'reaches the streams' }),
+    });
+    const counts = Array.from({ length: 10 }, (_, k) => received.get(k * users) ?? 0);
+    await sleep(1000);
+    const later = Array.from({ length: 10 }, (_, k) => received.get(k * users) ?? 0);
+    console.log(
+      JSON.stringify({
+        create: write.status,
+        user0StreamsThatGotIt: later.filter((count, k) => count > counts[k]).length,
+      }),
+    );
+  } finally {
+    child.kill('SIGKILL');
+    await sleep(500);
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
