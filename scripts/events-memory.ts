@@ -6,7 +6,7 @@
  * a stream. `npx ts-node --transpile-only scripts/events-memory.ts` (DATABASE_ADMIN_URL, STREAMS).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { SignJWT } from 'jose';
@@ -63,11 +63,9 @@ async function main(): Promise<void> {
       await sleep(500);
       const table = readFileSync('/proc/net/tcp', 'utf8').split('\n');
       const inodes = new Set(
-        (await import('node:fs')).readdirSync(`/proc/${child.pid}/fd`).flatMap((fd) => {
+        readdirSync(`/proc/${child.pid}/fd`).flatMap((fd) => {
           try {
-            const link = (require('node:fs') as typeof import('node:fs')).readlinkSync(
-              `/proc/${child.pid}/fd/${fd}`,
-            );
+            const link = readlinkSync(`/proc/${child.pid}/fd/${fd}`);
             const match = /socket:\[(\d+)\]/.exec(link);
             return match ? [match[1]] : [];
           } catch {

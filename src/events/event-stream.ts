@@ -114,4 +114,3 @@ export class EventStream {
     if (this.body.writableLength > MAX_BUFFERED_BYTES) this.end();
   }
 }
-
