@@ -175,6 +175,14 @@ describe('live events across two replicas', () => {
       ].sort((a, b) => a.id.localeCompare(b.id)),
     );
 
+    // HEAD answers the headers and opens no stream.
+    const head = await fetch(`${urls[0]}/api/carol/events`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${await token('carol')}` },
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+
     // An id this service never sent is a 400 before the stream starts.
     const bad = await stream(0, 'carol', { 'Last-Event-ID': 'not-an-id' });
     expect(bad.status).toBe(400);

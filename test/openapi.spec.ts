@@ -5,6 +5,7 @@ import { TEXT_PATTERNS } from '../src/http/openapi-edge';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
+  operationId?: string;
   parameters?: { name: string; in: string; required?: boolean; schema?: object }[];
   requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
   responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: object }>;

@@ -31,6 +31,8 @@ import { EventHub } from './event-hub';
 import { EventsApi, StreamTicketResponse } from './events.openapi';
 import { StreamTickets } from './stream-tickets';
 
+const EVENT_STREAM = 'text/event-stream; charset=utf-8';
+
 /** Query of `GET /api/:userId/events`. */
 export class EventStreamQueryDto {
   @ApiProperty({
@@ -105,13 +107,18 @@ export class EventsController {
     if (ticketStart === null) await authenticateCaller(this.verifier, request);
     else (request.raw as RawRequestWithCaller).userId = userId;
 
+    if (request.method === 'HEAD') {
+      // Headers only: no stream is opened for a request that would never read it.
+      void reply.header('Content-Type', EVENT_STREAM).header('Cache-Control', 'no-store').send();
+      return;
+    }
     const slot = this.hub.reserve(userId);
     try {
       const position = resumeFrom ?? ticketStart ?? (await this.tickets.currentPosition());
       const stream = await this.hub.start(userId, position, resumeFrom !== undefined);
       leaveInFlight(reply.raw);
       void reply
-        .header('Content-Type', 'text/event-stream; charset=utf-8')
+        .header('Content-Type', EVENT_STREAM)
         .header('Cache-Control', 'no-store')
         // nginx and its kind would otherwise hold events back to fill a buffer.
         .header('X-Accel-Buffering', 'no')
