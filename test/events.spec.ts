@@ -112,11 +112,12 @@ describe('live events across two replicas', () => {
 
     const latencies: number[] = [];
     for (let write = 0; write < 5; write++) {
-      const sent = performance.now();
       const task = await createTask(0, 'alice', { title: `write ${write}` });
+      // From the write's answer (specification §15); on a loaded machine the event is often first.
+      const answered = performance.now();
       await onB.waitFor((events) => changes(events).some((change) => change.id === task.id), 5000);
       const event = onB.events.find((e) => e.event === 'change' && e.data.includes(task.id));
-      latencies.push((event as ReceivedEvent).at - sent);
+      latencies.push((event as ReceivedEvent).at - answered);
       // The event carries what the changes feed gives for the write, and a feed token as its id.
       const feed = await call(
         0,
@@ -128,7 +129,7 @@ describe('live events across two replicas', () => {
       expect(JSON.parse((event as ReceivedEvent).data)).toEqual(fromFeed);
     }
     console.log(
-      `events figures: from sending a create to A to its event on B, ms: ${latencies.map(Math.round).join(', ')}`,
+      `events figures: from the create's answer by A to its event on B, ms: ${latencies.map(Math.round).join(', ')}`,
     );
     expect(Math.max(...latencies)).toBeLessThan(1000);
     // Another user's writes never reach alice's stream.
