@@ -13,6 +13,8 @@ export const TASKS = ownedResource({
     ...bothWays('title', { property: 'title', type: 'text', maxLength: 255 }),
   },
   filters: ['completed', 'listId'],
+  // ix_tasks_user_id_list_id: a list's tasks are read through it, not among all the owner's.
+  indexedFilters: ['listId'],
   insertable: ['title', 'description', 'completed', 'listId', 'remindAt'],
   updatable: ['title', 'description', 'completed', 'listId', 'remindAt'],
   idempotentCreates: true,
