@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CompiledStatements } from '../database/compiled-statements';
+import { PeriodicJob } from '../database/periodic-job';
 import { ShutdownService } from '../health/shutdown.service';
 import { CLAIM_DUE_REMINDERS } from './events.statements';
 
@@ -27,8 +28,7 @@ export const MAX_REMINDER_BATCHES = 10;
 export class ReminderJob implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Reminders');
   private readonly statements: CompiledStatements;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
+  private readonly job = new PeriodicJob(REMINDER_POLL_MS, () => this.run());
 
   constructor(
     @Inject(DataSource) dataSource: DataSource,
@@ -38,22 +38,11 @@ export class ReminderJob implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.runOnce(), REMINDER_POLL_MS);
-    this.timer.unref();
+    this.job.start();
   }
 
-  async onModuleDestroy(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  /** One run; a run in progress is joined, never doubled. Answers how many it claimed. */
-  runOnce(): Promise<number> {
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.job.stop();
   }
 
   private async run(): Promise<number> {
