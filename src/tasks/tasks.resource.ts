@@ -1,3 +1,4 @@
+import { LISTS } from '../lists/lists.resource';
 import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
@@ -26,6 +27,8 @@ export const TASKS = ownedResource({
     ck_tasks_description_length: { field: 'description' },
     ck_tasks_user_id_not_blank: { field: 'user_id' },
   },
+  // A same-owner reference: the foreign key below refuses a missing list and another user's alike.
+  references: { listId: LISTS },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
 });
