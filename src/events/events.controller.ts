@@ -123,6 +123,8 @@ export class EventsController {
         // nginx and its kind would otherwise hold events back to fill a buffer.
         .header('X-Accel-Buffering', 'no')
         .send(stream.body);
+      // However the response ends (the client left, the stream was ended), the stream goes.
+      reply.raw.once('close', () => stream.body.destroy());
       slot.attach(stream);
     } catch (error) {
       slot.release();
