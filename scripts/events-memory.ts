@@ -3,12 +3,15 @@
  * `npm start` would, on a database of its own that it migrates), opens STREAMS streams
  * (STREAMS / 10 users, 10 each, the most a user may hold), and compares the process's resident
  * memory before and after, with every stream open and idle. Then checks one write still reaches
- * a stream. `npx ts-node --transpile-only scripts/events-memory.ts` (DATABASE_ADMIN_URL, STREAMS).
+ * a stream, and compares the latency of `GET` one task (8 connections, LOAD_SECONDS each) without
+ * streams and with them all open: the request path's ratio.
+ * `npx ts-node --transpile-only scripts/events-memory.ts` (DATABASE_ADMIN_URL, STREAMS, LOAD_SECONDS).
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
+import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { Client } from 'pg';
 
@@ -16,7 +19,31 @@ const ADMIN_URL = process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0
 const STREAMS = Number(process.env.STREAMS ?? 1000);
 const SECRET = 'events-memory-script-secret-at-least-32-chars';
 const ROOT = resolve(__dirname, '..');
+const LOAD_SECONDS = Number(process.env.LOAD_SECONDS ?? 8);
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+/** Median and 99th percentile latency (ms) and requests per second of GET one task. */
+async function getOneLatency(url: string, token: string): Promise<Record<string, number>> {
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url,
+    connections: 8,
+    duration: LOAD_SECONDS,
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, headers: { Authorization: `Bearer ${token}` } }),
+      },
+    ],
+  });
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => {
+    latencies.push(ms);
+  });
+  await instance;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(latencies[Math.floor(q * (latencies.length - 1))] * 100) / 100;
+  return { p50: at(0.5), p99: at(0.99), rps: Math.round(latencies.length / LOAD_SECONDS) };
+}
 
 const rssKiB = (pid: number): number =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -93,6 +120,13 @@ async function main(): Promise<void> {
           .sign(secret),
       ),
     );
+    const probe = await fetch(`${base}/api/user-0/tasks`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${tokens[0]}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'read under load' }),
+    });
+    const probeUrl = `${base}/api/user-0/tasks/${((await probe.json()) as { id: string }).id}`;
+    const withoutStreams = await getOneLatency(probeUrl, tokens[0]);
     await sleep(2000);
     const before = rssKiB(child.pid as number);
     const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
@@ -127,6 +161,13 @@ async function main(): Promise<void> {
         rssBeforeMiB: Math.round(before / 1024),
         rssAfterMiB: Math.round(after / 1024),
         perStreamKiB: Math.round(perStream / 102.4) / 10,
+      }),
+    );
+    const withStreams = await getOneLatency(probeUrl, tokens[0]);
+    console.log(
+      JSON.stringify({
+        getOne: { withoutStreams, withStreams },
+        p50Ratio: Math.round((withStreams.p50 / withoutStreams.p50) * 100) / 100,
       }),
     );
     const write = await fetch(`${base}/api/user-0/tasks`, {
