@@ -28,6 +28,7 @@ import {
   ResourceNotFoundError,
   VersionConflictError,
 } from '../database/resource.errors';
+import { ServiceOverloadedError } from '../health/request-shedding';
 import {
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
@@ -156,7 +157,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private noteServerFailure(exception: unknown, problem: Problem, request: RawRequest): void {
     if (problem.code === 'INTERNAL_ERROR') {
       noteFailure(request, { err: exception, detail: problem.detail });
-    } else if (problem.code === 'SERVICE_UNAVAILABLE') {
+    } else if (problem.code === 'SERVICE_UNAVAILABLE' || problem.code === 'SERVICE_OVERLOADED') {
       const sqlState = exception instanceof DataLayerError ? exception.sqlState : undefined;
       noteFailure(request, { error: errorName(exception), sqlState, detail: problem.detail });
     }
@@ -225,6 +226,11 @@ problemFor(CapacityReachedError, (error) => ({
   code: error.scope === 'caller' ? 'TOO_MANY_REQUESTS' : 'SERVICE_UNAVAILABLE',
   detail: error.detail,
   headers: { 'Retry-After': String(error.retryAfterSeconds) },
+}));
+problemFor(ServiceOverloadedError, () => ({
+  code: 'SERVICE_OVERLOADED',
+  detail: `This instance has as many requests in flight as the database can serve in time; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
 }));
 problemFor(MissingTokenError, () => ({
   code: 'MISSING_TOKEN',
