@@ -211,7 +211,7 @@ describe('live events across two replicas', () => {
     const another = (await call(0, 'dave', 'POST', '/events/tickets')).json.ticket as string;
     const foreign = await stream(1, 'erin', {}, `?ticket=${another}`);
     expect(foreign.status).toBe(401);
-    // The foreign attempt did not use it up for dave... but it is refused to erin only.
+    // Refused to another user, and not used up by the attempt: its owner still opens a stream.
     const ownerUse = await stream(1, 'dave', {}, `?ticket=${another}`);
     expect(ownerUse.status).toBe(200);
 
