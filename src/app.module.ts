@@ -4,6 +4,7 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
 import { McpModule } from './mcp/mcp.module';
@@ -38,6 +39,7 @@ export class AppModule {
         McpModule,
         MetricsModule,
         MaintenanceModule,
+        EventsModule,
         ...imports,
       ],
     };

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/1733200000000-add-sync-trash-and-idempotency';
 import { CreateLists1733000000000 } from '../migrations/1733000000000-create-lists';
 import { CreateTasks1732406400000 } from '../migrations/1732406400000-create-tasks';
+import { AddRemindersAndLiveEvents1733500000000 } from '../migrations/1733500000000-add-reminders-and-live-events';
 import { MIGRATIONS } from '../migrations';
 import { TasksDataSource } from '../src/database/tasks-data-source';
 import { startTestApp } from './support/test-app';
@@ -85,6 +86,8 @@ describe('migrations', () => {
       'description',
       'id',
       'list_id',
+      'remind_at',
+      'reminded_at',
       'title',
       'updated_at',
       'user_id',
@@ -101,10 +104,13 @@ describe('migrations', () => {
       expect.arrayContaining([
         { tgname: 'update_tasks_updated_at' },
         { tgname: 'stamp_tasks_change_xid' },
+        { tgname: 'stamp_tasks_change_xid_on_update' },
         { tgname: 'record_tasks_tombstone' },
+        { tgname: 'arm_tasks_reminder' },
+        { tgname: 'notify_tasks_change' },
       ]),
     );
-    expect(schema.triggers).toHaveLength(3);
+    expect(schema.triggers).toHaveLength(6);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -175,8 +181,14 @@ describe('migrations', () => {
       while ((await applied()).includes(migration.name)) await dataSource.undoLastMigration();
     };
 
-    // Reverting the sync additions drops their tables and columns, keeping live tasks.
+    // Reverting reminders and live events drops their columns, triggers and table.
     await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
+    await revertThrough(AddRemindersAndLiveEvents1733500000000);
+    expect(await exists('stream_tickets')).toBe(false);
+    const [reminderless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(reminderless).not.toHaveProperty('remind_at');
+
+    // Reverting the sync additions drops their tables and columns, keeping live tasks.
     await revertThrough(AddSyncTrashAndIdempotency1733200000000);
     expect(await exists('tombstones')).toBe(false);
     expect(await exists('idempotency_keys')).toBe(false);

@@ -32,6 +32,13 @@ export interface RetentionSettings {
   trashRetentionDays: number;
 }
 
+/** Live events (specification §15, docs/events.md). */
+export interface EventSettings {
+  /** Streams one process holds at most (then 503); a user holds at most 10 (then 429). */
+  maxStreams: number;
+  heartbeatMs: number;
+}
+
 /** Typed, derived configuration: the only way code reads settings after start-up. */
 export class AppConfig {
   constructor(
@@ -52,6 +59,7 @@ export class AppConfig {
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
     readonly retention: RetentionSettings,
+    readonly events: EventSettings,
   ) {}
 
   static fromEnvironment(env: Environment): AppConfig {
@@ -95,6 +103,7 @@ export class AppConfig {
         idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
         trashRetentionDays: env.TRASH_RETENTION_DAYS,
       },
+      { maxStreams: env.EVENTS_MAX_STREAMS, heartbeatMs: env.EVENTS_HEARTBEAT_MS },
     );
   }
 }

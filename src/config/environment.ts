@@ -61,6 +61,8 @@ export const ENVIRONMENT_VARIABLES = [
   'IDEMPOTENCY_TTL_HOURS',
   'TRASH_RETENTION_DAYS',
   'REDIS_URL',
+  'EVENTS_MAX_STREAMS',
+  'EVENTS_HEARTBEAT_MS',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
@@ -190,6 +192,20 @@ export class Environment {
   @IsOptional()
   @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  /** Open event streams (`GET /api/:userId/events`) one process holds at most; then 503. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  EVENTS_MAX_STREAMS = 2000;
+
+  /** How often an event stream sends a comment, so that proxies keep it open. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  EVENTS_HEARTBEAT_MS = 15_000;
 }
 
 export class InvalidEnvironmentError extends Error {

@@ -41,6 +41,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion(packageVersion())
     // The resources' tags are declared by their controllers (`DescribedTag`); these are the rest.
+    .addTag(
+      'events',
+      'Live task changes and reminders (Server-Sent Events); a bearer token or a stream ticket',
+    )
+    .addTag('demo', 'A page showing live events in two browser tabs, without authentication')
     .addTag('agents', 'The Model Context Protocol endpoint for AI agents, and its metadata')
     .addTag('health', 'Liveness and readiness probes, without authentication')
     .addTag('operations', 'Metrics and this documentation, without authentication')

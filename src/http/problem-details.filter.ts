@@ -37,6 +37,7 @@ import {
 import { type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS, statusOf } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
+  CapacityReachedError,
   type FieldError,
   InvalidUuidError,
   MalformedBodyError,
@@ -220,6 +221,11 @@ problemFor(DatabaseUnavailableError, () => ({
   code: 'SERVICE_UNAVAILABLE',
   detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
+}));
+problemFor(CapacityReachedError, (error) => ({
+  code: error.scope === 'caller' ? 'TOO_MANY_REQUESTS' : 'SERVICE_UNAVAILABLE',
+  detail: error.detail,
+  headers: { 'Retry-After': String(error.retryAfterSeconds) },
 }));
 problemFor(ServiceOverloadedError, () => ({
   code: 'SERVICE_OVERLOADED',
