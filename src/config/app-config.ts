@@ -4,6 +4,7 @@ import {
   type LogLevel,
   type NodeEnv,
 } from './environment';
+import type { PageLimits } from '../owned-resources/page-memory';
 
 export interface DatabaseSettings {
   /** Null in development and test without DATABASE_URL: an embedded server is started. */
@@ -32,6 +33,13 @@ export interface RetentionSettings {
   trashRetentionDays: number;
 }
 
+/** The secrets that seal cursors and sync tokens (owned-resources/sealed-json.ts). */
+export interface SealingSettings {
+  current: string;
+  /** Accepted when opening, never used to seal: the keys of before a rotation. */
+  previous: string[];
+}
+
 /** Typed, derived configuration: the only way code reads settings after start-up. */
 export class AppConfig {
   constructor(
@@ -50,12 +58,16 @@ export class AppConfig {
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
     readonly retention: RetentionSettings,
+    readonly pages: PageLimits,
+    readonly sealing: SealingSettings,
   ) {}
 
   static fromEnvironment(env: Environment): AppConfig {
     const embedded = !env.DATABASE_URL;
     const usesDevelopmentSecret =
       env.NODE_ENV !== 'production' && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL;
+    const jwtSecret =
+      env.AUTH_JWT_SECRET ?? (usesDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : null);
     return new AppConfig(
       env.NODE_ENV,
       {
@@ -81,7 +93,7 @@ export class AppConfig {
         runMigrations: env.DB_MIGRATIONS_RUN ?? embedded,
       },
       {
-        jwtSecret: env.AUTH_JWT_SECRET ?? (usesDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : null),
+        jwtSecret,
         jwksUrl: env.AUTH_JWKS_URL ?? null,
         issuer: env.AUTH_JWT_ISSUER ?? null,
         audience: env.AUTH_JWT_AUDIENCE ?? null,
@@ -91,6 +103,12 @@ export class AppConfig {
       {
         idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
         trashRetentionDays: env.TRASH_RETENTION_DAYS,
+      },
+      { maxBytes: env.PAGE_MAX_BYTES, bytesInFlight: env.PAGE_BYTES_IN_FLIGHT },
+      {
+        // Validation guarantees one of them in production; elsewhere the development secret.
+        current: env.CURSOR_KEY ?? jwtSecret ?? DEVELOPMENT_JWT_SECRET,
+        previous: env.CURSOR_PREVIOUS_KEYS?.split(',') ?? [],
       },
     );
   }

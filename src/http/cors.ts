@@ -14,7 +14,17 @@ export function corsOptions(origins: string[]): CorsOptions {
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
+    // Idempotency-Key for safe retries of creates, Last-Event-ID for resuming an event stream,
+    // If-None-Match for conditional reads.
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'If-Match',
+      'If-None-Match',
+      'Idempotency-Key',
+      'Last-Event-ID',
+      'X-Request-Id',
+    ],
     // Retry-After and WWW-Authenticate too, so that browser code can back off and re-authenticate.
     exposedHeaders: [
       'Location',

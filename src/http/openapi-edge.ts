@@ -17,7 +17,7 @@ import { API_CACHE_CONTROL } from './security-headers';
 /**
  * What every route shares at the HTTP edge, added to the generated document in one place so
  * that each resource's decorators describe only the resource: the statuses any request can get
- * (429, 414, 413, 415, 431, 304), the headers that are always sent (marked required), exact
+ * (429, 414, 413, 415, 431, 408, 405, 304), the headers that are always sent (marked required), exact
  * object schemas, the `If-Match`/`If-None-Match` formats, public routes marked public, and a
  * server. The rules follow the code that answers: the body parser, the exception filter, the
  * rate limiter, the client-error handler and the conditional-GET hook of `src/http`.
@@ -132,6 +132,16 @@ function describeOperation(path: string, method: Method, operation: OperationObj
       `The request line and headers exceed ${MAX_HEADER_BYTES / 1024} KiB`,
     ),
   );
+  addIfMissing(
+    408,
+    problem(
+      408,
+      ['BAD_REQUEST'],
+      'The request was not received in time (headers within 10 s, the whole request within 30 s)',
+    ),
+  );
+  // Not this operation's own answer: the path's, to the methods it does not serve.
+  responses['405'] ??= { $ref: '#/components/responses/MethodNotAllowed' };
   if (isApi) {
     addIfMissing(414, problem(414, ['BAD_REQUEST'], 'A segment of the path is too long'));
     addIfMissing(
@@ -175,7 +185,20 @@ function describeOperation(path: string, method: Method, operation: OperationObj
     headers['X-Request-Id'] = requestIdHeader;
     if (isApi) headers['Cache-Control'] = cacheControlHeader;
   }
+  if (takesIdempotencyKey(operation)) {
+    const created = responses['201'];
+    const etag = created && !isReference(created) ? created.headers?.ETag : undefined;
+    if (etag && !isReference(etag)) {
+      etag.required = false;
+      etag.description = `${etag.description ?? 'The version'}; absent on a replay (Idempotency-Key) of a create whose resource has changed since, since it would no longer name the current version.`;
+    }
+  }
 }
+
+const takesIdempotencyKey = (operation: OperationObject): boolean =>
+  (operation.parameters ?? []).some(
+    (parameter) => !isReference(parameter) && parameter.name === 'Idempotency-Key',
+  );
 
 function describeParameter(parameter: ParameterObject): void {
   if (parameter.in === 'header' && parameter.name.toLowerCase() === 'if-match') {

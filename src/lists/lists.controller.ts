@@ -93,8 +93,9 @@ export class ListsController {
   changes(
     @CurrentUser() userId: string,
     @Query() query: ChangesQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChangesResponse<ListResponse>> {
-    return changesSince(this.lists, LISTS, userId, query, toListResponse);
+    return changesSince(this.lists, LISTS, userId, query, toListResponse, reply);
   }
 
   @Get(':id')

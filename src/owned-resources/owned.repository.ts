@@ -6,6 +6,7 @@ import {
   type StatementDefinition,
 } from '../database/compiled-statements';
 import { DataLayerError } from '../database/data-layer.errors';
+import { type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import { InvalidInputError, VersionConflictError } from '../database/resource.errors';
 import { FEED_START, type ChangeRow, type FeedPosition, pageOfChanges } from '../sync/change-token';
 import {
@@ -13,8 +14,10 @@ import {
   IdempotencyKeyReusedError,
   SyncTokenExpiredError,
 } from '../sync/sync.errors';
+import { untagged } from './entity-tag';
 import { type IdempotentRequest, requestHash } from './idempotency';
 import { notFound, type OwnedEntity, type OwnedResource } from './owned-resource';
+import { pageMemory } from './page-memory';
 import {
   fromColumnNames,
   RELEASE_EXPIRED_IDEMPOTENCY_KEY,
@@ -41,6 +44,8 @@ export interface Page<E, Sort extends string> {
   items: E[];
   /** Set when more items follow the last one returned. */
   next: Cursor<Sort> | null;
+  /** The page's size as the statement counted it (database/page-budget.ts). */
+  bytes: number;
 }
 
 /** One entry of a changes feed: a live item, or the id of one deleted (or trashed). */
@@ -50,6 +55,8 @@ export interface ChangesPage<E> {
   changes: Change<E>[];
   next: FeedPosition;
   hasMore: boolean;
+  /** The page's size as the statement counted it (database/page-budget.ts). */
+  bytes: number;
 }
 
 /**
@@ -149,7 +156,12 @@ export class TypeOrmOwnedRepository<
         if (!(error instanceof DataLayerError && error.sqlState === UNIQUE_VIOLATION)) throw error;
       }
       const [stored] = await this.statements.rows<
-        Record<string, unknown> & { request_hash: string; expired: boolean },
+        Record<string, unknown> & {
+          request_hash: string;
+          expired: boolean;
+          version: number;
+          current_version: number | null;
+        },
         Record<string, never>
       >(this.queries.replay as NonNullable<OwnedStatements['replay']>, {}, { userId, key });
       if (!stored) continue;
@@ -158,7 +170,9 @@ export class TypeOrmOwnedRepository<
         continue;
       }
       if (stored.request_hash !== hash) throw new IdempotencyKeyReusedError(key);
-      return this.fromColumns(stored);
+      const replayed = this.fromColumns(stored);
+      if (stored.current_version !== stored.version) untagged(replayed);
+      return replayed;
     }
     throw new IdempotencyKeyInUseError(key);
   }
@@ -171,6 +185,7 @@ export class TypeOrmOwnedRepository<
     assertOwner(userId);
     if (!this.queries.changes) throw new Error(`${this.resource.table} has no changes feed`);
     const requested = since ?? FEED_START;
+    const { maxBytes } = pageMemory.limits;
     const rows = await this.statements.rows<
       ChangeRow & Record<string, unknown> & { deleted: boolean | null },
       Record<string, never>
@@ -183,10 +198,11 @@ export class TypeOrmOwnedRepository<
         sinceId: requested.id,
         limit,
         incremental: since !== undefined,
+        maxBytes,
       },
     );
     if (rows[0]?.expired) throw new SyncTokenExpiredError(this.resource.table);
-    const page = pageOfChanges(rows, limit, requested);
+    const page = pageOfChanges(rows, limit, maxBytes, requested);
     return {
       changes: page.changes.map((row): Change<E> =>
         row.deleted
@@ -195,6 +211,7 @@ export class TypeOrmOwnedRepository<
       ),
       next: page.next,
       hasMore: page.hasMore,
+      bytes: page.bytes,
     };
   }
 
@@ -212,7 +229,8 @@ export class TypeOrmOwnedRepository<
     assertOwner(userId);
     const where = query.where ?? {};
     const filters = present(where, this.resource.filters);
-    const rows = await this.statements.rows<E, OwnedStatements['list']['shapes']>(
+    const { maxBytes } = pageMemory.limits;
+    const rows = await this.statements.rows<E & PageAccounting, OwnedStatements['list']['shapes']>(
       this.queries.list,
       { sort: query.sort, filters: filters.join(','), resumed: query.after !== undefined },
       {
@@ -221,14 +239,16 @@ export class TypeOrmOwnedRepository<
         afterValue: query.after?.value,
         afterId: query.after?.id,
         limit: query.limit + 1,
+        maxBytes,
       },
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const page = takeBudgetedPage<E>(rows, query.limit, maxBytes);
+    const last = page.more ? page.rows[page.rows.length - 1] : null;
     const { property } = this.resource.sorts[query.sort];
     return {
-      items,
+      items: page.rows,
       next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
+      bytes: page.bytes,
     };
   }
 

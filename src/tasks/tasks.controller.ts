@@ -107,8 +107,9 @@ export class TasksController {
   changes(
     @CurrentUser() userId: string,
     @Query() query: ChangesQueryDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ChangesResponse<TaskResponse>> {
-    return changesSince(this.tasks, TASKS, userId, query, toTaskResponse);
+    return changesSince(this.tasks, TASKS, userId, query, toTaskResponse, reply);
   }
 
   @Get(':id')

@@ -9,6 +9,8 @@ import {
   TypeOrmOwnedRepository,
 } from '../owned-resources/owned.repository';
 import { notFound } from '../owned-resources/owned-resource';
+import { pageMemory } from '../owned-resources/page-memory';
+import { type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import {
   BULK_UPDATE,
   CLEAR_COMPLETED,
@@ -93,16 +95,24 @@ export class TypeOrmTasksRepository
     userId: string,
     query: { limit: number; after?: Cursor<TrashSort> },
   ): Promise<Page<Task, TrashSort>> {
-    const rows = await this.statements.rows<Task, typeof LIST_TRASH.shapes>(
+    const { maxBytes } = pageMemory.limits;
+    const rows = await this.statements.rows<Task & PageAccounting, typeof LIST_TRASH.shapes>(
       LIST_TRASH,
       { resumed: query.after !== undefined },
-      { userId, afterValue: query.after?.value, afterId: query.after?.id, limit: query.limit + 1 },
+      {
+        userId,
+        afterValue: query.after?.value,
+        afterId: query.after?.id,
+        limit: query.limit + 1,
+        maxBytes,
+      },
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const page = takeBudgetedPage<Task>(rows, query.limit, maxBytes);
+    const last = page.more ? page.rows[page.rows.length - 1] : null;
     return {
-      items,
+      items: page.rows,
       next: last?.deletedAt ? { sort: TASK_TRASH_SORT, value: last.deletedAt, id: last.id } : null,
+      bytes: page.bytes,
     };
   }
 
