@@ -149,7 +149,10 @@ DELETE FROM "lists" WHERE "user_id" = $1 AND "id" = $2 AND "version" = $3 RETURN
 -- parameters: $1 userId, $2 key
 
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           r.id, r.user_id, r.name, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at
+           r.id, r.user_id, r.name, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+           (SELECT c.version FROM lists c
+             WHERE c.user_id = $1 AND c.id = r.id
+           ) AS current_version
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::lists, k.response) r
      WHERE k.user_id = $1 AND k.key = $2;

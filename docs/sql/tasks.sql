@@ -700,7 +700,10 @@ DELETE FROM "tasks" WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 
 -- parameters: $1 userId, $2 key
 
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           r.id, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(r.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at
+           r.id, r.user_id, r.title, r.description, r.completed, r.list_id, r.version, to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(r.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at,
+           (SELECT c.version FROM tasks c
+             WHERE c.user_id = $1 AND c.id = r.id AND c.deleted_at IS NULL
+           ) AS current_version
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::tasks, k.response) r
      WHERE k.user_id = $1 AND k.key = $2;
