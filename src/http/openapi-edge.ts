@@ -102,13 +102,17 @@ function problem(
 function sharedResponses(): Record<string, ResponseObject> {
   return {
     NotFound: problem(404, ['NOT_FOUND'], 'No route has this path'),
-    MethodNotAllowed: problem(
-      405,
-      ['METHOD_NOT_ALLOWED'],
-      'The path exists, but not with this method; OPTIONS on it answers 204 with the same Allow',
-      { Allow: header('The methods the path serves, for example `GET, HEAD, POST, OPTIONS`.') },
-    ),
+    MethodNotAllowed: methodNotAllowed(),
   };
+}
+
+function methodNotAllowed(): ResponseObject {
+  return problem(
+    405,
+    ['METHOD_NOT_ALLOWED'],
+    'The path exists, but not with this method; OPTIONS on it answers 204 with the same Allow',
+    { Allow: header('The methods the path serves, for example `GET, HEAD, POST, OPTIONS`.') },
+  );
 }
 
 function describeOperation(path: string, method: Method, operation: OperationObject): void {
@@ -141,7 +145,7 @@ function describeOperation(path: string, method: Method, operation: OperationObj
     ),
   );
   // Not this operation's own answer: the path's, to the methods it does not serve.
-  responses['405'] ??= { $ref: '#/components/responses/MethodNotAllowed' };
+  addIfMissing(405, methodNotAllowed());
   if (isApi) {
     addIfMissing(414, problem(414, ['BAD_REQUEST'], 'A segment of the path is too long'));
     addIfMissing(

@@ -6,7 +6,7 @@ import {
   type StatementDefinition,
 } from '../database/compiled-statements';
 import { DataLayerError } from '../database/data-layer.errors';
-import { type PageAccounting, takeBudgetedPage } from '../database/page-budget';
+import { type BudgetedPage, type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import { InvalidInputError, VersionConflictError } from '../database/resource.errors';
 import { FEED_START, type ChangeRow, type FeedPosition, pageOfChanges } from '../sync/change-token';
 import {
@@ -229,20 +229,12 @@ export class TypeOrmOwnedRepository<
     assertOwner(userId);
     const where = query.where ?? {};
     const filters = present(where, this.resource.filters);
-    const { maxBytes } = pageMemory.limits;
-    const rows = await this.statements.rows<E & PageAccounting, OwnedStatements['list']['shapes']>(
+    const page = await this.pageOf(
       this.queries.list,
       { sort: query.sort, filters: filters.join(','), resumed: query.after !== undefined },
-      {
-        ...where,
-        userId,
-        afterValue: query.after?.value,
-        afterId: query.after?.id,
-        limit: query.limit + 1,
-        maxBytes,
-      },
+      { ...where, userId, afterValue: query.after?.value, afterId: query.after?.id },
+      query.limit,
     );
-    const page = takeBudgetedPage<E>(rows, query.limit, maxBytes);
     const last = page.more ? page.rows[page.rows.length - 1] : null;
     const { property } = this.resource.sorts[query.sort];
     return {
@@ -250,6 +242,25 @@ export class TypeOrmOwnedRepository<
       next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
       bytes: page.bytes,
     };
+  }
+
+  /**
+   * Runs a statement of pages (one with `limit` and `budget`, database/page-budget.ts) for at most
+   * `limit` items within the process's page budget: the page, and whether more rows follow.
+   */
+  protected async pageOf<S extends ShapeSpace>(
+    definition: StatementDefinition<S>,
+    shape: Shape<S>,
+    values: Record<string, unknown>,
+    limit: number,
+  ): Promise<BudgetedPage<E>> {
+    const { maxBytes } = pageMemory.limits;
+    const rows = await this.statements.rows<E & PageAccounting, S>(definition, shape, {
+      ...values,
+      limit: limit + 1,
+      maxBytes,
+    });
+    return takeBudgetedPage<E>(rows, limit, maxBytes);
   }
 
   async update(userId: string, id: string, patch: Patch, expectedVersion?: number): Promise<E> {

@@ -9,8 +9,6 @@ import {
   TypeOrmOwnedRepository,
 } from '../owned-resources/owned.repository';
 import { notFound } from '../owned-resources/owned-resource';
-import { pageMemory } from '../owned-resources/page-memory';
-import { type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import {
   BULK_UPDATE,
   CLEAR_COMPLETED,
@@ -95,19 +93,12 @@ export class TypeOrmTasksRepository
     userId: string,
     query: { limit: number; after?: Cursor<TrashSort> },
   ): Promise<Page<Task, TrashSort>> {
-    const { maxBytes } = pageMemory.limits;
-    const rows = await this.statements.rows<Task & PageAccounting, typeof LIST_TRASH.shapes>(
+    const page = await this.pageOf(
       LIST_TRASH,
       { resumed: query.after !== undefined },
-      {
-        userId,
-        afterValue: query.after?.value,
-        afterId: query.after?.id,
-        limit: query.limit + 1,
-        maxBytes,
-      },
+      { userId, afterValue: query.after?.value, afterId: query.after?.id },
+      query.limit,
     );
-    const page = takeBudgetedPage<Task>(rows, query.limit, maxBytes);
     const last = page.more ? page.rows[page.rows.length - 1] : null;
     return {
       items: page.rows,
