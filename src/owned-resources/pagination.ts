@@ -95,11 +95,17 @@ export function withNextLink<E, Sort extends string>(
 function nextPageUrl(requestUrl: string, next: Cursor): string {
   const queryStart = requestUrl.indexOf('?');
   const rawPath = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
-  const path = rawPath
-    .split('/')
-    .map((segment) => encodeURIComponent(decodeURIComponent(segment)))
-    .join('/');
+  const path = rawPath.split('/').map(encodedSegment).join('/');
   const query = new URLSearchParams(queryStart === -1 ? '' : requestUrl.slice(queryStart + 1));
   query.set('cursor', encodeCursor(next));
   return `${path}?${query.toString()}`;
+}
+
+/** A path segment percent-encoded anew; one the router could not decode is encoded as it is. */
+function encodedSegment(segment: string): string {
+  try {
+    return encodeURIComponent(decodeURIComponent(segment));
+  } catch {
+    return encodeURIComponent(segment);
+  }
 }
