@@ -47,6 +47,8 @@ export class AppConfig {
     readonly http: {
       port: number;
       host: string;
+      /** `/health/live` on a listener and thread of its own (health/liveness-listener.ts). */
+      livenessPort: number | null;
       corsOrigins: string[];
       shutdownGraceMs: number;
       /** Requests per caller per minute on the API; 0 turns rate limiting off. */
@@ -73,6 +75,7 @@ export class AppConfig {
       {
         port: env.PORT,
         host: env.HOST,
+        livenessPort: env.LIVENESS_PORT ?? null,
         corsOrigins: (env.CORS_ORIGINS ?? '')
           .split(',')
           .map((origin) => origin.trim())

@@ -41,6 +41,7 @@ export const ENVIRONMENT_VARIABLES = [
   'NODE_ENV',
   'PORT',
   'HOST',
+  'LIVENESS_PORT',
   'DATABASE_URL',
   'DATABASE_DIRECT_URL',
   'DATABASE_POOL_MAX',
@@ -83,6 +84,14 @@ export class Environment {
   @Transform(emptyToUndefined)
   @IsString()
   HOST = '0.0.0.0';
+
+  /** A port of its own for `/health/live`, answered by a thread of its own; unset, none. */
+  @Transform((params) => toInteger({ value: emptyToUndefined(params) }))
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  LIVENESS_PORT?: number;
 
   @Transform(emptyToUndefined)
   @IsOptional()

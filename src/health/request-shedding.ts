@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { AppConfig } from '../config/app-config';
-import { DatabaseUnavailableError } from '../database/data-layer.errors';
+import { MetricsService } from '../metrics/metrics.service';
 
 /**
  * How many API requests may be in flight, waiting for a database connection or using one: as many
@@ -14,11 +14,22 @@ import { DatabaseUnavailableError } from '../database/data-layer.errors';
 export const inFlightLimit = (poolMax: number, connectTimeoutMs: number): number =>
   Math.max(poolMax, Math.round((poolMax * 10 * connectTimeoutMs) / 1000));
 
+/**
+ * A request refused because this instance is overloaded: answered 503 SERVICE_OVERLOADED, which
+ * an operator tells apart from an outage (SERVICE_UNAVAILABLE) in responses, logs and metrics.
+ */
+export class ServiceOverloadedError extends Error {
+  constructor() {
+    super('Too many requests are in flight on this instance');
+    this.name = new.target.name;
+  }
+}
+
 /** One instance for every refusal: no stack is captured per refused request. */
-const QUEUE_FULL = new DatabaseUnavailableError('Too many requests wait for the database');
+const QUEUE_FULL = new ServiceOverloadedError();
 
 /**
- * Refuses API requests with 503 and Retry-After at once, before the body is read, the token
+ * Refuses API requests with 503 SERVICE_OVERLOADED and Retry-After at once, before the body is read, the token
  * checked or the input validated, while that many are in flight. Measured with a thousand requests queued behind a
  * stuck database (docs/reliability.md): liveness was slow not because it waits for anything, but
  * because the one event loop spent seconds in bursts of work for the queued requests: on their
@@ -30,6 +41,7 @@ export class RequestShedding implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -42,6 +54,7 @@ export class RequestShedding implements OnModuleInit {
     fastify.addHook('onRequest', (request, reply, done) => {
       if (request.routeOptions.url?.startsWith('/api/') !== true) return done();
       if (inFlight >= limit) {
+        this.metrics.countShedRequest();
         return done(QUEUE_FULL);
       }
       inFlight++;

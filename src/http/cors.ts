@@ -15,7 +15,8 @@ export function corsOptions(origins: string[]): CorsOptions {
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     // Idempotency-Key for safe retries of creates, Last-Event-ID for resuming an event stream,
-    // If-None-Match for conditional reads.
+    // If-None-Match for conditional reads; Mcp-Protocol-Version: what an MCP client in a browser
+    // sends to /mcp after initialising.
     allowedHeaders: [
       'Authorization',
       'Content-Type',
@@ -24,6 +25,7 @@ export function corsOptions(origins: string[]): CorsOptions {
       'Idempotency-Key',
       'Last-Event-ID',
       'X-Request-Id',
+      'Mcp-Protocol-Version',
     ],
     // Retry-After and WWW-Authenticate too, so that browser code can back off and re-authenticate.
     exposedHeaders: [

@@ -28,6 +28,7 @@ import {
   ResourceNotFoundError,
   VersionConflictError,
 } from '../database/resource.errors';
+import { ServiceOverloadedError } from '../health/request-shedding';
 import { PagesInFlightError } from '../owned-resources/page-memory';
 import {
   IdempotencyKeyInUseError,
@@ -160,7 +161,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private noteServerFailure(exception: unknown, problem: Problem, request: RawRequest): void {
     if (problem.code === 'INTERNAL_ERROR') {
       noteFailure(request, { err: exception, detail: problem.detail });
-    } else if (problem.code === 'SERVICE_UNAVAILABLE') {
+    } else if (problem.code === 'SERVICE_UNAVAILABLE' || problem.code === 'SERVICE_OVERLOADED') {
       const sqlState = exception instanceof DataLayerError ? exception.sqlState : undefined;
       noteFailure(request, { error: errorName(exception), sqlState, detail: problem.detail });
     }
@@ -225,9 +226,14 @@ problemFor(DatabaseUnavailableError, () => ({
   detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
 }));
+problemFor(ServiceOverloadedError, () => ({
+  code: 'SERVICE_OVERLOADED',
+  detail: `This instance has as many requests in flight as the database can serve in time; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
 problemFor(PagesInFlightError, () => ({
-  code: 'SERVICE_UNAVAILABLE',
-  detail: `The service holds as many pages as its memory allows right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  code: 'SERVICE_OVERLOADED',
+  detail: `This instance holds as many pages as its memory allows; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
 }));
 problemFor(MissingTokenError, () => ({

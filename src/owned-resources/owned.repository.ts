@@ -19,7 +19,9 @@ import { type IdempotentRequest, requestHash } from './idempotency';
 import { notFound, type OwnedEntity, type OwnedResource } from './owned-resource';
 import { pageMemory } from './page-memory';
 import {
+  FIELDS_SENT,
   fromColumnNames,
+  NO_INDEXED_FILTER,
   RELEASE_EXPIRED_IDEMPOTENCY_KEY,
   type OwnedStatements,
 } from './owned-statements';
@@ -108,7 +110,7 @@ export class TypeOrmOwnedRepository<
   private readonly fromColumns: (row: Record<string, unknown>) => E;
 
   constructor(
-    protected readonly resource: OwnedResource<E, Sort>,
+    readonly resource: OwnedResource<E, Sort>,
     private readonly queries: OwnedStatements,
     repository: Repository<E>,
   ) {
@@ -118,14 +120,14 @@ export class TypeOrmOwnedRepository<
 
   async create(userId: string, input: Create, idempotency?: IdempotentRequest): Promise<E> {
     assertOwner(userId);
-    const fields = present(input, this.resource.insertable);
+    const values = { ...input, userId, [FIELDS_SENT]: present(input, this.resource.insertable) };
     if (idempotency && this.queries.idempotentCreate) {
-      return this.createIdempotently(userId, input, fields.join(','), idempotency);
+      return this.createIdempotently(userId, input, values, idempotency);
     }
-    const [row] = await this.statements.rows<E, OwnedStatements['create']['shapes']>(
+    const [row] = await this.statements.rows<E, Record<string, never>>(
       this.queries.create,
-      { fields: fields.join(',') },
-      { ...input, userId },
+      {},
+      values,
     );
     return row;
   }
@@ -139,17 +141,20 @@ export class TypeOrmOwnedRepository<
   private async createIdempotently(
     userId: string,
     input: Create,
-    fields: string,
+    values: Record<string, unknown>,
     idempotency: IdempotentRequest,
   ): Promise<E> {
     const { key, collectionPath, ttlHours } = idempotency;
     const hash = requestHash(collectionPath, input);
     for (let attempt = 0; attempt < IDEMPOTENT_CREATE_ATTEMPTS; attempt += 1) {
       try {
-        const [created] = await this.statements.rows<Record<string, unknown>, { fields: string[] }>(
+        const [created] = await this.statements.rows<
+          Record<string, unknown>,
+          Record<string, never>
+        >(
           this.queries.idempotentCreate as NonNullable<OwnedStatements['idempotentCreate']>,
-          { fields },
-          { ...input, userId, key, requestHash: hash, collectionPath, ttlHours },
+          {},
+          { ...values, key, requestHash: hash, collectionPath, ttlHours },
         );
         return this.fromColumns(created);
       } catch (error) {
@@ -228,10 +233,11 @@ export class TypeOrmOwnedRepository<
   async list(userId: string, query: ListQuery<E, Sort>): Promise<Page<E, Sort>> {
     assertOwner(userId);
     const where = query.where ?? {};
-    const filters = present(where, this.resource.filters);
+    // The first indexed filter given picks its statement; the others are predicates in each.
+    const [indexedFilter = NO_INDEXED_FILTER] = present(where, this.resource.indexedFilters ?? []);
     const page = await this.pageOf(
       this.queries.list,
-      { sort: query.sort, filters: filters.join(','), resumed: query.after !== undefined },
+      { sort: query.sort, indexedFilter, resumed: query.after !== undefined },
       { ...where, userId, afterValue: query.after?.value, afterId: query.after?.id },
       query.limit,
     );
@@ -270,11 +276,11 @@ export class TypeOrmOwnedRepository<
     }
     return this.write(
       this.queries.update,
-      { fields: fields.join(','), checked: expectedVersion !== undefined },
+      { checked: expectedVersion !== undefined },
       userId,
       id,
       expectedVersion,
-      patch,
+      { ...patch, [FIELDS_SENT]: fields },
     );
   }
 

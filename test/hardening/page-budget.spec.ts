@@ -158,7 +158,7 @@ describe('pages in flight', () => {
       }
     }
     expect(refused).toBeDefined();
-    expectProblem(refused as request.Response, 503, 'SERVICE_UNAVAILABLE');
+    expectProblem(refused as request.Response, 503, 'SERVICE_OVERLOADED');
     expect(Number((refused as request.Response).headers['retry-after'])).toBeGreaterThan(0);
 
     socket.destroy();
