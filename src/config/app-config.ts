@@ -40,6 +40,13 @@ export interface SealingSettings {
   previous: string[];
 }
 
+/** Live events (specification §15, docs/events.md). */
+export interface EventSettings {
+  /** Streams one process holds at most (then 503); a user holds at most 10 (then 429). */
+  maxStreams: number;
+  heartbeatMs: number;
+}
+
 /** Typed, derived configuration: the only way code reads settings after start-up. */
 export class AppConfig {
   constructor(
@@ -62,6 +69,7 @@ export class AppConfig {
     readonly retention: RetentionSettings,
     readonly pages: PageLimits,
     readonly sealing: SealingSettings,
+    readonly events: EventSettings,
   ) {}
 
   static fromEnvironment(env: Environment): AppConfig {
@@ -113,6 +121,7 @@ export class AppConfig {
         current: env.CURSOR_KEY ?? jwtSecret ?? DEVELOPMENT_JWT_SECRET,
         previous: env.CURSOR_PREVIOUS_KEYS?.split(',') ?? [],
       },
+      { maxStreams: env.EVENTS_MAX_STREAMS, heartbeatMs: env.EVENTS_HEARTBEAT_MS },
     );
   }
 }

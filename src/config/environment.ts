@@ -65,6 +65,8 @@ export const ENVIRONMENT_VARIABLES = [
   'PAGE_BYTES_IN_FLIGHT',
   'CURSOR_KEY',
   'CURSOR_PREVIOUS_KEYS',
+  'EVENTS_MAX_STREAMS',
+  'EVENTS_HEARTBEAT_MS',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
@@ -223,6 +225,20 @@ export class Environment {
     message: 'must be keys of at least 32 characters each, separated by commas',
   })
   CURSOR_PREVIOUS_KEYS?: string;
+
+  /** Open event streams (`GET /api/:userId/events`) one process holds at most; then 503. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  EVENTS_MAX_STREAMS = 2000;
+
+  /** How often an event stream sends a comment, so that proxies keep it open. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  EVENTS_HEARTBEAT_MS = 15_000;
 }
 
 export class InvalidEnvironmentError extends Error {

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 
@@ -13,6 +14,19 @@ import { MetricsService } from '../metrics/metrics.service';
  */
 export const inFlightLimit = (poolMax: number, connectTimeoutMs: number): number =>
   Math.max(poolMax, Math.round((poolMax * 10 * connectTimeoutMs) / 1000));
+
+/** Where the shedding hook leaves the function that gives a request's place back. */
+const RELEASE = Symbol('requestShedding.release');
+type CountedResponse = ServerResponse & { [RELEASE]?: () => void };
+
+/**
+ * Stops counting a request as in flight: for a long-lived response (an event stream) once it
+ * has done its database work, so that open streams, which have their own bounds, do not use up
+ * the places of requests waiting for the database.
+ */
+export function leaveInFlight(response: ServerResponse): void {
+  (response as CountedResponse)[RELEASE]?.();
+}
 
 /**
  * A request refused because this instance is overloaded: answered 503 SERVICE_OVERLOADED, which
@@ -58,7 +72,13 @@ export class RequestShedding implements OnModuleInit {
         return done(QUEUE_FULL);
       }
       inFlight++;
-      reply.raw.once('close', () => inFlight--);
+      let counted = true;
+      const release = (): void => {
+        if (counted) inFlight--;
+        counted = false;
+      };
+      (reply.raw as CountedResponse)[RELEASE] = release;
+      reply.raw.once('close', release);
       done();
     });
   }

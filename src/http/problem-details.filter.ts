@@ -38,6 +38,7 @@ import {
 import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
+  CapacityReachedError,
   type FieldError,
   InvalidUuidError,
   MalformedBodyError,
@@ -225,6 +226,11 @@ problemFor(DatabaseUnavailableError, () => ({
   code: 'SERVICE_UNAVAILABLE',
   detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
+}));
+problemFor(CapacityReachedError, (error) => ({
+  code: error.scope === 'caller' ? 'TOO_MANY_REQUESTS' : 'SERVICE_UNAVAILABLE',
+  detail: error.detail,
+  headers: { 'Retry-After': String(error.retryAfterSeconds) },
 }));
 problemFor(ServiceOverloadedError, () => ({
   code: 'SERVICE_OVERLOADED',

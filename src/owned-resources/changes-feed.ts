@@ -4,7 +4,7 @@ import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validato
 import type { FastifyReply } from 'fastify';
 import { decodeChangeToken, encodeChangeToken, MAX_TOKEN_LENGTH } from './feed-token';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
-import type { OwnedRepository } from './owned.repository';
+import type { Change, OwnedRepository } from './owned.repository';
 import { pageMemory } from './page-memory';
 import { MAX_PAGE_SIZE, toInteger } from './pagination';
 
@@ -67,10 +67,14 @@ export async function changesSince<E extends OwnedEntity, R>(
   const page = await repository.changes(userId, since, query.limit);
   pageMemory.hold(reply, page.bytes);
   return {
-    changes: page.changes.map((change) =>
-      change.deleted ? change : { ...toResponse(change.item), deleted: false as const },
-    ),
+    changes: page.changes.map((change) => wireChange(change, toResponse)),
     next: encodeChangeToken(resource.table, page.next),
     has_more: page.hasMore,
   };
 }
+
+/** A change as the feed (and a live event) answers it: the item with `deleted: false`, or a tombstone. */
+export const wireChange = <E, R>(change: Change<E>, toResponse: (item: E) => R): WireChange<R> =>
+  change.deleted
+    ? { id: change.id, deleted: true }
+    : { ...toResponse(change.item), deleted: false as const };
