@@ -18,6 +18,7 @@ const TASKS = {
   columns: TASK_COLUMNS,
   timestamps: ['created_at', 'updated_at'],
   trash: true,
+  texts: ['user_id', 'title', 'description'],
 };
 const RETURNING = TASK_COLUMNS.join(', ');
 const CREATE = idempotentCreateStatement(

@@ -178,8 +178,9 @@ export function ownedCrudController<
     changes(
       @CurrentUser() userId: string,
       @Query() query: ChangesQueryDto,
+      @Res({ passthrough: true }) reply: FastifyReply,
     ): Promise<ChangesResponse<Wire>> {
-      return changesSince(this.repository, resource, userId, query, toResponse);
+      return changesSince(this.repository, resource, userId, query, toResponse, reply);
     }
 
     @Get(':id')

@@ -92,7 +92,7 @@ export function ownedResourceApi({
         name: 'Idempotency-Key',
         required: false,
         description:
-          'Makes the create safe to retry: the same key with the same body answers the first response again (same status, body, Location and ETag) and stores nothing new. 1 to 255 printable ASCII characters, kept for IDEMPOTENCY_TTL_HOURS, scoped to the caller.',
+          'Makes the create safe to retry: the same key with the same body answers the first response again (same status, body and Location; its ETag only while the resource is still at that version) and stores nothing new. 1 to 255 printable ASCII characters, kept for IDEMPOTENCY_TTL_HOURS, scoped to the caller.',
         schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7E]+$' },
       }),
       ApiProblemResponse(

@@ -3,8 +3,10 @@ import { defineStatement, type ParameterName } from '../database/compiled-statem
 import {
   columnList,
   ownerScope,
+  rowBytesOf,
   updateSent,
   withExpectedVersion,
+  withPageAccounting,
 } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
 import { TASKS } from './tasks.resource';
@@ -57,6 +59,7 @@ export const LIST_TRASH = defineStatement({
   name: 'tasks.listTrash',
   shapes: { resumed: CHECKED },
   limit: 'limit',
+  budget: 'maxBytes',
   build: (dataSource, shape, p) => {
     const builder = trashedOf(dataSource, p).select(columnList(dataSource, TASKS));
     if (shape.resumed) {
@@ -65,7 +68,9 @@ export const LIST_TRASH = defineStatement({
         afterId: p('afterId'),
       });
     }
-    return builder.orderBy('deleted_at', 'DESC').addOrderBy('id', 'DESC');
+    return withPageAccounting(builder, rowBytesOf(dataSource, TASKS), 'deleted_at DESC, id DESC')
+      .orderBy('deleted_at', 'DESC')
+      .addOrderBy('id', 'DESC');
   },
 });
 

@@ -98,16 +98,17 @@ export class TypeOrmTasksRepository
     userId: string,
     query: { limit: number; after?: Cursor<TrashSort> },
   ): Promise<Page<Task, TrashSort>> {
-    const rows = await this.statements.rows<Task, typeof LIST_TRASH.shapes>(
+    const page = await this.pageOf(
       LIST_TRASH,
       { resumed: query.after !== undefined },
-      { userId, afterValue: query.after?.value, afterId: query.after?.id, limit: query.limit + 1 },
+      { userId, afterValue: query.after?.value, afterId: query.after?.id },
+      query.limit,
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const last = page.more ? page.rows[page.rows.length - 1] : null;
     return {
-      items,
+      items: page.rows,
       next: last?.deletedAt ? { sort: TASK_TRASH_SORT, value: last.deletedAt, id: last.id } : null,
+      bytes: page.bytes,
     };
   }
 
