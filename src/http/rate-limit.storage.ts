@@ -12,7 +12,7 @@ type StorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
 /** During an outage, how often a request tries Redis again; the others count in process at once. */
-const REDIS_RETRY_INTERVAL_MS = 1000;
+export const REDIS_RETRY_INTERVAL_MS = 1000;
 const REDIS_CONNECT_TIMEOUT_MS = 2000;
 const REDIS_MAX_RECONNECT_DELAY_MS = 2000;
 
