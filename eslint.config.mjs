@@ -3,7 +3,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '.data/', 'bench/.work/'] },
+  { ignores: ['dist/', 'dist.next/', 'coverage/', 'node_modules/', '.data/', 'bench/.work/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

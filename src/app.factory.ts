@@ -1,4 +1,4 @@
-import { ConsoleLogger, type DynamicModule, type NestApplicationOptions } from '@nestjs/common';
+import { type DynamicModule, type NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,6 +11,7 @@ import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/clie
 import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
 import { QuietStartupLogger } from './http/logging.module';
+import { StartupLogger } from './http/startup-logger';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
@@ -98,7 +99,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     ((module, fastify, appOptions) => NestFactory.create(module, fastify, appOptions));
   const app = await build(AppModule.forRoot(options), adapter, {
     // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
-    logger: new ConsoleLogger({ json: true, colors: false }),
+    logger: new StartupLogger(),
     bufferLogs: true,
     abortOnError: false,
     // Body parsing is ours: JSON only (see http/body-parsers.ts).

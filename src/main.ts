@@ -2,14 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { AppConfig } from './config/app-config';
-import { InvalidEnvironmentError } from './config/environment';
-import { DataLayerError } from './database/data-layer.errors';
+import { loadAppConfig } from './config/config.module';
+import { refuseEmbeddedDatabaseInUse } from './database/embedded-postgres';
 import { ShutdownService } from './health/shutdown.service';
 import { DOCS_PATH } from './http/openapi';
+import { hasOneLineRemedy } from './http/startup-logger';
 
 /** Start-up failures the operator can fix are one clear line, not a stack trace. */
 function exitOnStartupFailure(error: unknown): never {
-  const known = error instanceof InvalidEnvironmentError || error instanceof DataLayerError;
+  const known = hasOneLineRemedy(error);
   const line = {
     level: 'fatal',
     time: Date.now(),
@@ -27,8 +28,14 @@ function exitOnStartupFailure(error: unknown): never {
 
 async function bootstrap(): Promise<void> {
   const started = performance.now();
-  const app = await createApp().catch(exitOnStartupFailure);
-  const config = app.get(AppConfig);
+  let config: AppConfig;
+  try {
+    config = loadAppConfig();
+    refuseEmbeddedDatabaseInUse(config);
+  } catch (error) {
+    exitOnStartupFailure(error);
+  }
+  const app = await createApp({ config }).catch(exitOnStartupFailure);
   const shutdown = app.get(ShutdownService);
   const logger = new Logger('Bootstrap');
 

@@ -657,7 +657,12 @@ describe('the npm start scripts', () => {
     // `npm start` compiles first (`prestart`, SWC with the Nest CLI's own settings), then runs
     // node itself: the Nest CLI takes longer to load than the compile and the start together.
     expect(packageJson.scripts.start).toMatch(/^exec node .*dist\/src\/main\.js$/);
-    expect(packageJson.scripts.prestart).toMatch(/\bswc src migrations ormconfig\.ts -d dist\b/);
+    // It compiles beside dist/ and refuses, before replacing it, while another process serves
+    // the embedded database (test/start-refusals.spec.ts runs it).
+    expect(packageJson.scripts.prestart).toBe('bash scripts/compile-for-start.sh');
+    expect(readFileSync(join(ROOT, 'scripts/compile-for-start.sh'), 'utf8')).toMatch(
+      /\bswc src migrations ormconfig\.ts .*-d dist\.next --config-file \.swcrc\b/,
+    );
   });
 });
 

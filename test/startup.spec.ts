@@ -67,6 +67,8 @@ describe('start-up and shutdown of the process', () => {
       expect(tookMs).toBeGreaterThanOrEqual(graceMs - 100);
       expect(tookMs).toBeLessThan(graceMs + loadSlack(3000));
       await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+      // Readiness failed on purpose: a normal shutdown logs no health-check error.
+      expect(app.lines.filter((line) => /Health Check has failed/.test(line))).toEqual([]);
     } finally {
       app.child.kill('SIGKILL');
       await database.drop();

@@ -3,6 +3,7 @@ import { Logger, LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { Options } from 'pino-http';
 import { AppConfig } from '../config/app-config';
+import { FRAMEWORK_START_UP_CONTEXTS } from './startup-logger';
 
 /** pino-pretty is a dev dependency: a production image run in development mode has none. */
 function prettyPrinterInstalled(): boolean {
@@ -30,15 +31,6 @@ function bufferedStdout(): pino.DestinationStream {
     periodicFlush: LOG_FLUSH_INTERVAL_MS,
   });
 }
-
-/** Nest's own start-up lines: one per module, per controller and per route. */
-const FRAMEWORK_START_UP_CONTEXTS = new Set([
-  'NestFactory',
-  'InstanceLoader',
-  'RoutesResolver',
-  'RouterExplorer',
-  'NestApplication',
-]);
 
 /**
  * nestjs-pino's logger, with Nest's start-up chatter at debug: at info, start-up is the few lines

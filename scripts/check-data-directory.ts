@@ -1,0 +1,24 @@
+/**
+ * The first step of `npm start`, run by scripts/compile-for-start.sh with what it just compiled:
+ * when another process serves this checkout's embedded database (`.data/<NODE_ENV>`, used
+ * without DATABASE_URL), say so in one line and stop before the running instance's `dist/` is
+ * replaced. A bad environment is left for the service to report.
+ */
+import 'reflect-metadata';
+import { loadAppConfig } from '../src/config/config.module';
+import { InvalidEnvironmentError } from '../src/config/environment';
+import {
+  EmbeddedDatabaseInUseError,
+  refuseEmbeddedDatabaseInUse,
+} from '../src/database/embedded-postgres';
+
+try {
+  refuseEmbeddedDatabaseInUse(loadAppConfig());
+} catch (error) {
+  if (!(error instanceof InvalidEnvironmentError)) {
+    process.stderr.write(
+      `${error instanceof EmbeddedDatabaseInUseError ? error.message : String(error)}\n`,
+    );
+    process.exit(1);
+  }
+}
