@@ -12,7 +12,7 @@ import { loadSlack } from './support/machine-load';
 const LIMIT = 20;
 const REQUESTS_PER_INSTANCE = 15;
 // Two apps, a Redis that goes away and comes back: more than the default 30 s on a loaded machine.
-jest.setTimeout(120_000);
+jest.setTimeout(loadSlack(120_000));
 
 const OUTAGE_WARNING = /^Redis unavailable/;
 const RECOVERY_LOG = /^Redis is back/;
