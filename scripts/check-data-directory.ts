@@ -5,15 +5,16 @@
  * replaced. A bad environment is left for the service to report.
  */
 import 'reflect-metadata';
-import { loadAppConfig } from '../src/config/config.module';
-import { InvalidEnvironmentError } from '../src/config/environment';
+import { AppConfig } from '../src/config/app-config';
+import { InvalidEnvironmentError, validateEnvironment } from '../src/config/environment';
+import { readEnvironment } from '../src/config/environment-file';
 import {
   EmbeddedDatabaseInUseError,
   refuseEmbeddedDatabaseInUse,
 } from '../src/database/embedded-postgres';
 
 try {
-  refuseEmbeddedDatabaseInUse(loadAppConfig());
+  refuseEmbeddedDatabaseInUse(AppConfig.fromEnvironment(validateEnvironment(readEnvironment())));
 } catch (error) {
   if (!(error instanceof InvalidEnvironmentError)) {
     process.stderr.write(
