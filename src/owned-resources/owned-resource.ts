@@ -52,7 +52,13 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   sorts: Readonly<Record<Sort, SortKey<E>>>;
   /** Properties a collection can be filtered by, with equality (`?completed=true`). */
   filters: readonly (keyof E & string)[];
-  /** Properties a create may set; the others take their column defaults. */
+  /**
+   * Those of `filters` that an index serves (after `user_id`). Each has list statements of its
+   * own, so that even the generic plan of a prepared statement reads that index; the other
+   * filters are one predicate each that passes when its value is not given.
+   */
+  indexedFilters?: readonly (keyof E & string)[];
+  /** Properties a create may set; those it does not send take their column defaults. */
   insertable: readonly (keyof E & string)[];
   /** Properties an update may change. */
   updatable: readonly (keyof E & string)[];
@@ -73,7 +79,25 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    * soft-deleting resource says `deleted_at IS NULL` here.
    */
   visible?: readonly string[];
+  /**
+   * Same-owner references to other owned resources, by property (tasks: `listId` to lists). The
+   * table's foreign key on `(user_id, <column>)` refuses a missing row and another user's alike;
+   * where the referenced resource hides rows by `visible` (the trash), a write also refuses a
+   * hidden one the same way, in its own statement: a reference names a row its owner can see.
+   */
+  references?: Readonly<Partial<Record<keyof E & string, ReferencedResource>>>;
+  /**
+   * The MCP tools agents get for the resource (specification §16), each one operation of its
+   * REST API: `add_<noun>`, `list_<table>`, and `update_`, `complete_`, `delete_`, `restore_<noun>`.
+   */
+  agentTools?: readonly AgentTool[];
 }
+
+/** What a reference needs of the resource it names. */
+export type ReferencedResource = Pick<OwnedResource<OwnedEntity>, 'table' | 'visible'>;
+
+/** What an agent may do with an owned resource, as an MCP tool (src/mcp/agent-tools.ts). */
+export type AgentTool = 'add' | 'list' | 'update' | 'complete' | 'delete' | 'restore';
 
 /** Declares a resource (an identity function, for type inference). */
 export const ownedResource = <E extends OwnedEntity, Sort extends string>(

@@ -2,9 +2,8 @@ import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import { defineStatement, type ParameterName } from '../database/compiled-statements';
 import {
   columnList,
-  namesOf,
   ownerScope,
-  subsets,
+  updateSent,
   withExpectedVersion,
 } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
@@ -84,21 +83,21 @@ export const CLEAR_COMPLETED = defineStatement({
   },
 });
 
+/** What a bulk update may change, as the fields it was sent name them. */
+export const BULK_UPDATABLE = ['completed', 'listId'] as const;
+
 /**
- * Changes `completed` and/or `list_id` of every task named in `ids`, `version` + 1, all or
- * nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
+ * Changes `completed` and/or `list_id` (those sent) of every task named in `ids`, `version` + 1,
+ * all or nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
  * caller in id order (two overlapping bulk updates queue instead of deadlocking; a task trashed
  * meanwhile drops out), and the update applies only if it locked one task per distinct id.
  * No row back: some id is missing, trashed or another user's.
  */
 export const BULK_UPDATE = defineStatement({
   name: 'tasks.bulkUpdate',
-  shapes: { fields: subsets(['completed', 'listId'], { nonEmpty: true }) },
-  build: (dataSource, shape, p) => {
-    const changes = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
-    return ownerScope(dataSource, TASKS, p)
-      .update()
-      .set({ ...changes, version: () => 'version + 1' })
+  shapes: {},
+  build: (dataSource, _shape, p) =>
+    updateSent(dataSource, TASKS, BULK_UPDATABLE, p)
       .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
       .andWhere(
         `(SELECT count(*) FROM (SELECT id FROM tasks
@@ -106,8 +105,7 @@ export const BULK_UPDATE = defineStatement({
             ORDER BY id FOR UPDATE) AS locked)
          = cardinality(ARRAY(SELECT DISTINCT unnest(:ids::uuid[])))`,
       )
-      .returning(columnList(dataSource, TASKS));
-  },
+      .returning(columnList(dataSource, TASKS)),
 });
 
 /** Which of `ids` are live tasks of the owner: run only after a bulk update matched nothing. */

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { defineOwnedStatements, defineOwnedWrite } from '../owned-resources/owned-statements';
+import {
+  defineOwnedStatements,
+  defineOwnedWrite,
+  FIELDS_SENT,
+} from '../owned-resources/owned-statements';
 import {
   type Cursor,
   OwnedRepository,
@@ -10,6 +14,7 @@ import {
 } from '../owned-resources/owned.repository';
 import { notFound } from '../owned-resources/owned-resource';
 import {
+  BULK_UPDATABLE,
   BULK_UPDATE,
   CLEAR_COMPLETED,
   LIST_TRASH,
@@ -116,11 +121,11 @@ export class TypeOrmTasksRepository
   }
 
   async bulkUpdate(userId: string, ids: string[], changes: BulkTaskChanges): Promise<Task[]> {
-    const fields = (['completed', 'listId'] as const).filter((f) => changes[f] !== undefined);
+    const sent = BULK_UPDATABLE.filter((field) => changes[field] !== undefined);
     const updated = await this.statements.rows<Task, typeof BULK_UPDATE.shapes>(
       BULK_UPDATE,
-      { fields: fields.join(',') },
-      { ...changes, userId, ids },
+      {},
+      { ...changes, userId, ids, [FIELDS_SENT]: sent },
     );
     if (updated.length > 0) {
       // In the order the ids were given (RETURNING follows no order).

@@ -1,3 +1,4 @@
+import { LISTS } from '../lists/lists.resource';
 import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task } from './task.entity';
 
@@ -13,6 +14,8 @@ export const TASKS = ownedResource({
     ...bothWays('title', { property: 'title', type: 'text', maxLength: 255 }),
   },
   filters: ['completed', 'listId'],
+  // ix_tasks_user_id_list_id: a list's tasks are read through it, not among all the owner's.
+  indexedFilters: ['listId'],
   insertable: ['title', 'description', 'completed', 'listId'],
   updatable: ['title', 'description', 'completed', 'listId'],
   idempotentCreates: true,
@@ -24,8 +27,11 @@ export const TASKS = ownedResource({
     ck_tasks_description_length: { field: 'description' },
     ck_tasks_user_id_not_blank: { field: 'user_id' },
   },
+  // A same-owner reference: the foreign key below refuses a missing list and another user's alike.
+  references: { listId: LISTS },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
+  agentTools: ['add', 'list', 'update', 'complete', 'delete', 'restore'],
 });
 
 export type TaskSort = keyof typeof TASKS.sorts;
