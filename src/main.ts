@@ -1,16 +1,15 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app.factory';
+import { createApp, isStartupMisconfiguration } from './app.factory';
 import { AppConfig } from './config/app-config';
 import { loadAppConfig } from './config/config.module';
 import { refuseEmbeddedDatabaseInUse } from './database/embedded-postgres';
 import { ShutdownService } from './health/shutdown.service';
 import { DOCS_PATH } from './http/openapi';
-import { hasOneLineRemedy } from './http/startup-logger';
 
 /** Start-up failures the operator can fix are one clear line, not a stack trace. */
 function exitOnStartupFailure(error: unknown): never {
-  const known = hasOneLineRemedy(error);
+  const known = isStartupMisconfiguration(error);
   const line = {
     level: 'fatal',
     time: Date.now(),

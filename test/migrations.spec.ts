@@ -49,6 +49,7 @@ const ALL_MIGRATIONS = [
   'CreateLists1733000000000',
   'AddSyncTrashAndIdempotency1733200000000',
   'AddListSync1733300000000',
+  'AddRemindersAndLiveEvents1733500000000',
 ];
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
@@ -82,6 +83,8 @@ describe('migrations', () => {
       'description',
       'id',
       'list_id',
+      'remind_at',
+      'reminded_at',
       'title',
       'updated_at',
       'user_id',
@@ -98,10 +101,13 @@ describe('migrations', () => {
       expect.arrayContaining([
         { tgname: 'update_tasks_updated_at' },
         { tgname: 'stamp_tasks_change_xid' },
+        { tgname: 'stamp_tasks_change_xid_on_update' },
         { tgname: 'record_tasks_tombstone' },
+        { tgname: 'arm_tasks_reminder' },
+        { tgname: 'notify_tasks_change' },
       ]),
     );
-    expect(schema.triggers).toHaveLength(3);
+    expect(schema.triggers).toHaveLength(6);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -164,8 +170,14 @@ describe('migrations', () => {
     const exists = async (table: string): Promise<boolean> =>
       (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
 
-    // Reverting the sync additions drops their tables and columns, keeping live tasks.
+    // Reverting reminders and live events drops their columns, triggers and table.
     await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
+    await dataSource.undoLastMigration();
+    expect(await exists('stream_tickets')).toBe(false);
+    const [reminderless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(reminderless).not.toHaveProperty('remind_at');
+
+    // Reverting the sync additions drops their tables and columns, keeping live tasks.
     await dataSource.undoLastMigration();
     await dataSource.undoLastMigration();
     expect(await exists('tombstones')).toBe(false);

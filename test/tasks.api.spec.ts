@@ -9,6 +9,7 @@ const TASK_KEYS = [
   'description',
   'id',
   'list_id',
+  'remind_at',
   'title',
   'updated_at',
   'user_id',

@@ -92,6 +92,7 @@ export class TasksController {
       description: body.description,
       completed: body.completed,
       listId: body.list_id,
+      remindAt: body.remind_at,
     };
     const task = await this.tasks.create(userId, input, idempotency);
     reply.header('Location', taskPath(task));
@@ -144,6 +145,7 @@ export class TasksController {
       description: body.description,
       completed: body.completed,
       listId: body.list_id,
+      remindAt: body.remind_at,
     };
     const task = await this.tasks.update(userId, id, patch, ifMatchVersion(ifMatch));
     return withEntityTag(reply, task, toTaskResponse);

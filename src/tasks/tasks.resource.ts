@@ -16,8 +16,8 @@ export const TASKS = ownedResource({
   filters: ['completed', 'listId'],
   // ix_tasks_user_id_list_id: a list's tasks are read through it, not among all the owner's.
   indexedFilters: ['listId'],
-  insertable: ['title', 'description', 'completed', 'listId'],
-  updatable: ['title', 'description', 'completed', 'listId'],
+  insertable: ['title', 'description', 'completed', 'listId', 'remindAt'],
+  updatable: ['title', 'description', 'completed', 'listId', 'remindAt'],
   idempotentCreates: true,
   changesFeed: { trash: true },
   constraints: {
@@ -44,6 +44,7 @@ export interface CreateTaskInput {
   description?: string | null;
   completed?: boolean;
   listId?: string | null;
+  remindAt?: string | null;
 }
 
 export interface TaskPatch {
@@ -51,6 +52,7 @@ export interface TaskPatch {
   description?: string | null;
   completed?: boolean;
   listId?: string | null;
+  remindAt?: string | null;
 }
 
 /** The trash's one order, newest first, as its cursors name it (specification §11). */

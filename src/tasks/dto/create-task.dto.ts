@@ -1,4 +1,10 @@
-import { CompletedField, DescriptionField, ListIdField, TitleField } from './task-fields';
+import {
+  CompletedField,
+  DescriptionField,
+  ListIdField,
+  RemindAtField,
+  TitleField,
+} from './task-fields';
 
 /** Body of `POST /api/:userId/tasks`. */
 export class CreateTaskDto {
@@ -13,4 +19,7 @@ export class CreateTaskDto {
 
   @ListIdField({ description: 'One of your lists; absent or null: no list.' })
   list_id?: string | null;
+
+  @RemindAtField()
+  remind_at?: string | null;
 }

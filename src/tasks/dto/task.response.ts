@@ -21,6 +21,14 @@ export class TaskResponse {
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: "The task's list." })
   list_id!: string | null;
 
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When a `reminder` event is sent for the task (GET /api/{userId}/events).',
+  })
+  remind_at!: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
   created_at!: string;
 
@@ -44,6 +52,7 @@ export function toTaskResponse(task: Task): TaskResponse {
     description: task.description,
     completed: task.completed,
     list_id: task.listId,
+    remind_at: task.remindAt,
     created_at: task.createdAt,
     updated_at: task.updatedAt,
   };

@@ -1,4 +1,10 @@
-import { CompletedField, DescriptionField, ListIdField, TitleField } from './task-fields';
+import {
+  CompletedField,
+  DescriptionField,
+  ListIdField,
+  RemindAtField,
+  TitleField,
+} from './task-fields';
 
 /**
  * Body of `PUT /api/:userId/tasks/:id`: a partial update. Absent fields keep their value,
@@ -17,4 +23,7 @@ export class UpdateTaskDto {
 
   @ListIdField({ description: 'Moves the task to one of your lists; null: to no list.' })
   list_id?: string | null;
+
+  @RemindAtField()
+  remind_at?: string | null;
 }
