@@ -23,7 +23,8 @@ import type { OwnedEntity, OwnedResource } from './owned-resource';
  */
 export interface OwnedStatements {
   findOne: StatementDefinition<Record<string, never>>;
-  list: StatementDefinition<{ sort: readonly string[]; filters: string[]; resumed: boolean[] }>;
+  /** Absent for a resource with `ownList`. */
+  list?: StatementDefinition<{ sort: readonly string[]; filters: string[]; resumed: boolean[] }>;
   create: StatementDefinition<{ fields: string[] }>;
   update: StatementDefinition<{ fields: string[]; checked: boolean[] }>;
   remove: StatementDefinition<{ checked: boolean[] }>;
@@ -176,6 +177,29 @@ export function defineOwnedWrite<E extends OwnedEntity>(
   });
 }
 
+/**
+ * The values of written `fields`, by property: each its parameter, or the resource's
+ * `writtenAs` SQL around it (raw SQL, so its parameters are bound by name: `parameters`).
+ */
+function writtenValues<E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  fields: string,
+  p: ParameterName,
+): { values: Record<string, string | (() => string)>; parameters: Record<string, string> } {
+  const values: Record<string, string | (() => string)> = {};
+  const parameters: Record<string, string> = {};
+  for (const field of namesOf(fields)) {
+    const sql = resource.writtenAs?.[field as keyof E & string];
+    if (sql === undefined) {
+      values[field] = p(field);
+    } else {
+      values[field] = () => sql.replaceAll(':value', `:${field}`);
+      Object.assign(parameters, { [field]: p(field), userId: p('userId') });
+    }
+  }
+  return { values, parameters };
+}
+
 const insert = <E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
@@ -183,12 +207,13 @@ const insert = <E extends OwnedEntity>(
   p: ParameterName,
 ) => {
   const target: EntityTarget<ObjectLiteral> = resource.entity;
-  const values = Object.fromEntries(namesOf(fields).map((field) => [field, p(field)]));
+  const { values, parameters } = writtenValues(resource, fields, p);
   return dataSource
     .createQueryBuilder()
     .insert()
     .into(target)
-    .values({ userId: p('userId'), ...values });
+    .values({ userId: p('userId'), ...values })
+    .setParameters(parameters);
 };
 
 /** The statements of `idempotentCreates` and `changesFeed`, for the resources that declare them. */
@@ -261,40 +286,46 @@ export function defineOwnedStatements<E extends OwnedEntity>(
           .andWhere('id = :id', { id: p('id') }),
     }),
 
-    list: defineStatement({
-      name: name('list'),
-      shapes: {
-        sort: Object.keys(resource.sorts),
-        filters: subsets(resource.filters),
-        resumed: CHECKED,
-      },
-      limit: 'limit',
-      build: (dataSource, shape, p) => {
-        const builder = ownerScope(dataSource, resource, p).select(
-          columnList(dataSource, resource),
-        );
-        for (const property of namesOf(shape.filters)) {
-          builder.andWhere(`${columnOf(dataSource, resource, property)} = :${property}`, {
-            [property]: p(property),
-          });
-        }
-        const key = resource.sorts[shape.sort];
-        const column = columnOf(dataSource, resource, key.property);
-        const direction = key.descending ? 'DESC' : 'ASC';
-        // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
-        // page N costs what page 1 costs.
-        if (shape.resumed) {
-          builder.andWhere(
-            `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
-            {
-              afterValue: p('afterValue'),
-              afterId: p('afterId'),
+    ...(resource.ownList
+      ? {}
+      : {
+          list: defineStatement({
+            name: name('list'),
+            shapes: {
+              sort: Object.keys(resource.sorts),
+              filters: subsets(resource.filters),
+              resumed: CHECKED,
             },
-          );
-        }
-        return builder.orderBy(column, direction).addOrderBy('id', direction);
-      },
-    }),
+            limit: 'limit',
+            build: (dataSource, shape, p) => {
+              const builder = ownerScope(dataSource, resource, p).select(
+                columnList(dataSource, resource),
+              );
+              for (const property of namesOf(shape.filters)) {
+                builder.andWhere(`${columnOf(dataSource, resource, property)} = :${property}`, {
+                  [property]: p(property),
+                });
+              }
+              const key = resource.sorts[shape.sort];
+              if (key.type === 'composite')
+                throw new Error(`${resource.table} lists by its own statement`);
+              const column = columnOf(dataSource, resource, key.property);
+              const direction = key.descending ? 'DESC' : 'ASC';
+              // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+              // page N costs what page 1 costs.
+              if (shape.resumed) {
+                builder.andWhere(
+                  `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
+                  {
+                    afterValue: p('afterValue'),
+                    afterId: p('afterId'),
+                  },
+                );
+              }
+              return builder.orderBy(column, direction).addOrderBy('id', direction);
+            },
+          }),
+        }),
 
     create: defineStatement({
       name: name('create'),
@@ -307,11 +338,12 @@ export function defineOwnedStatements<E extends OwnedEntity>(
       name: name('update'),
       shapes: { fields: subsets(resource.updatable, { nonEmpty: true }), checked: CHECKED },
       build: (dataSource, shape, p) => {
-        const changes = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
+        const { values, parameters } = writtenValues(resource, shape.fields, p);
         return withExpectedVersion(
           ownerScope(dataSource, resource, p)
             .update()
-            .set({ ...changes, version: () => 'version + 1' })
+            .set({ ...values, version: () => 'version + 1' })
+            .setParameters(parameters)
             .andWhere('id = :id', { id: p('id') }),
           p,
           shape.checked,

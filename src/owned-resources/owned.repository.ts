@@ -210,9 +210,10 @@ export class TypeOrmOwnedRepository<
 
   async list(userId: string, query: ListQuery<E, Sort>): Promise<Page<E, Sort>> {
     assertOwner(userId);
+    if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
     const where = query.where ?? {};
     const filters = present(where, this.resource.filters);
-    const rows = await this.statements.rows<E, OwnedStatements['list']['shapes']>(
+    const rows = await this.statements.rows<E, NonNullable<OwnedStatements['list']>['shapes']>(
       this.queries.list,
       { sort: query.sort, filters: filters.join(','), resumed: query.after !== undefined },
       {
@@ -225,10 +226,12 @@ export class TypeOrmOwnedRepository<
     );
     const items = rows.slice(0, query.limit);
     const last = rows.length > query.limit ? rows[query.limit - 1] : null;
-    const { property } = this.resource.sorts[query.sort];
+    const key = this.resource.sorts[query.sort];
+    if (key.type === 'composite')
+      throw new Error(`${this.resource.table} lists by its own statement`);
     return {
       items,
-      next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
+      next: last ? { sort: query.sort, value: String(last[key.property]), id: last.id } : null,
     };
   }
 

@@ -1,12 +1,6 @@
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import { defineStatement, type ParameterName } from '../database/compiled-statements';
-import {
-  columnList,
-  namesOf,
-  ownerScope,
-  subsets,
-  withExpectedVersion,
-} from '../owned-resources/owned-statements';
+import { columnList, ownerScope, withExpectedVersion } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
 import { TASKS } from './tasks.resource';
 
@@ -48,7 +42,12 @@ export const RESTORE_TASK = defineStatement({
   build: (dataSource, _shape, p) =>
     trashedOf(dataSource, p)
       .update()
-      .set({ deletedAt: () => 'NULL', version: () => 'version + 1' })
+      // Its tags take the owner's current spelling again (a rename may have run meanwhile).
+      .set({
+        deletedAt: () => 'NULL',
+        tags: () => 'task_tags_spelled(user_id, tags)',
+        version: () => 'version + 1',
+      })
       .andWhere('id = :id', { id: p('id') })
       .returning(columnList(dataSource, TASKS)),
 });
@@ -84,21 +83,48 @@ export const CLEAR_COMPLETED = defineStatement({
   },
 });
 
+/** The tags after a bulk change: `removeTags` taken out, then `addTags` in the owner's spelling. */
+const BULK_TAGS = `task_tags_sorted(
+  ARRAY(SELECT tag FROM unnest(tags) AS tag
+         WHERE lower(tag) <> ALL (task_tag_keys(:removeTags::text[])))
+  || (SELECT task_tags_spelled(:userId, :addTags::text[])))`;
+
 /**
- * Changes `completed` and/or `list_id` of every task named in `ids`, `version` + 1, all or
- * nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
- * caller in id order (two overlapping bulk updates queue instead of deadlocking; a task trashed
- * meanwhile drops out), and the update applies only if it locked one task per distinct id.
- * No row back: some id is missing, trashed or another user's.
+ * Changes `completed`, `list_id`, `priority` and the tags of every task named in `ids`,
+ * `version` + 1, all or nothing. Each change applies when its flag says it was sent, so one
+ * statement serves every combination. The uncorrelated subquery runs first (once): it locks the
+ * named live tasks of the caller in id order (two overlapping bulk updates queue instead of
+ * deadlocking; a task trashed meanwhile drops out), and the update applies only if it locked one
+ * task per distinct id. No row back: some id is missing, trashed or another user's.
  */
 export const BULK_UPDATE = defineStatement({
   name: 'tasks.bulkUpdate',
-  shapes: { fields: subsets(['completed', 'listId'], { nonEmpty: true }) },
-  build: (dataSource, shape, p) => {
-    const changes = Object.fromEntries(namesOf(shape.fields).map((field) => [field, p(field)]));
-    return ownerScope(dataSource, TASKS, p)
+  shapes: {},
+  build: (dataSource, _shape, p) =>
+    ownerScope(dataSource, TASKS, p)
       .update()
-      .set({ ...changes, version: () => 'version + 1' })
+      .set({
+        completed: () => 'CASE WHEN :setCompleted THEN :completed::boolean ELSE completed END',
+        listId: () => 'CASE WHEN :setListId THEN :listId::uuid ELSE list_id END',
+        priority: () => 'CASE WHEN :setPriority THEN :priority::task_priority ELSE priority END',
+        tags: () => `CASE WHEN :setTags THEN ${BULK_TAGS} ELSE tags END`,
+        version: () => 'version + 1',
+      })
+      .setParameters(
+        Object.fromEntries(
+          [
+            'setCompleted',
+            'completed',
+            'setListId',
+            'listId',
+            'setPriority',
+            'priority',
+            'setTags',
+            'addTags',
+            'removeTags',
+          ].map((name) => [name, p(name)]),
+        ),
+      )
       .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
       .andWhere(
         `(SELECT count(*) FROM (SELECT id FROM tasks
@@ -106,8 +132,7 @@ export const BULK_UPDATE = defineStatement({
             ORDER BY id FOR UPDATE) AS locked)
          = cardinality(ARRAY(SELECT DISTINCT unnest(:ids::uuid[])))`,
       )
-      .returning(columnList(dataSource, TASKS));
-  },
+      .returning(columnList(dataSource, TASKS)),
 });
 
 /** Which of `ids` are live tasks of the owner: run only after a bulk update matched nothing. */
