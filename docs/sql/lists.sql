@@ -40,77 +40,58 @@
       LEFT JOIN page p ON NOT h.expired
      ORDER BY p.change_xid, p.id;
 
--- lists.create fields=
--- parameters: $1 userId
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
-
--- lists.create fields=name
--- parameters: $1 userId, $2 name
-INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
+-- lists.create
+-- parameters: $1 userId, $2 fieldsSent, $3 name
+INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, CASE WHEN 'name' = ANY($2::text[]) THEN CAST($3 AS character varying) ELSE NULL END, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
 
 -- lists.findOne
 -- parameters: $1 userId, $2 id
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND id = $2;
 
--- lists.idempotentCreate fields=
--- parameters: $1 userId, $2 key, $3 requestHash, $4 collectionPath, $5 ttlHours
+-- lists.idempotentCreate
+-- parameters: $1 userId, $2 fieldsSent, $3 name, $4 key, $5 requestHash, $6 collectionPath, $7 ttlHours
 
-    WITH created AS (INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
+    WITH created AS (INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, CASE WHEN 'name' = ANY($2::text[]) THEN CAST($3 AS character varying) ELSE NULL END, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
     stored AS (
       INSERT INTO idempotency_keys
              (user_id, key, request_hash, resource_path, status, response, expires_at)
-      SELECT created.user_id, $2, $3, $4 || created.id, 201, to_jsonb(created),
-             now() + make_interval(hours => $5::int)
+      SELECT created.user_id, $4, $5, $6 || created.id, 201, to_jsonb(created),
+             now() + make_interval(hours => $7::int)
         FROM created
       RETURNING resource_path
     )
     SELECT created.id, created.user_id, created.name, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, stored.resource_path
       FROM created, stored;
 
--- lists.idempotentCreate fields=name
--- parameters: $1 userId, $2 name, $3 key, $4 requestHash, $5 collectionPath, $6 ttlHours
-
-    WITH created AS (INSERT INTO "lists"("id", "user_id", "name", "version", "created_at", "updated_at", "change_xid") VALUES (DEFAULT, $1, $2, DEFAULT, DEFAULT, DEFAULT, DEFAULT) RETURNING *),
-    stored AS (
-      INSERT INTO idempotency_keys
-             (user_id, key, request_hash, resource_path, status, response, expires_at)
-      SELECT created.user_id, $3, $4, $5 || created.id, 201, to_jsonb(created),
-             now() + make_interval(hours => $6::int)
-        FROM created
-      RETURNING resource_path
-    )
-    SELECT created.id, created.user_id, created.name, created.version, to_char(created.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(created.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, stored.resource_path
-      FROM created, stored;
-
--- lists.list sort=created_at filters= resumed=false
+-- lists.list sort=created_at indexedFilter=none resumed=false
 -- parameters: $1 userId, $2 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at ASC, id ASC LIMIT $2;
 
--- lists.list sort=created_at filters= resumed=true
+-- lists.list sort=created_at indexedFilter=none resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) > ($2, $3) ORDER BY created_at ASC, id ASC LIMIT $4;
 
--- lists.list sort=-created_at filters= resumed=false
+-- lists.list sort=-created_at indexedFilter=none resumed=false
 -- parameters: $1 userId, $2 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2;
 
--- lists.list sort=-created_at filters= resumed=true
+-- lists.list sort=-created_at indexedFilter=none resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4;
 
--- lists.list sort=name filters= resumed=false
+-- lists.list sort=name indexedFilter=none resumed=false
 -- parameters: $1 userId, $2 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name ASC, id ASC LIMIT $2;
 
--- lists.list sort=name filters= resumed=true
+-- lists.list sort=name indexedFilter=none resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) > ($2, $3) ORDER BY name ASC, id ASC LIMIT $4;
 
--- lists.list sort=-name filters= resumed=false
+-- lists.list sort=-name indexedFilter=none resumed=false
 -- parameters: $1 userId, $2 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 ORDER BY name DESC, id DESC LIMIT $2;
 
--- lists.list sort=-name filters= resumed=true
+-- lists.list sort=-name indexedFilter=none resumed=true
 -- parameters: $1 userId, $2 afterValue, $3 afterId, $4 limit
 SELECT "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt" FROM "lists" "lists" WHERE user_id = $1 AND (name, id) < ($2, $3) ORDER BY name DESC, id DESC LIMIT $4;
 
@@ -131,10 +112,10 @@ DELETE FROM "lists" WHERE "user_id" = $1 AND "id" = $2 AND "version" = $3 RETURN
            jsonb_populate_record(NULL::lists, k.response) r
      WHERE k.user_id = $1 AND k.key = $2;
 
--- lists.update fields=name checked=false
--- parameters: $1 name, $2 userId, $3 id
-UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
+-- lists.update checked=false
+-- parameters: $1 fieldsSent, $2 name, $3 userId, $4 id
+UPDATE "lists" SET "name" = CASE WHEN 'name' = ANY($1::text[]) THEN $2 ELSE "name" END, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
 
--- lists.update fields=name checked=true
--- parameters: $1 name, $2 userId, $3 id, $4 expectedVersion
-UPDATE "lists" SET "name" = $1, "version" = "version" + 1 WHERE "user_id" = $2 AND "id" = $3 AND "version" = $4 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";
+-- lists.update checked=true
+-- parameters: $1 fieldsSent, $2 name, $3 userId, $4 id, $5 expectedVersion
+UPDATE "lists" SET "name" = CASE WHEN 'name' = ANY($1::text[]) THEN $2 ELSE "name" END, "version" = "version" + 1 WHERE "user_id" = $3 AND "id" = $4 AND "version" = $5 RETURNING "id" AS "id", "user_id" AS "userId", "name" AS "name", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt";

@@ -24,7 +24,7 @@ export type ParameterName = (name: string) => string;
 
 export type ShapeValue = string | boolean;
 
-/** Every value each dimension of a statement's shape can take (which sort, which fields, …). */
+/** Every value each dimension of a statement's shape can take (which sort, whether resumed, …). */
 export type ShapeSpace = Readonly<Record<string, readonly ShapeValue[]>>;
 
 /** One point of a shape space: what the SQL text depends on, never the values bound to it. */

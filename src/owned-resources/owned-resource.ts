@@ -68,7 +68,13 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   ownList?: true;
   /** Properties a collection can be filtered by, with equality (`?completed=true`). */
   filters: readonly (keyof E & string)[];
-  /** Properties a create may set; the others take their column defaults. */
+  /**
+   * Those of `filters` that an index serves (after `user_id`). Each has list statements of its
+   * own, so that even the generic plan of a prepared statement reads that index; the other
+   * filters are one predicate each that passes when its value is not given.
+   */
+  indexedFilters?: readonly (keyof E & string)[];
+  /** Properties a create may set; those it does not send take their column defaults. */
   insertable: readonly (keyof E & string)[];
   /** Properties an update may change. */
   updatable: readonly (keyof E & string)[];

@@ -24,15 +24,19 @@ import type { OwnedEntity, OwnedResource } from './owned-resource';
 export interface OwnedStatements {
   findOne: StatementDefinition<Record<string, never>>;
   /** Absent for a resource with `ownList`. */
-  list?: StatementDefinition<{ sort: readonly string[]; filters: string[]; resumed: boolean[] }>;
-  create: StatementDefinition<{ fields: string[] }>;
-  update: StatementDefinition<{ fields: string[]; checked: boolean[] }>;
+  list?: StatementDefinition<{
+    sort: readonly string[];
+    indexedFilter: string[];
+    resumed: boolean[];
+  }>;
+  create: StatementDefinition<Record<string, never>>;
+  update: StatementDefinition<{ checked: boolean[] }>;
   remove: StatementDefinition<{ checked: boolean[] }>;
   /**
    * With `idempotentCreates`: the create and its key in one statement (rows in column names), and
    * the key's stored answer.
    */
-  idempotentCreate?: StatementDefinition<{ fields: string[] }>;
+  idempotentCreate?: StatementDefinition<Record<string, never>>;
   replay?: StatementDefinition<Record<string, never>>;
   /** With `changesFeed`: one page of changes (rows in column names). */
   changes?: StatementDefinition<Record<string, never>>;
@@ -45,19 +49,17 @@ export const RELEASE_EXPIRED_IDEMPOTENCY_KEY = defineStatement({
   build: (_dataSource, _shape, p) => sqlText(RELEASE_EXPIRED_KEY, [p('userId'), p('key')]),
 });
 
-/** Every subset of `names`, each as its names joined by commas in declared order. */
-export function subsets(names: readonly string[], { nonEmpty = false } = {}): string[] {
-  const all = names.reduce<string[][]>(
-    (sets, name) => [...sets, ...sets.map((set) => [...set, name])],
-    [[]],
-  );
-  return all.filter((set) => !nonEmpty || set.length > 0).map((set) => set.join(','));
-}
-
-/** The names of a `fields`-like shape value. */
-export const namesOf = (joined: string): string[] => (joined === '' ? [] : joined.split(','));
-
 const CHECKED = [false, true];
+
+/** The `indexedFilter` of a list statement that no indexed filter chose. */
+export const NO_INDEXED_FILTER = 'none';
+
+/**
+ * The parameter that names the fields a write was sent (a text array of property names). The
+ * statements set every writable column, each from its parameter only when this lists it, so one
+ * statement serves every subset of fields instead of one statement per subset.
+ */
+export const FIELDS_SENT = 'fieldsSent';
 
 /**
  * The select and `RETURNING` list: every column of the entity, as its property name. A row is
@@ -118,9 +120,104 @@ export function columnOf<E extends OwnedEntity>(
   resource: OwnedResource<E, string>,
   property: string,
 ): string {
+  return columnMetadataOf(dataSource, resource, property).databaseName;
+}
+
+function columnMetadataOf<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  property: string,
+): ColumnMetadata {
   const column = dataSource.getMetadata(resource.entity).findColumnWithPropertyName(property);
   if (!column) throw new Error(`${resource.table} has no property ${property}`);
-  return column.databaseName;
+  return column;
+}
+
+/**
+ * A parameter cast to its column's type, without a length (`varchar`, not `varchar(255)`: an
+ * explicit cast would cut a long text instead of refusing it). For a parameter whose type
+ * PostgreSQL cannot infer from the expression around it.
+ */
+function typedParameter(dataSource: DataSource, column: ColumnMetadata, property: string): string {
+  const type = dataSource.driver.normalizeType(column);
+  const sqlType =
+    type === 'enum'
+      ? (column.enumName ?? `${column.entityMetadata.tableName}_${column.databaseName}_enum`)
+      : type;
+  return `CAST(:${property} AS ${sqlType}${column.isArray ? '[]' : ''})`;
+}
+
+/**
+ * `column = $property`, or true when the value is not given: one statement for a filter given or
+ * not. A CASE, not `$x IS NULL OR column = $x`: the generic plan of a prepared statement (planned
+ * without the values) estimates the OR as nearly no rows, and then prefers reading all the
+ * owner's rows and sorting them to reading the sort's index in order; the CASE is estimated as
+ * half the rows, as an equality on a boolean is. A custom plan folds either into the equality.
+ */
+function optionalEquality<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  property: string,
+): string {
+  const column = columnMetadataOf(dataSource, resource, property);
+  const given = typedParameter(dataSource, column, property);
+  return `CASE WHEN ${given} IS NULL THEN true ELSE ${column.databaseName} = :${property} END`;
+}
+
+/** Whether `property` is among the fields a write was sent (see `FIELDS_SENT`). */
+const sent = (property: string): string => `'${property}' = ANY(:${FIELDS_SENT}::text[])`;
+
+/** The parameters named after `properties`, and `FIELDS_SENT`. */
+export const sentParameters = (
+  properties: readonly string[],
+  p: ParameterName,
+): Record<string, string> =>
+  Object.fromEntries([FIELDS_SENT, 'userId', ...properties].map((name) => [name, p(name)]));
+
+/**
+ * The `SET` of a write of `properties`: each column takes its parameter when the field was sent
+ * (null included: `description: null` clears it) and keeps its value otherwise. For `.set()`,
+ * with `sentParameters` bound.
+ */
+export function sentChanges<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  properties: readonly string[],
+): Record<string, () => string> {
+  return Object.fromEntries(
+    properties.map((property) => {
+      const column = columnOf(dataSource, resource, property);
+      const value = written(resource, property, `:${property}`);
+      return [property, () => `CASE WHEN ${sent(property)} THEN ${value} ELSE ${column} END`];
+    }),
+  );
+}
+
+/**
+ * The SQL that stores a property's `value` (a parameter): the value itself, or the resource's
+ * `writtenAs` around it, whose `:userId` is the owner (bound by every owned statement).
+ */
+const written = <E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  property: string,
+  value: string,
+): string =>
+  resource.writtenAs?.[property as keyof E & string]?.replaceAll(':value', value) ?? value;
+
+/**
+ * An update of the `properties` a write was sent (see `sentChanges`), `version` + 1, scoped to
+ * its owner and to the rows `ownerScope` sees; the caller adds which rows.
+ */
+export function updateSent<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  properties: readonly string[],
+  p: ParameterName,
+) {
+  return ownerScope(dataSource, resource, p)
+    .update()
+    .set({ ...sentChanges(dataSource, resource, properties), version: () => 'version + 1' })
+    .setParameters(sentParameters(properties, p));
 }
 
 /**
@@ -178,42 +275,30 @@ export function defineOwnedWrite<E extends OwnedEntity>(
 }
 
 /**
- * The values of written `fields`, by property: each its parameter, or the resource's
- * `writtenAs` SQL around it (raw SQL, so its parameters are bound by name: `parameters`).
+ * The insert of a create: each insertable column takes its parameter when the field was sent,
+ * and its default otherwise (the entity's, which the migrations' schema matches; NULL without
+ * one). `DEFAULT` itself cannot appear inside an expression, hence the default's SQL here.
  */
-function writtenValues<E extends OwnedEntity>(
-  resource: OwnedResource<E, string>,
-  fields: string,
-  p: ParameterName,
-): { values: Record<string, string | (() => string)>; parameters: Record<string, string> } {
-  const values: Record<string, string | (() => string)> = {};
-  const parameters: Record<string, string> = {};
-  for (const field of namesOf(fields)) {
-    const sql = resource.writtenAs?.[field as keyof E & string];
-    if (sql === undefined) {
-      values[field] = p(field);
-    } else {
-      values[field] = () => sql.replaceAll(':value', `:${field}`);
-      Object.assign(parameters, { [field]: p(field), userId: p('userId') });
-    }
-  }
-  return { values, parameters };
-}
-
 const insert = <E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
-  fields: string,
   p: ParameterName,
 ) => {
   const target: EntityTarget<ObjectLiteral> = resource.entity;
-  const { values, parameters } = writtenValues(resource, fields, p);
+  const values = Object.fromEntries(
+    resource.insertable.map((property) => {
+      const column = columnMetadataOf(dataSource, resource, property);
+      const absent = dataSource.driver.normalizeDefault(column) ?? 'NULL';
+      const given = written(resource, property, typedParameter(dataSource, column, property));
+      return [property, () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${absent} END`];
+    }),
+  );
   return dataSource
     .createQueryBuilder()
     .insert()
     .into(target)
     .values({ userId: p('userId'), ...values })
-    .setParameters(parameters);
+    .setParameters(sentParameters(resource.insertable, p));
 };
 
 /** The statements of `idempotentCreates` and `changesFeed`, for the resources that declare them. */
@@ -225,10 +310,10 @@ function syncStatements<E extends OwnedEntity>(
   if (resource.idempotentCreates) {
     statements.idempotentCreate = defineStatement({
       name: name('idempotentCreate'),
-      shapes: { fields: subsets(resource.insertable) },
-      build: (dataSource, shape, p) => {
+      shapes: {},
+      build: (dataSource, _shape, p) => {
         // The whole row: the key stores it as the answer to replay (`to_jsonb` of the row).
-        const [text, parameters] = insert(dataSource, resource, shape.fields, p)
+        const [text, parameters] = insert(dataSource, resource, p)
           .returning('*')
           .getQueryAndParameters();
         return sqlText(
@@ -271,7 +356,20 @@ function syncStatements<E extends OwnedEntity>(
   return statements;
 }
 
-/** Declares the five statements every owned resource has, named `<table>.<operation>`. */
+/** The resource's `indexedFilters`, each of which must be one of its `filters`. */
+function indexedFilters<E extends OwnedEntity>(resource: OwnedResource<E, string>): string[] {
+  const indexed = [...(resource.indexedFilters ?? [])];
+  const stray = indexed.find((property) => !resource.filters.includes(property));
+  if (stray) throw new Error(`${resource.table}: indexed filter ${stray} is not a filter`);
+  return indexed;
+}
+
+/**
+ * Declares the five statements every owned resource has, named `<table>.<operation>`. Their
+ * number grows with the operations and options (a sort, a resumed page, a version check, an
+ * indexed filter), never with the fields: a write sets every writable column, each from its
+ * parameter only when the field was sent.
+ */
 export function defineOwnedStatements<E extends OwnedEntity>(
   resource: OwnedResource<E, string>,
 ): OwnedStatements {
@@ -293,7 +391,7 @@ export function defineOwnedStatements<E extends OwnedEntity>(
             name: name('list'),
             shapes: {
               sort: Object.keys(resource.sorts),
-              filters: subsets(resource.filters),
+              indexedFilter: [NO_INDEXED_FILTER, ...indexedFilters(resource)],
               resumed: CHECKED,
             },
             limit: 'limit',
@@ -301,10 +399,13 @@ export function defineOwnedStatements<E extends OwnedEntity>(
               const builder = ownerScope(dataSource, resource, p).select(
                 columnList(dataSource, resource),
               );
-              for (const property of namesOf(shape.filters)) {
-                builder.andWhere(`${columnOf(dataSource, resource, property)} = :${property}`, {
-                  [property]: p(property),
-                });
+              for (const property of resource.filters) {
+                builder.andWhere(
+                  property === shape.indexedFilter
+                    ? `${columnOf(dataSource, resource, property)} = :${property}`
+                    : optionalEquality(dataSource, resource, property),
+                  { [property]: p(property) },
+                );
               }
               const key = resource.sorts[shape.sort];
               if (key.type === 'composite')
@@ -329,26 +430,22 @@ export function defineOwnedStatements<E extends OwnedEntity>(
 
     create: defineStatement({
       name: name('create'),
-      shapes: { fields: subsets(resource.insertable) },
-      build: (dataSource, shape, p) =>
-        insert(dataSource, resource, shape.fields, p).returning(columnList(dataSource, resource)),
+      shapes: {},
+      build: (dataSource, _shape, p) =>
+        insert(dataSource, resource, p).returning(columnList(dataSource, resource)),
     }),
 
     update: defineStatement({
       name: name('update'),
-      shapes: { fields: subsets(resource.updatable, { nonEmpty: true }), checked: CHECKED },
-      build: (dataSource, shape, p) => {
-        const { values, parameters } = writtenValues(resource, shape.fields, p);
-        return withExpectedVersion(
-          ownerScope(dataSource, resource, p)
-            .update()
-            .set({ ...values, version: () => 'version + 1' })
-            .setParameters(parameters)
-            .andWhere('id = :id', { id: p('id') }),
+      shapes: { checked: CHECKED },
+      build: (dataSource, shape, p) =>
+        withExpectedVersion(
+          updateSent(dataSource, resource, resource.updatable, p).andWhere('id = :id', {
+            id: p('id'),
+          }),
           p,
           shape.checked,
-        ).returning(columnList(dataSource, resource));
-      },
+        ).returning(columnList(dataSource, resource)),
     }),
 
     remove: defineStatement({

@@ -16,7 +16,9 @@ import {
 import { type IdempotentRequest, requestHash } from './idempotency';
 import { notFound, type OwnedEntity, type OwnedResource } from './owned-resource';
 import {
+  FIELDS_SENT,
   fromColumnNames,
+  NO_INDEXED_FILTER,
   RELEASE_EXPIRED_IDEMPOTENCY_KEY,
   type OwnedStatements,
 } from './owned-statements';
@@ -111,14 +113,14 @@ export class TypeOrmOwnedRepository<
 
   async create(userId: string, input: Create, idempotency?: IdempotentRequest): Promise<E> {
     assertOwner(userId);
-    const fields = present(input, this.resource.insertable);
+    const values = { ...input, userId, [FIELDS_SENT]: present(input, this.resource.insertable) };
     if (idempotency && this.queries.idempotentCreate) {
-      return this.createIdempotently(userId, input, fields.join(','), idempotency);
+      return this.createIdempotently(userId, input, values, idempotency);
     }
-    const [row] = await this.statements.rows<E, OwnedStatements['create']['shapes']>(
+    const [row] = await this.statements.rows<E, Record<string, never>>(
       this.queries.create,
-      { fields: fields.join(',') },
-      { ...input, userId },
+      {},
+      values,
     );
     return row;
   }
@@ -132,17 +134,20 @@ export class TypeOrmOwnedRepository<
   private async createIdempotently(
     userId: string,
     input: Create,
-    fields: string,
+    values: Record<string, unknown>,
     idempotency: IdempotentRequest,
   ): Promise<E> {
     const { key, collectionPath, ttlHours } = idempotency;
     const hash = requestHash(collectionPath, input);
     for (let attempt = 0; attempt < IDEMPOTENT_CREATE_ATTEMPTS; attempt += 1) {
       try {
-        const [created] = await this.statements.rows<Record<string, unknown>, { fields: string[] }>(
+        const [created] = await this.statements.rows<
+          Record<string, unknown>,
+          Record<string, never>
+        >(
           this.queries.idempotentCreate as NonNullable<OwnedStatements['idempotentCreate']>,
-          { fields },
-          { ...input, userId, key, requestHash: hash, collectionPath, ttlHours },
+          {},
+          { ...values, key, requestHash: hash, collectionPath, ttlHours },
         );
         return this.fromColumns(created);
       } catch (error) {
@@ -210,12 +215,13 @@ export class TypeOrmOwnedRepository<
 
   async list(userId: string, query: ListQuery<E, Sort>): Promise<Page<E, Sort>> {
     assertOwner(userId);
-    if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
     const where = query.where ?? {};
-    const filters = present(where, this.resource.filters);
+    // The first indexed filter given picks its statement; the others are predicates in each.
+    const [indexedFilter = NO_INDEXED_FILTER] = present(where, this.resource.indexedFilters ?? []);
+    if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
     const rows = await this.statements.rows<E, NonNullable<OwnedStatements['list']>['shapes']>(
       this.queries.list,
-      { sort: query.sort, filters: filters.join(','), resumed: query.after !== undefined },
+      { sort: query.sort, indexedFilter, resumed: query.after !== undefined },
       {
         ...where,
         userId,
@@ -242,11 +248,11 @@ export class TypeOrmOwnedRepository<
     }
     return this.write(
       this.queries.update,
-      { fields: fields.join(','), checked: expectedVersion !== undefined },
+      { checked: expectedVersion !== undefined },
       userId,
       id,
       expectedVersion,
-      patch,
+      { ...patch, [FIELDS_SENT]: fields },
     );
   }
 

@@ -5,13 +5,19 @@ import { TASK_SORTS, TASKS, type TaskSort } from './tasks.resource';
 /**
  * The list of live tasks (specification §13): every filter, every sort, search, keyset pages.
  *
- * Its statements grow with the options that change the plan, not with the filters sent: each
- * filter on a column is always in the text and switched off by a null parameter
- * (`$x IS NULL OR …`, which the planner folds away for the values it is given), so the shapes
- * are sort × resumed × tagged × searched. Tags and search, which their GIN indexes serve, are in
- * the text only when asked for. Every sort reads an index that leads with `user_id` in the order
- * of the sort, resumed by a row comparison, so page N costs what page 1 costs.
+ * Its statements grow with the options that change the plan, not with the filters sent. Each
+ * filter is in every text, switched off by a null parameter (`CASE WHEN $x IS NULL THEN true
+ * ELSE … END`, which a generic plan estimates as half the rows and a custom plan folds away), so
+ * the shapes are sort × indexed filter × resumed. The indexed filter is the one filter given
+ * whose own index should find the rows (search, then tags through their GIN indexes, then a
+ * list through ix_tasks_user_id_list_id): it is written as a plain predicate that the index
+ * serves. Every sort reads an index that leads with `user_id` in the order of the sort, resumed
+ * by a row comparison, so page N costs what page 1 costs.
  */
+
+/** The filters that can pick a statement of their own, the first given first. */
+export const INDEXED_TASK_FILTERS = ['words', 'tags', 'listId'] as const;
+export type IndexedTaskFilter = (typeof INDEXED_TASK_FILTERS)[number] | 'none';
 
 const CHECKED = [false, true];
 
@@ -60,43 +66,56 @@ const SORT_TERMS = (searched: boolean): Record<TaskSort, SortTerm[]> => ({
   ],
 });
 
+/** The predicate of each filter, on its parameter. */
+const FILTERS: Record<string, { given: string; predicate: string }> = {
+  completed: { given: ':completed::boolean', predicate: 'completed = :completed' },
+  listId: { given: ':listId::uuid', predicate: 'list_id = :listId' },
+  priorities: {
+    given: ':priorities::task_priority[]',
+    predicate: 'priority = ANY(:priorities::task_priority[])',
+  },
+  dueFrom: { given: ':dueFrom::date', predicate: 'due_date >= :dueFrom::date' },
+  dueTo: { given: ':dueTo::date', predicate: 'due_date <= :dueTo::date' },
+  hasDue: { given: ':hasDue::boolean', predicate: '(due_date IS NOT NULL) = :hasDue' },
+  // Lower-cased by the same function as the index's, so both sides agree on every letter.
+  tags: {
+    given: ':tags::text[]',
+    predicate: 'task_tag_keys(tags) @> task_tag_keys(:tags::text[])',
+  },
+  words: {
+    given: ':words::text[]',
+    predicate: 'search @@ task_search_query(:words::text[], false)',
+  },
+};
+
 /**
- * Parameters: userId, completed, listId, priorities (task_priority[]), dueFrom, dueTo, hasDue
- * (each null for no filter); tags (all required, any case) when tagged; words (q, split
- * at white space) when searched; after0, after1, afterId when resumed; limit.
+ * Parameters: userId; completed, listId, priorities (task_priority[]), dueFrom, dueTo, hasDue,
+ * tags (all required, any case), words (q split at white space), each null for no filter;
+ * after0, after1, afterId when resumed; limit.
  */
 export const LIST_TASKS = defineStatement({
   name: 'tasks.list',
-  shapes: { sort: TASK_SORTS, resumed: CHECKED, tagged: CHECKED, searched: CHECKED },
+  shapes: {
+    sort: TASK_SORTS,
+    indexedFilter: ['none', ...INDEXED_TASK_FILTERS] as IndexedTaskFilter[],
+    resumed: CHECKED,
+  },
   limit: 'limit',
   build: (dataSource, shape, p) => {
-    const terms = SORT_TERMS(shape.searched)[shape.sort];
+    const searched = shape.indexedFilter === 'words';
+    const terms = SORT_TERMS(searched)[shape.sort];
     const descending = TASKS.sorts[shape.sort].descending;
-    const selected = shape.searched
+    const selected = searched
       ? `${columnList(dataSource, TASKS)}, ${TITLE_MATCH} AS "titleMatch"`
       : columnList(dataSource, TASKS);
-    const builder = ownerScope(dataSource, TASKS, p)
-      .select(selected)
-      .andWhere('(:completed::boolean IS NULL OR completed = :completed)')
-      .andWhere('(:listId::uuid IS NULL OR list_id = :listId)')
-      .andWhere('(:priorities::task_priority[] IS NULL OR priority = ANY(:priorities))')
-      .andWhere('(:dueFrom::date IS NULL OR due_date >= :dueFrom)')
-      .andWhere('(:dueTo::date IS NULL OR due_date <= :dueTo)')
-      .andWhere('(:hasDue::boolean IS NULL OR (due_date IS NOT NULL) = :hasDue)')
-      .setParameters({
-        completed: p('completed'),
-        listId: p('listId'),
-        priorities: p('priorities'),
-        dueFrom: p('dueFrom'),
-        dueTo: p('dueTo'),
-        hasDue: p('hasDue'),
-      });
-    if (shape.tagged) {
-      // Lower-cased by the same function as the index's, so both sides agree on every letter.
-      builder.andWhere('task_tag_keys(tags) @> task_tag_keys(:tags::text[])', { tags: p('tags') });
-    }
-    if (shape.searched) {
-      builder.andWhere('search @@ task_search_query(:words::text[], false)', { words: p('words') });
+    const builder = ownerScope(dataSource, TASKS, p).select(selected);
+    for (const [name, { given, predicate }] of Object.entries(FILTERS)) {
+      builder.andWhere(
+        name === shape.indexedFilter
+          ? predicate
+          : `CASE WHEN ${given} IS NULL THEN true ELSE ${predicate} END`,
+        { [name]: p(name) },
+      );
     }
     if (shape.resumed) {
       const keys = terms.map((term) => term.key);

@@ -1,6 +1,13 @@
 import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import { defineStatement, type ParameterName } from '../database/compiled-statements';
-import { columnList, ownerScope, withExpectedVersion } from '../owned-resources/owned-statements';
+import {
+  columnList,
+  FIELDS_SENT,
+  ownerScope,
+  sentChanges,
+  sentParameters,
+  withExpectedVersion,
+} from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
 import { TASKS } from './tasks.resource';
 
@@ -83,19 +90,22 @@ export const CLEAR_COMPLETED = defineStatement({
   },
 });
 
+/** What a bulk update may set to a value, as the fields it was sent name them. */
+export const BULK_UPDATABLE = ['completed', 'listId', 'priority'] as const;
+
 /** The tags after a bulk change: `removeTags` taken out, then `addTags` in the owner's spelling. */
 const BULK_TAGS = `task_tags_sorted(
   ARRAY(SELECT tag FROM unnest(tags) AS tag
-         WHERE lower(tag) <> ALL (task_tag_keys(:removeTags::text[])))
-  || (SELECT task_tags_spelled(:userId, :addTags::text[])))`;
+         WHERE lower(tag) <> ALL (task_tag_keys(CAST(:removeTags AS text[]))))
+  || (SELECT task_tags_spelled(:userId, CAST(:addTags AS text[]))))`;
 
 /**
- * Changes `completed`, `list_id`, `priority` and the tags of every task named in `ids`,
- * `version` + 1, all or nothing. Each change applies when its flag says it was sent, so one
- * statement serves every combination. The uncorrelated subquery runs first (once): it locks the
- * named live tasks of the caller in id order (two overlapping bulk updates queue instead of
- * deadlocking; a task trashed meanwhile drops out), and the update applies only if it locked one
- * task per distinct id. No row back: some id is missing, trashed or another user's.
+ * Changes `completed`, `list_id`, `priority` (those sent) and the tags (when `fieldsSent` names
+ * `tags`: `removeTags`, then `addTags`) of every task named in `ids`, `version` + 1, all or
+ * nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
+ * caller in id order (two overlapping bulk updates queue instead of deadlocking; a task trashed
+ * meanwhile drops out), and the update applies only if it locked one task per distinct id.
+ * No row back: some id is missing, trashed or another user's.
  */
 export const BULK_UPDATE = defineStatement({
   name: 'tasks.bulkUpdate',
@@ -104,27 +114,12 @@ export const BULK_UPDATE = defineStatement({
     ownerScope(dataSource, TASKS, p)
       .update()
       .set({
-        completed: () => 'CASE WHEN :setCompleted THEN :completed::boolean ELSE completed END',
-        listId: () => 'CASE WHEN :setListId THEN :listId::uuid ELSE list_id END',
-        priority: () => 'CASE WHEN :setPriority THEN :priority::task_priority ELSE priority END',
-        tags: () => `CASE WHEN :setTags THEN ${BULK_TAGS} ELSE tags END`,
+        ...sentChanges(dataSource, TASKS, BULK_UPDATABLE),
+        tags: () =>
+          `CASE WHEN 'tags' = ANY(:${FIELDS_SENT}::text[]) THEN ${BULK_TAGS} ELSE tags END`,
         version: () => 'version + 1',
       })
-      .setParameters(
-        Object.fromEntries(
-          [
-            'setCompleted',
-            'completed',
-            'setListId',
-            'listId',
-            'setPriority',
-            'priority',
-            'setTags',
-            'addTags',
-            'removeTags',
-          ].map((name) => [name, p(name)]),
-        ),
-      )
+      .setParameters(sentParameters([...BULK_UPDATABLE, 'addTags', 'removeTags'], p))
       .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
       .andWhere(
         `(SELECT count(*) FROM (SELECT id FROM tasks

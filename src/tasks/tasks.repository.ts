@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { defineOwnedStatements, defineOwnedWrite } from '../owned-resources/owned-statements';
+import {
+  defineOwnedStatements,
+  defineOwnedWrite,
+  FIELDS_SENT,
+} from '../owned-resources/owned-statements';
 import { compositeValue, cursorParts } from '../owned-resources/cursor';
 import {
   type Cursor,
@@ -13,6 +17,7 @@ import {
 import { notFound } from '../owned-resources/owned-resource';
 import { ResourceNotFoundError } from '../database/resource.errors';
 import {
+  BULK_UPDATABLE,
   BULK_UPDATE,
   CLEAR_COMPLETED,
   LIST_TRASH,
@@ -20,7 +25,7 @@ import {
   RESTORE_TASK,
   TRASH_TASK,
 } from './task-trash.statements';
-import { LIST_TASKS } from './task-list.statements';
+import { INDEXED_TASK_FILTERS, LIST_TASKS } from './task-list.statements';
 import { DELETE_TAG, LIST_TAGS, RENAME_TAG } from './task-tags.statements';
 import { Task, type TaskPriority } from './task.entity';
 import {
@@ -138,9 +143,8 @@ export class TypeOrmTasksRepository
       LIST_TASKS,
       {
         sort: query.sort,
+        indexedFilter: INDEXED_TASK_FILTERS.find((name) => filters[name] !== undefined) ?? 'none',
         resumed: after !== undefined,
-        tagged: filters.tags !== undefined,
-        searched: filters.words !== undefined,
       },
       {
         userId,
@@ -150,8 +154,8 @@ export class TypeOrmTasksRepository
         dueFrom: filters.dueFrom ?? null,
         dueTo: filters.dueTo ?? null,
         hasDue: filters.hasDue ?? null,
-        tags: filters.tags,
-        words: filters.words,
+        tags: filters.tags ?? null,
+        words: filters.words ?? null,
         after0: afterValues[0],
         after1: afterValues[1],
         afterId: after?.id,
@@ -218,22 +222,18 @@ export class TypeOrmTasksRepository
   }
 
   async bulkUpdate(userId: string, ids: string[], changes: BulkTaskChanges): Promise<Task[]> {
-    const setTags = changes.addTags !== undefined || changes.removeTags !== undefined;
+    const sent: string[] = BULK_UPDATABLE.filter((field) => changes[field] !== undefined);
+    if (changes.addTags !== undefined || changes.removeTags !== undefined) sent.push('tags');
     const updated = await this.statements.rows<Task, typeof BULK_UPDATE.shapes>(
       BULK_UPDATE,
       {},
       {
-        userId,
-        ids,
-        setCompleted: changes.completed !== undefined,
-        completed: changes.completed,
-        setListId: changes.listId !== undefined,
-        listId: changes.listId,
-        setPriority: changes.priority !== undefined,
-        priority: changes.priority,
-        setTags,
+        ...changes,
         addTags: changes.addTags ?? [],
         removeTags: changes.removeTags ?? [],
+        userId,
+        ids,
+        [FIELDS_SENT]: sent,
       },
     );
     if (updated.length > 0) {
