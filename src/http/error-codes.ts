@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   TASK_NOT_FOUND: 404,
   /** No such list for this owner; another user's list is reported the same way. */
   LIST_NOT_FOUND: 404,
+  /** No live task of this owner carries the tag. */
+  TAG_NOT_FOUND: 404,
   /** No route matches the method and path. */
   NOT_FOUND: 404,
   /** The path exists but does not serve this method; `Allow` lists those it does. */

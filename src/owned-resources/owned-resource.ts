@@ -15,12 +15,23 @@ export interface OwnedEntity {
   updatedAt: IsoTimestamp;
 }
 
+/** One value of a composite sort key in a cursor; `?`: may be null (an empty part). */
+export type CursorPart = 'timestamp' | 'timestamp?' | 'date?' | 'boolean';
+
 /** What a sort sorts by (then by id), and how a cursor carries the value. */
-export type SortBy<E> = { property: keyof E & string } & (
-  | { type: 'timestamp' }
-  /** At most `maxLength` characters, as the column allows. */
-  | { type: 'text'; maxLength: number }
-);
+export type SortBy<E> =
+  | ({ property: keyof E & string } & (
+      | { type: 'timestamp' }
+      /** At most `maxLength` characters, as the column allows. */
+      | { type: 'text'; maxLength: number }
+      /** One of `values`, in their declared order (a database enum). */
+      | { type: 'enum'; values: readonly string[] }
+    ))
+  /**
+   * Several values, in a resource's own list statement (a due date then a due instant): the
+   * cursor carries them space-separated, each of its `parts` type.
+   */
+  | { type: 'composite'; parts: readonly CursorPart[] };
 
 /** A sort order. */
 export type SortKey<E> = SortBy<E> & { descending: boolean };
@@ -50,6 +61,11 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   notFoundCode: ErrorCode;
   /** The `sort` values of the collection; a leading "-" means descending, by convention. */
   sorts: Readonly<Record<Sort, SortKey<E>>>;
+  /**
+   * The resource's list statement is its own (filters beyond equality, composite sorts): the
+   * shared one is not declared, and the repository overrides `list`.
+   */
+  ownList?: true;
   /** Properties a collection can be filtered by, with equality (`?completed=true`). */
   filters: readonly (keyof E & string)[];
   /**
@@ -62,6 +78,11 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   insertable: readonly (keyof E & string)[];
   /** Properties an update may change. */
   updatable: readonly (keyof E & string)[];
+  /**
+   * SQL that stores a written property instead of its bare value: `:value` stands for the value,
+   * `:userId` for the owner (tasks' tags take the owner's existing spelling of each name).
+   */
+  writtenAs?: Readonly<Partial<Record<keyof E & string, string>>>;
   /** The table's named constraints, and the input field each protects. */
   constraints: ConstraintFields;
   /**

@@ -23,7 +23,8 @@ import type { OwnedEntity, OwnedResource } from './owned-resource';
  */
 export interface OwnedStatements {
   findOne: StatementDefinition<Record<string, never>>;
-  list: StatementDefinition<{
+  /** Absent for a resource with `ownList`. */
+  list?: StatementDefinition<{
     sort: readonly string[];
     indexedFilter: string[];
     resumed: boolean[];
@@ -167,15 +168,18 @@ function optionalEquality<E extends OwnedEntity>(
 const sent = (property: string): string => `'${property}' = ANY(:${FIELDS_SENT}::text[])`;
 
 /** The parameters named after `properties`, and `FIELDS_SENT`. */
-const sentParameters = (properties: readonly string[], p: ParameterName): Record<string, string> =>
-  Object.fromEntries([FIELDS_SENT, ...properties].map((name) => [name, p(name)]));
+export const sentParameters = (
+  properties: readonly string[],
+  p: ParameterName,
+): Record<string, string> =>
+  Object.fromEntries([FIELDS_SENT, 'userId', ...properties].map((name) => [name, p(name)]));
 
 /**
  * The `SET` of a write of `properties`: each column takes its parameter when the field was sent
  * (null included: `description: null` clears it) and keeps its value otherwise. For `.set()`,
  * with `sentParameters` bound.
  */
-function sentChanges<E extends OwnedEntity>(
+export function sentChanges<E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
   properties: readonly string[],
@@ -183,10 +187,22 @@ function sentChanges<E extends OwnedEntity>(
   return Object.fromEntries(
     properties.map((property) => {
       const column = columnOf(dataSource, resource, property);
-      return [property, () => `CASE WHEN ${sent(property)} THEN :${property} ELSE ${column} END`];
+      const value = written(resource, property, `:${property}`);
+      return [property, () => `CASE WHEN ${sent(property)} THEN ${value} ELSE ${column} END`];
     }),
   );
 }
+
+/**
+ * The SQL that stores a property's `value` (a parameter): the value itself, or the resource's
+ * `writtenAs` around it, whose `:userId` is the owner (bound by every owned statement).
+ */
+const written = <E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  property: string,
+  value: string,
+): string =>
+  resource.writtenAs?.[property as keyof E & string]?.replaceAll(':value', value) ?? value;
 
 /**
  * An update of the `properties` a write was sent (see `sentChanges`), `version` + 1, scoped to
@@ -273,7 +289,7 @@ const insert = <E extends OwnedEntity>(
     resource.insertable.map((property) => {
       const column = columnMetadataOf(dataSource, resource, property);
       const absent = dataSource.driver.normalizeDefault(column) ?? 'NULL';
-      const given = typedParameter(dataSource, column, property);
+      const given = written(resource, property, typedParameter(dataSource, column, property));
       return [property, () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${absent} END`];
     }),
   );
@@ -368,43 +384,49 @@ export function defineOwnedStatements<E extends OwnedEntity>(
           .andWhere('id = :id', { id: p('id') }),
     }),
 
-    list: defineStatement({
-      name: name('list'),
-      shapes: {
-        sort: Object.keys(resource.sorts),
-        indexedFilter: [NO_INDEXED_FILTER, ...indexedFilters(resource)],
-        resumed: CHECKED,
-      },
-      limit: 'limit',
-      build: (dataSource, shape, p) => {
-        const builder = ownerScope(dataSource, resource, p).select(
-          columnList(dataSource, resource),
-        );
-        for (const property of resource.filters) {
-          builder.andWhere(
-            property === shape.indexedFilter
-              ? `${columnOf(dataSource, resource, property)} = :${property}`
-              : optionalEquality(dataSource, resource, property),
-            { [property]: p(property) },
-          );
-        }
-        const key = resource.sorts[shape.sort];
-        const column = columnOf(dataSource, resource, key.property);
-        const direction = key.descending ? 'DESC' : 'ASC';
-        // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
-        // page N costs what page 1 costs.
-        if (shape.resumed) {
-          builder.andWhere(
-            `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
-            {
-              afterValue: p('afterValue'),
-              afterId: p('afterId'),
+    ...(resource.ownList
+      ? {}
+      : {
+          list: defineStatement({
+            name: name('list'),
+            shapes: {
+              sort: Object.keys(resource.sorts),
+              indexedFilter: [NO_INDEXED_FILTER, ...indexedFilters(resource)],
+              resumed: CHECKED,
             },
-          );
-        }
-        return builder.orderBy(column, direction).addOrderBy('id', direction);
-      },
-    }),
+            limit: 'limit',
+            build: (dataSource, shape, p) => {
+              const builder = ownerScope(dataSource, resource, p).select(
+                columnList(dataSource, resource),
+              );
+              for (const property of resource.filters) {
+                builder.andWhere(
+                  property === shape.indexedFilter
+                    ? `${columnOf(dataSource, resource, property)} = :${property}`
+                    : optionalEquality(dataSource, resource, property),
+                  { [property]: p(property) },
+                );
+              }
+              const key = resource.sorts[shape.sort];
+              if (key.type === 'composite')
+                throw new Error(`${resource.table} lists by its own statement`);
+              const column = columnOf(dataSource, resource, key.property);
+              const direction = key.descending ? 'DESC' : 'ASC';
+              // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+              // page N costs what page 1 costs.
+              if (shape.resumed) {
+                builder.andWhere(
+                  `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
+                  {
+                    afterValue: p('afterValue'),
+                    afterId: p('afterId'),
+                  },
+                );
+              }
+              return builder.orderBy(column, direction).addOrderBy('id', direction);
+            },
+          }),
+        }),
 
     create: defineStatement({
       name: name('create'),

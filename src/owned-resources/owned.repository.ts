@@ -218,7 +218,8 @@ export class TypeOrmOwnedRepository<
     const where = query.where ?? {};
     // The first indexed filter given picks its statement; the others are predicates in each.
     const [indexedFilter = NO_INDEXED_FILTER] = present(where, this.resource.indexedFilters ?? []);
-    const rows = await this.statements.rows<E, OwnedStatements['list']['shapes']>(
+    if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
+    const rows = await this.statements.rows<E, NonNullable<OwnedStatements['list']>['shapes']>(
       this.queries.list,
       { sort: query.sort, indexedFilter, resumed: query.after !== undefined },
       {
@@ -231,10 +232,12 @@ export class TypeOrmOwnedRepository<
     );
     const items = rows.slice(0, query.limit);
     const last = rows.length > query.limit ? rows[query.limit - 1] : null;
-    const { property } = this.resource.sorts[query.sort];
+    const key = this.resource.sorts[query.sort];
+    if (key.type === 'composite')
+      throw new Error(`${this.resource.table} lists by its own statement`);
     return {
       items,
-      next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
+      next: last ? { sort: query.sort, value: String(last[key.property]), id: last.id } : null,
     };
   }
 

@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodeCursor } from './cursor';
-import type { Cursor, Page } from './owned.repository';
+import type { Page } from './owned.repository';
 
 export const MAX_PAGE_SIZE = 1000;
 // A client that never follows `Link` still gets a whole list of up to 1,000 (specification §9).
@@ -74,16 +74,16 @@ export function withNextLink<E, Sort extends string>(
   reply: FastifyReply,
   page: Page<E, Sort>,
 ): E[] {
-  if (page.next) {
-    reply.header('Link', `<${nextPageUrl(request.url, page.next)}>; rel="next"`);
-  }
+  if (page.next) setNextLink(request, reply, encodeCursor(page.next));
   return page.items;
 }
 
-function nextPageUrl(requestUrl: string, next: Cursor): string {
+/** Sets `Link` to this request's URL with `cursor` set to the next page's (encoded) cursor. */
+export function setNextLink(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
+  const requestUrl = request.url;
   const queryStart = requestUrl.indexOf('?');
   const path = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
   const query = new URLSearchParams(queryStart === -1 ? '' : requestUrl.slice(queryStart + 1));
-  query.set('cursor', encodeCursor(next));
-  return `${path}?${query.toString()}`;
+  query.set('cursor', cursor);
+  reply.header('Link', `<${path}?${query.toString()}>; rel="next"`);
 }

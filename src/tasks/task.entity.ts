@@ -10,6 +10,10 @@ import {
 import { List } from '../lists/list.entity';
 import type { IsoTimestamp } from '../database/iso-timestamp';
 
+/** A task's priority, lowest first: the database enum sorts in this order. */
+export const TASK_PRIORITIES = ['none', 'low', 'medium', 'high'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
 /**
  * The `tasks` table (specification §1). The schema itself is owned by the migrations in
  * `migrations/`; the indexes and checks are declared here only so that `migration:generate`
@@ -23,10 +27,18 @@ import type { IsoTimestamp } from '../database/iso-timestamp';
 @Index('ix_tasks_user_id_change_xid', { synchronize: false })
 @Index('ix_tasks_trash', { synchronize: false })
 @Index('ix_tasks_trash_purge', { synchronize: false })
+@Index('ix_tasks_user_id_priority', { synchronize: false })
+@Index('ix_tasks_user_id_due', { synchronize: false })
+@Index('ix_tasks_user_id_due_desc', { synchronize: false })
+@Index('ix_tasks_tags', { synchronize: false })
+@Index('ix_tasks_search', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
 @Check('ck_tasks_version_positive', `version >= 1`)
+@Check('ck_tasks_due_time_needs_date', `due_time IS NULL OR due_date IS NOT NULL`)
+@Check('ck_tasks_time_zone_with_time', `(due_time IS NULL) = (time_zone IS NULL)`)
+@Check('ck_tasks_tags_count', `cardinality(tags) <= 20`)
 export class Task {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -57,6 +69,43 @@ export class Task {
     { name: 'list_id', referencedColumnName: 'id' },
   ])
   list?: List;
+
+  @Column({ type: 'enum', enum: TASK_PRIORITIES, enumName: 'task_priority', default: 'none' })
+  priority!: TaskPriority;
+
+  /** The day the task is due, `YYYY-MM-DD` (the driver leaves dates as text: database-options). */
+  @Column({ name: 'due_date', type: 'date', nullable: true })
+  dueDate!: string | null;
+
+  /** The wall time it is due on that day, `HH:MM:SS` from the driver; only with a date. */
+  @Column({ name: 'due_time', type: 'time', precision: 0, nullable: true })
+  dueTime!: string | null;
+
+  /** The IANA zone of that wall time; set exactly when `dueTime` is. */
+  @Column({ name: 'time_zone', type: 'text', nullable: true })
+  timeZone!: string | null;
+
+  /**
+   * The instant of that wall time in that zone, null for an all-day task. Written by the
+   * `set_tasks_due_at` trigger on every write (migrations/1733400000000-organise-tasks.ts).
+   */
+  @Column({ name: 'due_at', type: 'timestamptz', precision: 3, nullable: true })
+  dueAt!: IsoTimestamp | null;
+
+  /** Tag names, deduplicated case-insensitively, in case-insensitive order. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  tags!: string[];
+
+  /** The full-text document of title (weight A) and description (B). Never selected. */
+  @Column({
+    type: 'tsvector',
+    select: false,
+    insert: false,
+    update: false,
+    generatedType: 'STORED',
+    asExpression: `setweight(to_tsvector('simple', task_search_unaccent(title)), 'A') || setweight(to_tsvector('simple', task_search_unaccent(COALESCE(description, ''))), 'B')`,
+  })
+  search?: string;
 
   @Column({ type: 'integer', default: 1 })
   version!: number;

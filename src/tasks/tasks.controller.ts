@@ -37,7 +37,15 @@ import { TaskResponse, toTaskResponse, toTrashedTaskResponse } from './dto/task.
 import { UpdateTaskDto } from './dto/update-task.dto';
 import type { Task } from './task.entity';
 import { TaskTrashApi } from './task-trash.openapi';
-import { TASK_TRASH, TASK_TRASH_SORT, TASKS } from './tasks.resource';
+import {
+  DEFAULT_SEARCH_SORT,
+  DEFAULT_TASK_SORT,
+  TASK_TRASH,
+  TASK_TRASH_SORT,
+  type TaskPatch,
+  type TaskSort,
+  TASKS,
+} from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
 
@@ -57,8 +65,8 @@ export class TasksController {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    description: `Newest first unless \`sort\` says otherwise, filtered by \`completed\` and \`list_id\`; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
-    badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
+    description: `Newest first unless \`sort\` says otherwise (by relevance with \`q\`); the filters (\`completed\`, \`list_id\`, \`priority\`, \`tag\`, \`due_from\`, \`due_to\`, \`has_due\`, \`q\`) combine with AND. \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
+    badQuery: 'Bad filter, search, trashed, sort, limit or cursor',
   })
   async list(
     @CurrentUser() userId: string,
@@ -67,11 +75,21 @@ export class TasksController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     if (query.trashed) return this.listTrash(userId, query, request, reply);
+    const sort = listSort(query, request);
     const page = await this.tasks.list(userId, {
-      sort: query.sort,
+      sort,
       limit: query.limit,
-      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, query.sort, TASKS),
-      where: { completed: query.completed, listId: query.list_id },
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort, TASKS),
+      filters: {
+        completed: query.completed,
+        listId: query.list_id,
+        priorities: query.priority,
+        tags: query.tag,
+        dueFrom: query.due_from,
+        dueTo: query.due_to,
+        hasDue: query.has_due,
+        words: query.q === undefined ? undefined : searchWords(query.q),
+      },
     });
     return withNextLink(request, reply, page).map(toTaskResponse);
   }
@@ -87,13 +105,11 @@ export class TasksController {
     @IdempotencyKey() idempotency: IdempotentRequest | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const input = {
-      title: body.title,
-      description: body.description,
-      completed: body.completed,
-      listId: body.list_id,
-    };
-    const task = await this.tasks.create(userId, input, idempotency);
+    const task = await this.tasks.create(
+      userId,
+      { ...toTaskPatch(body), title: body.title },
+      idempotency,
+    );
     reply.header('Location', taskPath(task));
     return withEntityTag(reply, task, toTaskResponse);
   }
@@ -139,13 +155,7 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const patch = {
-      title: body.title,
-      description: body.description,
-      completed: body.completed,
-      listId: body.list_id,
-    };
-    const task = await this.tasks.update(userId, id, patch, ifMatchVersion(ifMatch));
+    const task = await this.tasks.update(userId, id, toTaskPatch(body), ifMatchVersion(ifMatch));
     return withEntityTag(reply, task, toTaskResponse);
   }
 
@@ -199,13 +209,20 @@ export class TasksController {
     @CurrentUser() userId: string,
     @Body() body: BulkUpdateTasksDto,
   ): Promise<TaskResponse[]> {
-    if (body.completed === undefined && body.list_id === undefined) {
-      throw RequestValidationError.of('body', 'a bulk update must set completed or list_id');
-    }
-    const tasks = await this.tasks.bulkUpdate(userId, body.ids, {
+    const changes = {
       completed: body.completed,
       listId: body.list_id,
-    });
+      priority: body.priority,
+      addTags: body.add_tags,
+      removeTags: body.remove_tags,
+    };
+    if (Object.values(changes).every((change) => change === undefined)) {
+      throw RequestValidationError.of(
+        'body',
+        'a bulk update must set completed, list_id, priority, add_tags or remove_tags',
+      );
+    }
+    const tasks = await this.tasks.bulkUpdate(userId, body.ids, changes);
     return tasks.map(toTaskResponse);
   }
 
@@ -228,7 +245,17 @@ export class TasksController {
     reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     const given = request.query as Record<string, unknown>;
-    const refused = ['sort', 'completed', 'list_id'].filter((name) => given[name] !== undefined);
+    const refused = [
+      'sort',
+      'completed',
+      'list_id',
+      'priority',
+      'tag',
+      'due_from',
+      'due_to',
+      'has_due',
+      'q',
+    ].filter((name) => given[name] !== undefined);
     if (refused.length > 0) {
       throw new RequestValidationError(
         refused.map((field) => ({
@@ -247,5 +274,30 @@ export class TasksController {
     return withNextLink(request, reply, page).map(toTrashedTaskResponse);
   }
 }
+
+/** The fields of a create or an update body, as the repository names them. */
+const toTaskPatch = (body: CreateTaskDto | UpdateTaskDto): TaskPatch => ({
+  title: body.title,
+  description: body.description,
+  completed: body.completed,
+  listId: body.list_id,
+  priority: body.priority,
+  dueDate: body.due_date,
+  dueTime: body.due_time,
+  timeZone: body.time_zone,
+  tags: body.tags,
+});
+
+/** `sort` as given; without it, relevance with `q` and newest first without. */
+function listSort(query: ListTasksQueryDto, request: FastifyRequest): TaskSort {
+  const given = (request.query as Record<string, unknown>).sort !== undefined;
+  if (query.q === undefined && query.sort === 'relevance') {
+    throw RequestValidationError.of('sort', 'sort=relevance needs a search (q)');
+  }
+  return given ? query.sort : query.q === undefined ? DEFAULT_TASK_SORT : DEFAULT_SEARCH_SORT;
+}
+
+/** The words of a search, split at white space (each is matched as plain text). */
+const searchWords = (q: string): string[] => q.split(/\s+/u).filter((word) => word !== '');
 
 const taskPath = (task: Task): string => `/api/${encodeURIComponent(task.userId)}/tasks/${task.id}`;
