@@ -4,6 +4,20 @@ import { ResourceNotFoundError } from '../database/resource.errors';
 import type { ErrorCode } from '../http/error-codes';
 
 /**
+ * A data-modifying statement that runs with each update of a resource, one statement with it: the
+ * update becomes the CTE `written` (every column of the rows as written), this the CTE
+ * `followed`, and the rows answered are `written`'s.
+ */
+export interface WriteFollowUp {
+  /** Columns the update also sets, from `after(property)`: the SQL of a property's new value. */
+  set(after: (property: string) => string): Record<string, string>;
+  /** The statement, reading `written` (it may return rows, as `followed`). */
+  statement: string;
+  /** SQL over `written` and `followed`, answered with each row as `followUp`. */
+  answered: string;
+}
+
+/**
  * The columns every owned resource has: its owner, a version for `ETag`, and timestamps, which
  * the statements select as ISO-8601 text (database/iso-timestamp.ts).
  */
@@ -83,6 +97,11 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    * `:userId` for the owner (tasks' tags take the owner's existing spelling of each name).
    */
   writtenAs?: Readonly<Partial<Record<keyof E & string, string>>>;
+  /**
+   * What every update of existing rows (the update, the resource's own writes, bulk changes) also
+   * does in the same statement, such as creating tasks' next occurrences (owned-statements.ts).
+   */
+  writeFollowUp?: WriteFollowUp;
   /** The table's named constraints, and the input field each protects. */
   constraints: ConstraintFields;
   /**

@@ -1,4 +1,10 @@
-import type { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type {
+  DataSource,
+  EntityTarget,
+  ObjectLiteral,
+  SelectQueryBuilder,
+  UpdateQueryBuilder,
+} from 'typeorm';
 import type { WhereExpressionBuilder } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import {
@@ -6,6 +12,7 @@ import {
   type ParameterName,
   sqlText,
   type StatementDefinition,
+  type StatementText,
 } from '../database/compiled-statements';
 import {
   changesStatement,
@@ -216,8 +223,57 @@ export function updateSent<E extends OwnedEntity>(
 ) {
   return ownerScope(dataSource, resource, p)
     .update()
-    .set({ ...sentChanges(dataSource, resource, properties), version: () => 'version + 1' })
+    .set({
+      ...withFollowUpChanges(dataSource, resource, sentChanges(dataSource, resource, properties)),
+      version: () => 'version + 1',
+    })
     .setParameters(sentParameters(properties, p));
+}
+
+/**
+ * An update's `SET`, with the columns the resource's `writeFollowUp` derives from it: each reads
+ * the SQL of a property's new value (its change, or the column when the update leaves it).
+ */
+export function withFollowUpChanges<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  changes: Record<string, string | (() => string)>,
+): Record<string, string | (() => string)> {
+  const followUp = resource.writeFollowUp;
+  if (!followUp) return changes;
+  const after = (property: string): string => {
+    const change = changes[property];
+    return change === undefined
+      ? columnOf(dataSource, resource, property)
+      : typeof change === 'function'
+        ? change()
+        : change;
+  };
+  const derived = Object.entries(followUp.set(after)).map(([property, sql]) => [
+    property,
+    () => sql,
+  ]);
+  return { ...changes, ...Object.fromEntries(derived) };
+}
+
+/**
+ * The end of an update of existing rows: `RETURNING <columns>`, or, with the resource's
+ * `writeFollowUp`, the update as the CTE `written` and the follow-up after it, in one statement
+ * that answers the rows as written (and the follow-up's `followUp` column).
+ */
+export function returningWritten<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  builder: UpdateQueryBuilder<ObjectLiteral>,
+): StatementText {
+  const followUp = resource.writeFollowUp;
+  if (!followUp) return builder.returning(columnList(dataSource, resource));
+  const [text, parameters] = builder.returning('*').getQueryAndParameters();
+  return sqlText(
+    `WITH written AS (${text}), followed AS (${followUp.statement})
+     SELECT ${columnList(dataSource, resource)}, ${followUp.answered} AS "followUp" FROM written`,
+    parameters as string[],
+  );
 }
 
 /**
@@ -263,14 +319,21 @@ export function defineOwnedWrite<E extends OwnedEntity>(
     name: `${resource.table}.${operation}`,
     shapes: { checked: CHECKED },
     build: (dataSource, shape, p) =>
-      withExpectedVersion(
-        ownerScope(dataSource, resource, p)
-          .update()
-          .set({ ...changes(p), version: () => 'version + 1' })
-          .andWhere('id = :id', { id: p('id') }),
-        p,
-        shape.checked,
-      ).returning(columnList(dataSource, resource)),
+      returningWritten(
+        dataSource,
+        resource,
+        withExpectedVersion(
+          ownerScope(dataSource, resource, p)
+            .update()
+            .set({
+              ...withFollowUpChanges(dataSource, resource, changes(p)),
+              version: () => 'version + 1',
+            })
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          shape.checked,
+        ),
+      ),
   });
 }
 
@@ -439,13 +502,17 @@ export function defineOwnedStatements<E extends OwnedEntity>(
       name: name('update'),
       shapes: { checked: CHECKED },
       build: (dataSource, shape, p) =>
-        withExpectedVersion(
-          updateSent(dataSource, resource, resource.updatable, p).andWhere('id = :id', {
-            id: p('id'),
-          }),
-          p,
-          shape.checked,
-        ).returning(columnList(dataSource, resource)),
+        returningWritten(
+          dataSource,
+          resource,
+          withExpectedVersion(
+            updateSent(dataSource, resource, resource.updatable, p).andWhere('id = :id', {
+              id: p('id'),
+            }),
+            p,
+            shape.checked,
+          ),
+        ),
     }),
 
     remove: defineStatement({

@@ -4,9 +4,11 @@ import {
   columnList,
   FIELDS_SENT,
   ownerScope,
+  returningWritten,
   sentChanges,
   sentParameters,
   withExpectedVersion,
+  withFollowUpChanges,
 } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
 import { TASKS } from './tasks.resource';
@@ -111,23 +113,28 @@ export const BULK_UPDATE = defineStatement({
   name: 'tasks.bulkUpdate',
   shapes: {},
   build: (dataSource, _shape, p) =>
-    ownerScope(dataSource, TASKS, p)
-      .update()
-      .set({
-        ...sentChanges(dataSource, TASKS, BULK_UPDATABLE),
-        tags: () =>
-          `CASE WHEN 'tags' = ANY(:${FIELDS_SENT}::text[]) THEN ${BULK_TAGS} ELSE tags END`,
-        version: () => 'version + 1',
-      })
-      .setParameters(sentParameters([...BULK_UPDATABLE, 'addTags', 'removeTags'], p))
-      .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
-      .andWhere(
-        `(SELECT count(*) FROM (SELECT id FROM tasks
+    returningWritten(
+      dataSource,
+      TASKS,
+      ownerScope(dataSource, TASKS, p)
+        .update()
+        .set({
+          ...withFollowUpChanges(dataSource, TASKS, {
+            ...sentChanges(dataSource, TASKS, BULK_UPDATABLE),
+            tags: () =>
+              `CASE WHEN 'tags' = ANY(:${FIELDS_SENT}::text[]) THEN ${BULK_TAGS} ELSE tags END`,
+          }),
+          version: () => 'version + 1',
+        })
+        .setParameters(sentParameters([...BULK_UPDATABLE, 'addTags', 'removeTags'], p))
+        .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
+        .andWhere(
+          `(SELECT count(*) FROM (SELECT id FROM tasks
             WHERE user_id = :userId AND deleted_at IS NULL AND id = ANY(:ids::uuid[])
             ORDER BY id FOR UPDATE) AS locked)
          = cardinality(ARRAY(SELECT DISTINCT unnest(:ids::uuid[])))`,
-      )
-      .returning(columnList(dataSource, TASKS)),
+        ),
+    ),
 });
 
 /** Which of `ids` are live tasks of the owner: run only after a bulk update matched nothing. */

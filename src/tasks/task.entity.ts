@@ -32,6 +32,7 @@ export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 @Index('ix_tasks_user_id_due_desc', { synchronize: false })
 @Index('ix_tasks_tags', { synchronize: false })
 @Index('ix_tasks_search', { synchronize: false })
+@Index('ux_tasks_previous_id', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
@@ -39,6 +40,12 @@ export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 @Check('ck_tasks_due_time_needs_date', `due_time IS NULL OR due_date IS NOT NULL`)
 @Check('ck_tasks_time_zone_with_time', `(due_time IS NULL) = (time_zone IS NULL)`)
 @Check('ck_tasks_tags_count', `cardinality(tags) <= 20`)
+@Check('ck_tasks_recurrence_needs_due_date', `recurrence IS NULL OR due_date IS NOT NULL`)
+@Check('ck_tasks_recurrence_schedule', `(recurrence IS NULL) = (upcoming IS NULL)`)
+@Check(
+  'ck_tasks_recurrence_count',
+  `recurrence_count IS NULL OR (recurrence IS NOT NULL AND recurrence_count >= 1)`,
+)
 export class Task {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -95,6 +102,31 @@ export class Task {
   /** Tag names, deduplicated case-insensitively, in case-insensitive order. */
   @Column({ type: 'text', array: true, default: () => "'{}'" })
   tags!: string[];
+
+  /**
+   * The RFC 5545 rule the task repeats by, without its COUNT (docs/recurrence.md); null: once.
+   */
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  recurrence!: string | null;
+
+  /** The rule's COUNT: the occurrences left, this one included; null without one. */
+  @Column({ name: 'recurrence_count', type: 'integer', nullable: true })
+  recurrenceCount!: number | null;
+
+  /**
+   * The next occurrences' wall times (`YYYY-MM-DD HH:MM:SS`) computed when the schedule was
+   * written, `infinity` last when the rule goes on; a completion copies the first. Never selected.
+   */
+  @Column({ type: 'timestamp', precision: 0, array: true, nullable: true, select: false })
+  upcoming?: string[] | null;
+
+  /** The occurrence that completing this task created; read-only. */
+  @Column({ name: 'next_id', type: 'uuid', nullable: true })
+  nextId!: string | null;
+
+  /** The task whose completion created this one: one per task (ux_tasks_previous_id). */
+  @Column({ name: 'previous_id', type: 'uuid', nullable: true, select: false })
+  previousId?: string | null;
 
   /** The full-text document of title (weight A) and description (B). Never selected. */
   @Column({

@@ -48,6 +48,7 @@ import {
 } from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
+import { recurrenceChanges } from './task-schedule';
 
 const TASK_ID = resourceIdPipe('task');
 const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'task');
@@ -107,7 +108,7 @@ export class TasksController {
   ): Promise<TaskResponse> {
     const task = await this.tasks.create(
       userId,
-      { ...toTaskPatch(body), title: body.title },
+      { ...toTaskPatch(body, 'create'), title: body.title },
       idempotency,
     );
     reply.header('Location', taskPath(task));
@@ -155,7 +156,12 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.update(userId, id, toTaskPatch(body), ifMatchVersion(ifMatch));
+    const task = await this.tasks.update(
+      userId,
+      id,
+      toTaskPatch(body, 'update'),
+      ifMatchVersion(ifMatch),
+    );
     return withEntityTag(reply, task, toTaskResponse);
   }
 
@@ -276,7 +282,11 @@ export class TasksController {
 }
 
 /** The fields of a create or an update body, as the repository names them. */
-const toTaskPatch = (body: CreateTaskDto | UpdateTaskDto): TaskPatch => ({
+const toTaskPatch = (
+  body: CreateTaskDto | UpdateTaskDto,
+  mode: 'create' | 'update',
+): TaskPatch => ({
+  ...recurrenceChanges(body, mode),
   title: body.title,
   description: body.description,
   completed: body.completed,

@@ -26,6 +26,8 @@ import {
   TRASH_TASK,
 } from './task-trash.statements';
 import { INDEXED_TASK_FILTERS, LIST_TASKS } from './task-list.statements';
+import { upcomingOccurrences } from './recurrence';
+import { REFILL_UPCOMING } from './task-recurrence.statements';
 import { DELETE_TAG, LIST_TAGS, RENAME_TAG } from './task-tags.statements';
 import { Task, type TaskPriority } from './task.entity';
 import {
@@ -39,6 +41,17 @@ import {
 } from './tasks.resource';
 
 const STATEMENTS = defineOwnedStatements(TASKS);
+
+/** A new occurrence as the completion's statement answers it (rows of `followed`). */
+interface NextOccurrence {
+  id: string;
+  due_date: string;
+  due_time: string | null;
+  time_zone: string | null;
+  recurrence: string | null;
+  recurrence_count: number | null;
+  upcoming: string[];
+}
 
 /** The filters of a task list (specification §13), combined with AND; absent: no filter. */
 export interface TaskFilters {
@@ -170,14 +183,46 @@ export class TypeOrmTasksRepository
     };
   }
 
-  toggleCompleted(userId: string, id: string, expectedVersion?: number): Promise<Task> {
-    return this.write(
+  async toggleCompleted(userId: string, id: string, expectedVersion?: number): Promise<Task> {
+    const task = await this.write(
       TOGGLE,
       { checked: expectedVersion !== undefined },
       userId,
       id,
       expectedVersion,
     );
+    await this.refillUpcoming(userId, [task]);
+    return task;
+  }
+
+  override async update(
+    userId: string,
+    id: string,
+    patch: TaskPatch,
+    expectedVersion?: number,
+  ): Promise<Task> {
+    const task = await super.update(userId, id, patch, expectedVersion);
+    await this.refillUpcoming(userId, [task]);
+    return task;
+  }
+
+  /**
+   * A completion whose new occurrence was left with few of an open rule's occurrences ahead
+   * (`followUp`, see task-recurrence.statements.ts) computes its list again: a second statement,
+   * once in `UPCOMING_LIMIT - UPCOMING_REFILL_BELOW` completions of a series.
+   */
+  private async refillUpcoming(userId: string, written: Task[]): Promise<void> {
+    const refills = written.flatMap((task) => {
+      const next = (task as Task & { followUp?: NextOccurrence | null }).followUp;
+      if (!next?.recurrence) return [];
+      const upcoming = upcomingOccurrences(
+        { dueDate: next.due_date, dueTime: next.due_time, timeZone: next.time_zone },
+        { rule: next.recurrence, count: next.recurrence_count },
+      );
+      return [{ id: next.id, upcoming, previous: next.upcoming }];
+    });
+    if (refills.length === 0) return;
+    await this.statements.rows(REFILL_UPCOMING, {}, { userId, refills: JSON.stringify(refills) });
   }
 
   /** `DELETE` moves the task to the trash (one statement; a miss is explained as 404 or 412). */
@@ -236,6 +281,7 @@ export class TypeOrmTasksRepository
         [FIELDS_SENT]: sent,
       },
     );
+    await this.refillUpcoming(userId, updated);
     if (updated.length > 0) {
       // In the order the ids were given (RETURNING follows no order).
       const position = new Map([...ids].reverse().map((id, index) => [id.toLowerCase(), -index]));

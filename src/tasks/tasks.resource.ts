@@ -1,9 +1,12 @@
 import { bothWays, ownedResource } from '../owned-resources/owned-resource';
+import { NEXT_OCCURRENCE } from './task-recurrence.statements';
 import { Task, TASK_PRIORITIES, type TaskPriority } from './task.entity';
 
 /** Tasks as an owned resource (specification §1, §3): what the shared machinery needs to know. */
 /** The properties of specification §13 that a create or an update may set. */
 const ORGANISING_FIELDS = ['priority', 'dueDate', 'dueTime', 'timeZone', 'tags'] as const;
+/** The stored form of `recurrence`, computed by the service from the schedule (recurrence.ts). */
+const RECURRENCE_FIELDS = ['recurrence', 'recurrenceCount', 'upcoming'] as const;
 
 export const TASKS = ownedResource({
   table: 'tasks',
@@ -24,8 +27,24 @@ export const TASKS = ownedResource({
   // Filters, sorts and search are the list statement of task-list.statements.ts.
   ownList: true,
   filters: [],
-  insertable: ['title', 'description', 'completed', 'listId', ...ORGANISING_FIELDS],
-  updatable: ['title', 'description', 'completed', 'listId', ...ORGANISING_FIELDS],
+  insertable: [
+    'title',
+    'description',
+    'completed',
+    'listId',
+    ...ORGANISING_FIELDS,
+    ...RECURRENCE_FIELDS,
+  ],
+  updatable: [
+    'title',
+    'description',
+    'completed',
+    'listId',
+    ...ORGANISING_FIELDS,
+    ...RECURRENCE_FIELDS,
+  ],
+  // Completing a recurring task creates its next occurrence in the same statement.
+  writeFollowUp: NEXT_OCCURRENCE,
   // Each name takes the owner's spelling of it, when one of their tasks already carries it.
   writtenAs: { tags: 'task_tags_spelled(:userId, :value::text[])' },
   idempotentCreates: true,
@@ -50,6 +69,15 @@ export const TASKS = ownedResource({
     },
     ck_tasks_time_zone_known: { field: 'time_zone', message: 'time_zone is not a known IANA zone' },
     ck_tasks_tags_count: { field: 'tags', message: 'a task has at most 20 tags' },
+    ck_tasks_recurrence_needs_due_date: {
+      field: 'recurrence',
+      message: 'a recurring task needs a due_date: clear recurrence as well, or keep the date',
+    },
+    ck_tasks_recurrence_schedule: {
+      field: 'recurrence',
+      message:
+        'this task repeats: send recurrence with due_date, due_time and time_zone to change when it is due',
+    },
   },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
@@ -75,6 +103,10 @@ export interface TaskPatch {
   dueTime?: string | null;
   timeZone?: string | null;
   tags?: string[];
+  /** The rule without COUNT, COUNT, and the occurrences ahead: see recurrence.ts. */
+  recurrence?: string | null;
+  recurrenceCount?: number | null;
+  upcoming?: string[] | null;
 }
 
 export interface CreateTaskInput extends TaskPatch {

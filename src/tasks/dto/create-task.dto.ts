@@ -6,6 +6,7 @@ import {
   DueTimeField,
   ListIdField,
   PriorityField,
+  RecurrenceField,
   TagsField,
   TimeZoneField,
   TitleField,
@@ -43,4 +44,7 @@ export class CreateTaskDto {
       'Up to 20 names, matched case-insensitively: a name you already use keeps its first spelling; duplicates collapse. Defaults to none.',
   })
   tags?: string[];
+
+  @RecurrenceField()
+  recurrence?: string | null;
 }

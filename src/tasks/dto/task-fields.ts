@@ -16,6 +16,7 @@ import {
   ValidateBy,
   type ValidationArguments,
 } from 'class-validator';
+import { RECURRENCE_MAX_LENGTH } from '../recurrence';
 import { TASK_PRIORITIES } from '../task.entity';
 import {
   IsOptionalButNotNull,
@@ -225,4 +226,23 @@ export const TagsField = ({ name, description }: { name: string; description: st
       message: `${name} must be an array of at most ${MAX_TAGS} tag names`,
     }),
     ...TagNameRules(name, { each: true }),
+  );
+
+/** A recurrence rule (RFC 5545, without "RRULE:"); null: the task does not repeat. */
+export const RecurrenceField = () =>
+  applyDecorators(
+    ApiProperty({
+      required: false,
+      type: String,
+      nullable: true,
+      maxLength: RECURRENCE_MAX_LENGTH,
+      example: 'FREQ=WEEKLY;BYDAY=MO,WE',
+      description:
+        'An RFC 5545 rule (without "RRULE:"), DAILY to YEARLY, with COUNT or UNTIL if it ends; needs a due_date, and completing the task creates the next occurrence. In an update, send due_date, due_time and time_zone with it (null for an all-day task). null: does not repeat.',
+    }),
+    IsOptional(),
+    IsString({ message: 'recurrence must be a text, such as FREQ=WEEKLY;BYDAY=MO,WE, or null' }),
+    MaxLength(RECURRENCE_MAX_LENGTH, {
+      message: `recurrence must be at most ${RECURRENCE_MAX_LENGTH} characters`,
+    }),
   );

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { recurrenceText } from '../recurrence';
 import { TASK_PRIORITIES, type Task, type TaskPriority } from '../task.entity';
 
 /** A task on the wire (specification §3): snake_case, ISO-8601 UTC timestamps. */
@@ -56,6 +57,25 @@ export class TaskResponse {
   })
   tags!: string[];
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    maxLength: 500,
+    example: 'FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=11',
+    description:
+      'The RFC 5545 rule it repeats by (without "RRULE:"), its COUNT the occurrences left, this one included; null: it does not repeat.',
+  })
+  recurrence!: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description:
+      'Read-only: the next occurrence, created when this recurring task was completed; null on every other task.',
+  })
+  next_id!: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
   created_at!: string;
 
@@ -86,6 +106,8 @@ export function toTaskResponse(task: Task): TaskResponse {
     time_zone: task.timeZone,
     due_at: task.dueAt,
     tags: task.tags,
+    recurrence: recurrenceText(task.recurrence, task.recurrenceCount),
+    next_id: task.nextId,
     created_at: task.createdAt,
     updated_at: task.updatedAt,
   };

@@ -6,6 +6,7 @@ import {
   DueTimeField,
   ListIdField,
   PriorityField,
+  RecurrenceField,
   TagsField,
   TimeZoneField,
   TitleField,
@@ -48,4 +49,7 @@ export class UpdateTaskDto {
       'Replaces the tags: up to 20 names, matched case-insensitively (a name you already use keeps its first spelling); [] removes them all.',
   })
   tags?: string[];
+
+  @RecurrenceField()
+  recurrence?: string | null;
 }
