@@ -1,3 +1,4 @@
+import { LISTS } from '../lists/lists.resource';
 import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { Task, TASK_PRIORITIES, type TaskPriority } from './task.entity';
 
@@ -51,6 +52,8 @@ export const TASKS = ownedResource({
     ck_tasks_time_zone_known: { field: 'time_zone', message: 'time_zone is not a known IANA zone' },
     ck_tasks_tags_count: { field: 'tags', message: 'a task has at most 20 tags' },
   },
+  // A same-owner reference: the foreign key below refuses a missing list and another user's alike.
+  references: { listId: LISTS },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
 });
