@@ -8,13 +8,13 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * - `priority`: an enum, whose declared order is its sort order (`-priority` = high first).
  * - `due_at`: the instant of `due_date` + `due_time` in `time_zone`, written by a trigger on every
- *   insert or update from PostgreSQL's own zone database, so that every write (a partial update
+ *   insert or update of those from PostgreSQL's own zone database, so that every write (a partial update
  *   of the time alone, a bulk change) keeps it true in the same statement. A wall time that does
  *   not exist (a DST gap) is refused; an ambiguous one (a DST overlap) is the earlier instant.
  * - `tags`: a `text[]` on the task, kept deduplicated and in case-insensitive order; filtered
  *   through a GIN index on the lower-cased names (with `user_id`, by btree_gin).
- * - `search`: a generated `tsvector` of the unaccented title (weight A) and description (B),
- *   with a GIN index (with `user_id`). Adding it rewrites the table once.
+ * - `search`: the `tsvector` of the unaccented title (weight A) and description (B), written by
+ *   the same trigger, with a GIN index (with `user_id`). Filling it rewrites the table once.
  */
 export class OrganiseTasks1733400000000 implements MigrationInterface {
   name = 'OrganiseTasks1733400000000';
@@ -32,6 +32,14 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
       CREATE FUNCTION task_search_unaccent(text) RETURNS text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
         AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$`);
+    // The search document: the unaccented title (weight A, first in relevance) and description.
+    await queryRunner.query(`
+      CREATE FUNCTION task_search_document(title text, description text) RETURNS tsvector
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$
+          SELECT setweight(to_tsvector('simple', task_search_unaccent(title)), 'A') ||
+                 setweight(to_tsvector('simple', task_search_unaccent(COALESCE(description, ''))), 'B')
+        $$`);
     // The search query of a list of plain words: each word quoted as a lexeme (so tsquery
     // operators in it are only characters), all of them required, the last one as a prefix;
     // `title_only` restricts each to the title's weight (A), for relevance.
@@ -95,14 +103,23 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
             ERRCODE = 'check_violation', CONSTRAINT = 'ck_tasks_due_time_exists';
         END
         $$`);
+    // The columns derived from others, on every write that changes those (a trigger rather than
+    // a generated column: due_at reads the zone database, which is not immutable).
     await queryRunner.query(`
-      CREATE FUNCTION set_task_due_at() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION set_task_derived_columns() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        NEW.due_at := task_due_at(NEW.due_date, NEW.due_time, NEW.time_zone);
+        IF TG_OP = 'INSERT' OR NEW.due_date IS DISTINCT FROM OLD.due_date
+           OR NEW.due_time IS DISTINCT FROM OLD.due_time
+           OR NEW.time_zone IS DISTINCT FROM OLD.time_zone THEN
+          NEW.due_at := task_due_at(NEW.due_date, NEW.due_time, NEW.time_zone);
+        END IF;
+        IF TG_OP = 'INSERT' OR NEW.title IS DISTINCT FROM OLD.title
+           OR NEW.description IS DISTINCT FROM OLD.description THEN
+          NEW.search := task_search_document(NEW.title, NEW.description);
+        END IF;
         RETURN NEW;
       END
       $$`);
-
     await queryRunner.query(`
       ALTER TABLE tasks
         ADD COLUMN priority task_priority NOT NULL DEFAULT 'none',
@@ -111,10 +128,7 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
         ADD COLUMN time_zone text NULL,
         ADD COLUMN due_at timestamptz(3) NULL,
         ADD COLUMN tags text[] NOT NULL DEFAULT '{}',
-        ADD COLUMN search tsvector NOT NULL GENERATED ALWAYS AS (
-          setweight(to_tsvector('simple', task_search_unaccent(title)), 'A') ||
-          setweight(to_tsvector('simple', task_search_unaccent(COALESCE(description, ''))), 'B')
-        ) STORED,
+        ADD COLUMN search tsvector NULL,
         ADD CONSTRAINT ck_tasks_due_time_needs_date CHECK (due_time IS NULL OR due_date IS NOT NULL),
         ADD CONSTRAINT ck_tasks_time_zone_with_time CHECK ((due_time IS NULL) = (time_zone IS NULL)),
         ADD CONSTRAINT ck_tasks_tags_count CHECK (cardinality(tags) <= 20)`);
@@ -134,10 +148,14 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
             FROM unnest(tags) WITH ORDINALITY AS given(tag, n)
         $$`);
 
+    await queryRunner.query(
+      `UPDATE tasks SET search = task_search_document(title, description)`,
+    );
+    await queryRunner.query(`ALTER TABLE tasks ALTER COLUMN search SET NOT NULL`);
     await queryRunner.query(`
-      CREATE TRIGGER set_tasks_due_at
-        BEFORE INSERT OR UPDATE OF due_date, due_time, time_zone ON tasks
-        FOR EACH ROW EXECUTE FUNCTION set_task_due_at()`);
+      CREATE TRIGGER set_tasks_derived_columns
+        BEFORE INSERT OR UPDATE OF due_date, due_time, time_zone, title, description ON tasks
+        FOR EACH ROW EXECUTE FUNCTION set_task_derived_columns()`);
 
     // The sorts: priority, and due in each direction (no due date last both ways, so the
     // sentinels differ; all-day, with no due_at, after the timed tasks of its date ascending).
@@ -171,12 +189,13 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
     ]) {
       await queryRunner.query(`DROP INDEX ${index}`);
     }
-    await queryRunner.query(`DROP TRIGGER set_tasks_due_at ON tasks`);
+    await queryRunner.query(`DROP TRIGGER set_tasks_derived_columns ON tasks`);
     await queryRunner.query(`
       ALTER TABLE tasks
         DROP COLUMN search, DROP COLUMN tags, DROP COLUMN due_at, DROP COLUMN time_zone,
         DROP COLUMN due_time, DROP COLUMN due_date, DROP COLUMN priority`);
-    await queryRunner.query(`DROP FUNCTION set_task_due_at()`);
+    await queryRunner.query(`DROP FUNCTION set_task_derived_columns()`);
+    await queryRunner.query(`DROP FUNCTION task_search_document(text, text)`);
     await queryRunner.query(`DROP FUNCTION task_due_at(date, time, text)`);
     await queryRunner.query(`DROP FUNCTION task_tags_spelled(varchar, text[])`);
     await queryRunner.query(`DROP FUNCTION task_tags_sorted(text[])`);

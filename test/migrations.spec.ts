@@ -49,6 +49,7 @@ const ALL_MIGRATIONS = [
   'CreateLists1733000000000',
   'AddSyncTrashAndIdempotency1733200000000',
   'AddListSync1733300000000',
+  'OrganiseTasks1733400000000',
 ];
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
@@ -80,8 +81,15 @@ describe('migrations', () => {
       'created_at',
       'deleted_at',
       'description',
+      'due_at',
+      'due_date',
+      'due_time',
       'id',
       'list_id',
+      'priority',
+      'search',
+      'tags',
+      'time_zone',
       'title',
       'updated_at',
       'user_id',
@@ -99,9 +107,10 @@ describe('migrations', () => {
         { tgname: 'update_tasks_updated_at' },
         { tgname: 'stamp_tasks_change_xid' },
         { tgname: 'record_tasks_tombstone' },
+        { tgname: 'set_tasks_derived_columns' },
       ]),
     );
-    expect(schema.triggers).toHaveLength(3);
+    expect(schema.triggers).toHaveLength(4);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -164,8 +173,22 @@ describe('migrations', () => {
     const exists = async (table: string): Promise<boolean> =>
       (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
 
+    // Reverting the organising fields drops their columns and functions, keeping the tasks.
+    await dataSource.query(
+      `INSERT INTO tasks (user_id, title, priority, tags) VALUES ('kept', 'kept', 'high', '{a}')`,
+    );
+    await dataSource.undoLastMigration();
+    const [plain] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(plain).toMatchObject({ title: 'kept' });
+    for (const column of ['priority', 'due_date', 'due_at', 'tags', 'search']) {
+      expect(plain).not.toHaveProperty(column);
+    }
+    const [{ leftovers }] = await dataSource.query(
+      `SELECT count(*)::int AS leftovers FROM pg_proc WHERE proname LIKE 'task\\_%' OR proname = 'set_task_derived_columns'`,
+    );
+    expect(leftovers).toBe(0);
+
     // Reverting the sync additions drops their tables and columns, keeping live tasks.
-    await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
     await dataSource.undoLastMigration();
     await dataSource.undoLastMigration();
     expect(await exists('tombstones')).toBe(false);

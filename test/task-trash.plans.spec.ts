@@ -110,7 +110,7 @@ describe('the generic plans of the task statements, with a trash', () => {
           {
             ...owner,
             listId: someListId,
-            afterValue: sort === 'title' ? 'task' : new Date().toISOString(),
+            after0: sort === 'title' ? 'task' : new Date().toISOString(),
             afterId: someId,
           },
         );

@@ -119,7 +119,17 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    * soft-deleting resource says `deleted_at IS NULL` here.
    */
   visible?: readonly string[];
+  /**
+   * Same-owner references to other owned resources, by property (tasks: `listId` to lists). The
+   * table's foreign key on `(user_id, <column>)` refuses a missing row and another user's alike;
+   * where the referenced resource hides rows by `visible` (the trash), a write also refuses a
+   * hidden one the same way, in its own statement: a reference names a row its owner can see.
+   */
+  references?: Readonly<Partial<Record<keyof E & string, ReferencedResource>>>;
 }
+
+/** What a reference needs of the resource it names. */
+export type ReferencedResource = Pick<OwnedResource<OwnedEntity>, 'table' | 'visible'>;
 
 /** Declares a resource (an identity function, for type inference). */
 export const ownedResource = <E extends OwnedEntity, Sort extends string>(

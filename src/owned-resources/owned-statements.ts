@@ -193,10 +193,52 @@ export function sentChanges<E extends OwnedEntity>(
 ): Record<string, () => string> {
   return Object.fromEntries(
     properties.map((property) => {
-      const column = columnOf(dataSource, resource, property);
-      const value = written(resource, property, `:${property}`);
-      return [property, () => `CASE WHEN ${sent(property)} THEN ${value} ELSE ${column} END`];
+      const column = columnMetadataOf(dataSource, resource, property);
+      // A reference check needs the parameter's type, which nothing else in it tells.
+      const given = hidesRows(resource, property)
+        ? referenceTo(resource, property, typedParameter(dataSource, column, property))
+        : written(resource, property, `:${property}`);
+      return [
+        property,
+        () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${column.databaseName} END`,
+      ];
     }),
+  );
+}
+
+/** Whether `property` references a resource that hides some of its owner's rows. */
+const hidesRows = <E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  property: string,
+): boolean => (resource.references?.[property as keyof E & string]?.visible?.length ?? 0) > 0;
+
+/**
+ * An id that no row has (`gen_random_uuid()` makes version-4 ids only): what a reference to a
+ * hidden row is replaced with, so that the foreign key refuses it as it refuses a missing one.
+ */
+const NO_ROW_ID = `'00000000-0000-0000-0000-000000000000'::uuid`;
+
+/**
+ * The value a write stores for `property`: `value` itself, unless the property references a
+ * resource that hides rows (`visible`, the trash) and `value` names one hidden from its owner;
+ * then an id no row has, which the table's same-owner foreign key refuses exactly as it refuses
+ * a missing row or another user's (one refusal, one statement, no read before the write).
+ */
+function referenceTo<E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  property: string,
+  value: string,
+): string {
+  const target = resource.references?.[property as keyof E & string];
+  if (!target?.visible || !hidesRows(resource, property)) return value;
+  const live = [
+    'referenced.user_id = :userId',
+    `referenced.id = ${value}`,
+    ...target.visible.map((predicate) => `(${predicate})`),
+  ].join(' AND ');
+  return (
+    `CASE WHEN ${value} IS NULL OR EXISTS (SELECT 1 FROM "${target.table}" referenced ` +
+    `WHERE ${live}) THEN ${value} ELSE ${NO_ROW_ID} END`
   );
 }
 
@@ -352,16 +394,23 @@ const insert = <E extends OwnedEntity>(
     resource.insertable.map((property) => {
       const column = columnMetadataOf(dataSource, resource, property);
       const absent = dataSource.driver.normalizeDefault(column) ?? 'NULL';
-      const given = written(resource, property, typedParameter(dataSource, column, property));
+      const given = written(
+        resource,
+        property,
+        referenceTo(resource, property, typedParameter(dataSource, column, property)),
+      );
       return [property, () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${absent} END`];
     }),
   );
-  return dataSource
-    .createQueryBuilder()
-    .insert()
-    .into(target)
-    .values({ userId: p('userId'), ...values })
-    .setParameters(sentParameters(resource.insertable, p));
+  return (
+    dataSource
+      .createQueryBuilder()
+      .insert()
+      .into(target)
+      .values({ userId: p('userId'), ...values })
+      // `userId` once more by name, for the reference checks (`referenceTo`).
+      .setParameters({ ...sentParameters(resource.insertable, p), userId: p('userId') })
+  );
 };
 
 /** The statements of `idempotentCreates` and `changesFeed`, for the resources that declare them. */

@@ -94,7 +94,7 @@ export class Task {
 
   /**
    * The instant of that wall time in that zone, null for an all-day task. Written by the
-   * `set_tasks_due_at` trigger on every write (migrations/1733400000000-organise-tasks.ts).
+   * `set_tasks_derived_columns` trigger (migrations/1733400000000-organise-tasks.ts).
    */
   @Column({ name: 'due_at', type: 'timestamptz', precision: 3, nullable: true })
   dueAt!: IsoTimestamp | null;
@@ -128,15 +128,11 @@ export class Task {
   @Column({ name: 'previous_id', type: 'uuid', nullable: true, select: false })
   previousId?: string | null;
 
-  /** The full-text document of title (weight A) and description (B). Never selected. */
-  @Column({
-    type: 'tsvector',
-    select: false,
-    insert: false,
-    update: false,
-    generatedType: 'STORED',
-    asExpression: `setweight(to_tsvector('simple', task_search_unaccent(title)), 'A') || setweight(to_tsvector('simple', task_search_unaccent(COALESCE(description, ''))), 'B')`,
-  })
+  /**
+   * The full-text document of title (weight A) and description (B), written by the
+   * `set_tasks_derived_columns` trigger. Never selected.
+   */
+  @Column({ type: 'tsvector', select: false, insert: false, update: false })
   search?: string;
 
   @Column({ type: 'integer', default: 1 })

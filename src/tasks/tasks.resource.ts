@@ -1,3 +1,4 @@
+import { LISTS } from '../lists/lists.resource';
 import { bothWays, ownedResource } from '../owned-resources/owned-resource';
 import { NEXT_OCCURRENCE } from './task-recurrence.statements';
 import { Task, TASK_PRIORITIES, type TaskPriority } from './task.entity';
@@ -79,6 +80,8 @@ export const TASKS = ownedResource({
         'this task repeats: send recurrence with due_date, due_time and time_zone to change when it is due',
     },
   },
+  // A same-owner reference: the foreign key below refuses a missing list and another user's alike.
+  references: { listId: LISTS },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
 });
