@@ -21,7 +21,7 @@ export class AddRecurrence1733600000000 implements MigrationInterface {
       ALTER TABLE tasks
         ADD COLUMN recurrence varchar(500) NULL,
         ADD COLUMN recurrence_count integer NULL,
-        ADD COLUMN upcoming timestamp(0)[] NULL,
+        ADD COLUMN upcoming timestamp[] NULL,
         ADD COLUMN next_id uuid NULL,
         ADD COLUMN previous_id uuid NULL,
         ADD CONSTRAINT ck_tasks_recurrence_needs_due_date

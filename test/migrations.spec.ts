@@ -50,6 +50,7 @@ const ALL_MIGRATIONS = [
   'AddSyncTrashAndIdempotency1733200000000',
   'AddListSync1733300000000',
   'OrganiseTasks1733400000000',
+  'AddRecurrence1733600000000',
 ];
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
@@ -86,11 +87,16 @@ describe('migrations', () => {
       'due_time',
       'id',
       'list_id',
+      'next_id',
+      'previous_id',
       'priority',
+      'recurrence',
+      'recurrence_count',
       'search',
       'tags',
       'time_zone',
       'title',
+      'upcoming',
       'updated_at',
       'user_id',
       'version',
@@ -173,10 +179,19 @@ describe('migrations', () => {
     const exists = async (table: string): Promise<boolean> =>
       (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
 
-    // Reverting the organising fields drops their columns and functions, keeping the tasks.
+    // Reverting recurrence drops its columns, keeping the tasks (a series becomes its tasks).
     await dataSource.query(
-      `INSERT INTO tasks (user_id, title, priority, tags) VALUES ('kept', 'kept', 'high', '{a}')`,
+      `INSERT INTO tasks (user_id, title, priority, tags, due_date, recurrence, upcoming)
+       VALUES ('kept', 'kept', 'high', '{a}', '2025-01-01', 'FREQ=DAILY', '{2025-01-02}')`,
     );
+    await dataSource.undoLastMigration();
+    const [once] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(once).toMatchObject({ title: 'kept', priority: 'high' });
+    for (const column of ['recurrence', 'recurrence_count', 'upcoming', 'next_id', 'previous_id']) {
+      expect(once).not.toHaveProperty(column);
+    }
+
+    // Reverting the organising fields drops their columns and functions, keeping the tasks.
     await dataSource.undoLastMigration();
     const [plain] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(plain).toMatchObject({ title: 'kept' });

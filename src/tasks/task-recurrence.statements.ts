@@ -54,7 +54,7 @@ export const REFILL_UPCOMING = defineStatement({
   build: (_dataSource, _shape, p) =>
     sqlText(
       `UPDATE tasks
-          SET upcoming = ARRAY(SELECT jsonb_array_elements_text(refill.upcoming)::timestamp(0))
+          SET upcoming = ARRAY(SELECT jsonb_array_elements_text(refill.upcoming)::timestamp)
          FROM jsonb_to_recordset($2::jsonb) AS refill(id uuid, upcoming jsonb, previous jsonb)
         WHERE tasks.user_id = $1 AND tasks.deleted_at IS NULL AND tasks.id = refill.id
           AND to_jsonb(tasks.upcoming) = refill.previous

@@ -117,7 +117,7 @@ export class Task {
    * The next occurrences' wall times (`YYYY-MM-DD HH:MM:SS`) computed when the schedule was
    * written, `infinity` last when the rule goes on; a completion copies the first. Never selected.
    */
-  @Column({ type: 'timestamp', precision: 0, array: true, nullable: true, select: false })
+  @Column({ type: 'timestamp', array: true, nullable: true, select: false })
   upcoming?: string[] | null;
 
   /** The occurrence that completing this task created; read-only. */
