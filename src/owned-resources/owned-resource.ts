@@ -5,12 +5,14 @@ import type { ErrorCode } from '../http/error-codes';
 
 /**
  * A data-modifying statement that runs with each update of a resource, one statement with it: the
- * update becomes the CTE `written` (every column of the rows as written), this the CTE
+ * update becomes the CTE `written` (the rows as written), this the CTE
  * `followed`, and the rows answered are `written`'s.
  */
 export interface WriteFollowUp {
   /** Columns the update also sets, from `after(property)`: the SQL of a property's new value. */
   set(after: (property: string) => string): Record<string, string>;
+  /** The columns it reads from `written` beyond the selected ones. */
+  reads: readonly string[];
   /** The statement, reading `written` (it may return rows, as `followed`). */
   statement: string;
   /** SQL over `written` and `followed`, answered with each row as `followUp`. */

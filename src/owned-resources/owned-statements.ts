@@ -310,7 +310,15 @@ export function returningWritten<E extends OwnedEntity>(
 ): StatementText {
   const followUp = resource.writeFollowUp;
   if (!followUp) return builder.returning(columnList(dataSource, resource));
-  const [text, parameters] = builder.returning('*').getQueryAndParameters();
+  // The selected columns and those the follow-up reads besides: not `*`, which would copy every
+  // row's unselected columns (a search document) into the CTE.
+  const columns = [
+    ...selectedColumns(dataSource, resource).map((column) => column.databaseName),
+    ...followUp.reads,
+  ];
+  const [text, parameters] = builder
+    .returning(columns.map((column) => `"${column}"`).join(', '))
+    .getQueryAndParameters();
   return sqlText(
     `WITH written AS (${text}), followed AS (${followUp.statement})
      SELECT ${columnList(dataSource, resource)}, ${followUp.answered} AS "followUp" FROM written`,

@@ -5,7 +5,7 @@ import { MORE_OCCURRENCES, UPCOMING_REFILL_BELOW } from './recurrence';
 /**
  * The next occurrence of a recurring task, created by the write that completes it (specification
  * "Recurring tasks"; design in docs/recurrence.md), in the same statement as that write: the
- * toggle, the update and the bulk update each become `WITH written AS (UPDATE … RETURNING *)`
+ * toggle, the update and the bulk update each become `WITH written AS (UPDATE … RETURNING …)`
  * followed by this insert.
  *
  * - The update gives the task its `next_id` (a new uuid) when it completes a task that has none
@@ -23,6 +23,7 @@ export const NEXT_OCCURRENCE: WriteFollowUp = {
     nextId: `CASE WHEN (${after('completed')}) AND NOT completed AND next_id IS NULL
       AND (${after('upcoming')})[1] < '${MORE_OCCURRENCES}' THEN gen_random_uuid() ELSE next_id END`,
   }),
+  reads: ['upcoming'],
   statement: `INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
       due_date, due_time, time_zone, recurrence, recurrence_count, upcoming)
     SELECT next_id, user_id, id, title, description, list_id, priority, tags,
