@@ -169,7 +169,8 @@ export class TasksController {
   @NoBody()
   @TasksApi.Action({
     summary: 'Toggle whether a task is completed',
-    description: 'Flips `completed` in one statement, `version` + 1. Takes no body.',
+    description:
+      'Flips `completed` in one statement, `version` + 1. Completing a recurring task creates its next occurrence in the same statement, named by `next_id`. Takes no body.',
   })
   async toggleCompleted(
     @CurrentUser() userId: string,
