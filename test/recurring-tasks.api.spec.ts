@@ -357,4 +357,48 @@ describe('recurring tasks', () => {
     }
     expect(task.due_date).toBe('2025-03-12');
   });
+  it('idempotent creates replay the rule; trash and restore keep it; another user cannot complete it', async () => {
+    const user = await newUser();
+    const body = {
+      title: 'Weekly review',
+      due_date: '2025-01-03',
+      recurrence: 'FREQ=WEEKLY;COUNT=4',
+    };
+    const first = await request(server())
+      .post(user.tasks)
+      .set(user.auth)
+      .set('Idempotency-Key', 'review-1')
+      .send(body)
+      .expect(201);
+    const replay = await request(server())
+      .post(user.tasks)
+      .set(user.auth)
+      .set('Idempotency-Key', 'review-1')
+      .send(body)
+      .expect(201);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.body).toMatchObject({ recurrence: 'FREQ=WEEKLY;COUNT=4', next_id: null });
+    const id = (first.body as WireTask).id;
+
+    const stranger = await newUser();
+    await request(server())
+      .patch(`/api/${user.userId}/tasks/${id}/complete`)
+      .set(stranger.auth)
+      .expect(403);
+    await request(server())
+      .patch(`${stranger.tasks}/${id}/complete`)
+      .set(stranger.auth)
+      .expect(404);
+    expect(await stranger.all()).toHaveLength(0);
+
+    await request(server()).delete(`${user.tasks}/${id}`).set(user.auth).expect(204);
+    await request(server()).patch(`${user.tasks}/${id}/complete`).set(user.auth).expect(404);
+    const trashed = (
+      await request(server()).get(`${user.tasks}?trashed=true`).set(user.auth).expect(200)
+    ).body as WireTask[];
+    expect(trashed).toMatchObject([{ id, recurrence: 'FREQ=WEEKLY;COUNT=4', next_id: null }]);
+    await request(server()).post(`${user.tasks}/${id}/restore`).set(user.auth).expect(200);
+    const next = await user.get((await user.toggle(id)).next_id!);
+    expect(next).toMatchObject({ due_date: '2025-01-10', recurrence: 'FREQ=WEEKLY;COUNT=3' });
+  });
 });
