@@ -7,6 +7,7 @@ import { ENTITIES } from './entities';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
 import { ListsModule } from './lists/lists.module';
+import { McpModule } from './mcp/mcp.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { MaintenanceModule } from './sync/maintenance.module';
@@ -36,6 +37,7 @@ export class AppModule {
         AuthModule,
         TasksModule,
         ListsModule,
+        McpModule,
         MetricsModule,
         MaintenanceModule,
         ...imports,

@@ -14,7 +14,14 @@ export function corsOptions(origins: string[]): CorsOptions {
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'X-Request-Id'],
+    // Mcp-Protocol-Version: what an MCP client in a browser sends to /mcp after initialising.
+    allowedHeaders: [
+      'Authorization',
+      'Content-Type',
+      'If-Match',
+      'X-Request-Id',
+      'Mcp-Protocol-Version',
+    ],
     // Retry-After and WWW-Authenticate too, so that browser code can back off and re-authenticate.
     exposedHeaders: [
       'Location',

@@ -16,9 +16,11 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { FailOpenRedisThrottlerStorage } from './rate-limit.storage';
 
-const isApiRoute = (context: ExecutionContext): boolean =>
-  context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url?.startsWith('/api/') ===
-  true;
+/** The API and the MCP endpoint, whose tool calls are API requests too (src/mcp/). */
+const isLimitedRoute = (context: ExecutionContext): boolean => {
+  const route = context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url;
+  return route !== undefined && (route.startsWith('/api/') || route === '/mcp');
+};
 
 /**
  * Who a request counts against: the token's subject when the token verifies, else the client's
@@ -85,7 +87,7 @@ class RateLimitGuard extends ThrottlerGuard {
               : undefined,
           // Named `default` so that the headers are plain `Retry-After`, `X-RateLimit-Limit`, ….
           throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(limit, 1) }],
-          skipIf: (context: ExecutionContext) => limit === 0 || !isApiRoute(context),
+          skipIf: (context: ExecutionContext) => limit === 0 || !isLimitedRoute(context),
           getTracker: (request: Record<string, unknown>) =>
             callerKey(request as unknown as FastifyRequest, verifier),
           // One allowance per caller across every route (the default key is per route).

@@ -22,6 +22,7 @@ export const LISTS = ownedResource({
   updatable: ['name'],
   idempotentCreates: true,
   changesFeed: { trash: false },
+  agentTools: ['add', 'list'],
   constraints: {
     ck_lists_name_not_blank: { field: 'name' },
     ck_lists_user_id_not_blank: { field: 'user_id' },

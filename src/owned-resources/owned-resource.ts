@@ -107,10 +107,18 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
    * hidden one the same way, in its own statement: a reference names a row its owner can see.
    */
   references?: Readonly<Partial<Record<keyof E & string, ReferencedResource>>>;
+  /**
+   * The MCP tools agents get for the resource (specification §16), each one operation of its
+   * REST API: `add_<noun>`, `list_<table>`, and `update_`, `complete_`, `delete_`, `restore_<noun>`.
+   */
+  agentTools?: readonly AgentTool[];
 }
 
 /** What a reference needs of the resource it names. */
 export type ReferencedResource = Pick<OwnedResource<OwnedEntity>, 'table' | 'visible'>;
+
+/** What an agent may do with an owned resource, as an MCP tool (src/mcp/agent-tools.ts). */
+export type AgentTool = 'add' | 'list' | 'update' | 'complete' | 'delete' | 'restore';
 
 /** Declares a resource (an identity function, for type inference). */
 export const ownedResource = <E extends OwnedEntity, Sort extends string>(

@@ -103,7 +103,7 @@ export class TypeOrmOwnedRepository<
   private readonly fromColumns: (row: Record<string, unknown>) => E;
 
   constructor(
-    protected readonly resource: OwnedResource<E, Sort>,
+    readonly resource: OwnedResource<E, Sort>,
     private readonly queries: OwnedStatements,
     repository: Repository<E>,
   ) {

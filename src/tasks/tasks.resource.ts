@@ -56,6 +56,7 @@ export const TASKS = ownedResource({
   references: { listId: LISTS },
   // A task in the trash is invisible to every route but the trash's own (specification §11).
   visible: ['deleted_at IS NULL'],
+  agentTools: ['add', 'list', 'update', 'complete', 'delete', 'restore'],
 });
 
 export type TaskSort = keyof typeof TASKS.sorts;
