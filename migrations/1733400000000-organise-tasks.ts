@@ -148,9 +148,7 @@ export class OrganiseTasks1733400000000 implements MigrationInterface {
             FROM unnest(tags) WITH ORDINALITY AS given(tag, n)
         $$`);
 
-    await queryRunner.query(
-      `UPDATE tasks SET search = task_search_document(title, description)`,
-    );
+    await queryRunner.query(`UPDATE tasks SET search = task_search_document(title, description)`);
     await queryRunner.query(`ALTER TABLE tasks ALTER COLUMN search SET NOT NULL`);
     await queryRunner.query(`
       CREATE TRIGGER set_tasks_derived_columns

@@ -7,8 +7,8 @@ import { TASK_SORTS, TASKS, type TaskSort } from './tasks.resource';
  *
  * Its statements grow with the options that change the plan, not with the filters sent. Each
  * filter is in every text, switched off by a null parameter (`CASE WHEN $x IS NULL THEN true
- * ELSE … END`, which a generic plan estimates as half the rows and a custom plan folds away), so
- * the shapes are sort × indexed filter × resumed. The indexed filter is the one filter given
+ * ELSE … END`, which the plan of each call folds away: the statement is not prepared), so the
+ * shapes are sort × indexed filter × resumed. The indexed filter is the one filter given
  * whose own index should find the rows (search, then tags through their GIN indexes, then a
  * list through ix_tasks_user_id_list_id): it is written as a plain predicate that the index
  * serves. Every sort reads an index that leads with `user_id` in the order of the sort, resumed
@@ -101,6 +101,9 @@ export const LIST_TASKS = defineStatement({
     resumed: CHECKED,
   },
   limit: 'limit',
+  // Planned with each call's values: which filters are on decides the index (a generic plan
+  // estimates every switched-off filter as halving the rows, and then sorts all the owner's).
+  prepared: false,
   build: (dataSource, shape, p) => {
     const searched = shape.indexedFilter === 'words';
     const terms = SORT_TERMS(searched)[shape.sort];

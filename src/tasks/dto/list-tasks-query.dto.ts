@@ -14,6 +14,7 @@ import {
   MaxLength,
 } from 'class-validator';
 import { PageQueryDto, toBoolean } from '../../owned-resources/pagination';
+import { TEXT_PATTERNS } from '../../http/openapi-edge';
 import { IsWellFormedText } from '../../owned-resources/text-fields';
 import { TASK_PRIORITIES, type TaskPriority } from '../task.entity';
 import { DEFAULT_TASK_SORT, TASK_SORTS } from '../tasks.resource';
@@ -122,7 +123,7 @@ export class ListTasksQueryDto extends PageQueryDto(TASK_SORTS, DEFAULT_TASK_SOR
   @IsString({ message: `q must be 1 to ${SEARCH_MAX_LENGTH} characters` })
   @IsNotEmpty({ message: `q must be 1 to ${SEARCH_MAX_LENGTH} characters, not blank` })
   @MaxLength(SEARCH_MAX_LENGTH, { message: `q must be 1 to ${SEARCH_MAX_LENGTH} characters` })
-  @Matches(/^[^\u0000]*$/, { message: 'q must not contain NUL characters' })
+  @Matches(new RegExp(TEXT_PATTERNS.noNul), { message: 'q must not contain NUL characters' })
   @IsWellFormedText()
   q?: string;
 
