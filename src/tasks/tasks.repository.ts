@@ -26,7 +26,7 @@ import {
   TRASH_TASK,
 } from './task-trash.statements';
 import { INDEXED_TASK_FILTERS, LIST_TASKS } from './task-list.statements';
-import { upcomingOccurrences } from './recurrence';
+import { ExpansionTimeoutError, upcomingOccurrences } from './recurrence';
 import { REFILL_UPCOMING } from './task-recurrence.statements';
 import { DELETE_TAG, LIST_TAGS, RENAME_TAG } from './task-tags.statements';
 import { Task, type TaskPriority } from './task.entity';
@@ -215,11 +215,17 @@ export class TypeOrmTasksRepository
     const refills = written.flatMap((task) => {
       const next = (task as Task & { followUp?: NextOccurrence | null }).followUp;
       if (!next?.recurrence) return [];
-      const upcoming = upcomingOccurrences(
-        { dueDate: next.due_date, dueTime: next.due_time, timeZone: next.time_zone },
-        { rule: next.recurrence, count: next.recurrence_count },
-      );
-      return [{ id: next.id, upcoming, previous: next.upcoming }];
+      try {
+        const upcoming = upcomingOccurrences(
+          { dueDate: next.due_date, dueTime: next.due_time, timeZone: next.time_zone },
+          { rule: next.recurrence, count: next.recurrence_count },
+        );
+        return [{ id: next.id, upcoming, previous: next.upcoming }];
+      } catch (error) {
+        // The list it has stays; the next completion of the series tries again.
+        if (error instanceof ExpansionTimeoutError) return [];
+        throw error;
+      }
     });
     if (refills.length === 0) return;
     await this.statements.rows(REFILL_UPCOMING, {}, { userId, refills: JSON.stringify(refills) });
