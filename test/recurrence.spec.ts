@@ -120,12 +120,11 @@ describe('recurrence rules', () => {
     expect(() => scheduleOf('FREQ=DAILY;UNTIL=20241231', allDay('2025-01-01'))).toThrow(
       'no occurrence after the due date',
     );
-    // 30 February never comes: rrule alone would step day by day to the year 9999.
-    const started = process.hrtime.bigint();
+    // 30 February never comes: rrule alone would step day by day to the year 9999 (about a
+    // minute, past the test's timeout); the expansion's time limit stops it.
     expect(() => scheduleOf('FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30', allDay('2025-01-01'))).toThrow(
       'no occurrence after the due date',
     );
-    expect(Number(process.hrtime.bigint() - started) / 1e9).toBeLessThan(10);
     expect(() => scheduleOf('FREQ=DAILY', null)).toThrow('needs a due_date');
   });
 });
