@@ -1,16 +1,18 @@
-import { ConsoleLogger, type DynamicModule, type NestApplicationOptions } from '@nestjs/common';
+import { type DynamicModule, type NestApplicationOptions } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PinoLogger } from 'nestjs-pino';
 import { AppModule, type AppModuleOptions } from './app.module';
 import { AppConfig } from './config/app-config';
+import { InvalidEnvironmentError } from './config/environment';
+import { DataLayerError } from './database/data-layer.errors';
 import { ShutdownService } from './health/shutdown.service';
 import { registerBodyParsers } from './http/body-parsers';
 import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
 import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
-import { QuietStartupLogger } from './http/logging.module';
+import { QuietStartupLogger, StartupConsoleLogger } from './http/logging.module';
 import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
@@ -29,6 +31,15 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Label and log value of a request that matched no route, so metric labels stay bounded. */
 export const UNMATCHED_ROUTE = 'unmatched';
+
+/**
+ * A start-up failure the operator can fix (the configuration, the database's set-up): `main.ts`
+ * reports it as one line that says what to change, and nothing else is printed about it.
+ */
+export const isStartupMisconfiguration = (
+  error: unknown,
+): error is InvalidEnvironmentError | DataLayerError =>
+  error instanceof InvalidEnvironmentError || error instanceof DataLayerError;
 
 /** Makes the Nest application of the root module: `NestFactory.create`, unless a test compiles
  * it through `@nestjs/testing` to override a provider. */
@@ -98,7 +109,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     ((module, fastify, appOptions) => NestFactory.create(module, fastify, appOptions));
   const app = await build(AppModule.forRoot(options), adapter, {
     // Until nestjs-pino takes over (and if start-up fails before it does), logs are JSON lines too.
-    logger: new ConsoleLogger({ json: true, colors: false }),
+    logger: new StartupConsoleLogger(isStartupMisconfiguration),
     bufferLogs: true,
     abortOnError: false,
     // Body parsing is ours: JSON only (see http/body-parsers.ts).

@@ -4,6 +4,7 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
 import { ListsModule } from './lists/lists.module';
@@ -40,6 +41,7 @@ export class AppModule {
         McpModule,
         MetricsModule,
         MaintenanceModule,
+        EventsModule,
         ...imports,
       ],
     };

@@ -1,15 +1,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApp } from './app.factory';
+import { createApp, isStartupMisconfiguration } from './app.factory';
 import { AppConfig } from './config/app-config';
-import { InvalidEnvironmentError } from './config/environment';
-import { DataLayerError } from './database/data-layer.errors';
 import { ShutdownService } from './health/shutdown.service';
 import { DOCS_PATH } from './http/openapi';
 
 /** Start-up failures the operator can fix are one clear line, not a stack trace. */
 function exitOnStartupFailure(error: unknown): never {
-  const known = error instanceof InvalidEnvironmentError || error instanceof DataLayerError;
+  const known = isStartupMisconfiguration(error);
   const line = {
     level: 'fatal',
     time: Date.now(),

@@ -117,6 +117,20 @@ describe('environment validation', () => {
     }
   });
 
+  it('takes LIVENESS_PORT as a port, and none means no liveness listener of its own', () => {
+    const livenessPortOf = (raw: Record<string, string>) =>
+      AppConfig.fromEnvironment(validateEnvironment(raw)).http.livenessPort;
+    expect(livenessPortOf({ LIVENESS_PORT: '9000' })).toBe(9000);
+    expect(livenessPortOf({ LIVENESS_PORT: '0' })).toBe(0);
+    expect(livenessPortOf({ LIVENESS_PORT: '' })).toBeNull();
+    expect(livenessPortOf({})).toBeNull();
+    for (const bad of ['http', '65536', '-1', '90.5']) {
+      expect(problemsOf({ LIVENESS_PORT: bad })).toEqual([
+        expect.stringMatching(/^LIVENESS_PORT /),
+      ]);
+    }
+  });
+
   it('does not echo secret values in its message', () => {
     const secret = 'too-short-secret';
     const error = (() => {

@@ -384,14 +384,17 @@ describe('the Deployment', () => {
     expect(container.args).toBeUndefined();
     expect(spec(deployment).replicas).toBe(2);
     expect(port).toBe(Number(env.PORT ?? DEFAULTS.PORT));
-    const http = list(container.ports).map((p) => obj(p, 'port'));
-    expect(http.map((p) => p.containerPort)).toEqual([port]);
+    const ports = list(container.ports).map((p) => obj(p, 'port'));
+    expect(ports.map((p) => p.containerPort)).toEqual([port, validated.LIVENESS_PORT]);
   });
 
-  it('probes served routes on the service port: liveness and startup check no dependency', async () => {
+  it('probes served routes: liveness on LIVENESS_PORT, the others on the service port; liveness and startup check no dependency', async () => {
     const probe = (name: string): Json => {
       const httpGet = obj(obj(container[name], name).httpGet, `${name} httpGet`);
-      expect(resolvePort(container, httpGet.port)).toBe(port);
+      // Liveness on the listener of its own thread, which answers however busy the pod is.
+      expect(resolvePort(container, httpGet.port)).toBe(
+        name === 'livenessProbe' ? validated.LIVENESS_PORT : port,
+      );
       const handler = HEALTH_ROUTES.get(String(httpGet.path));
       if (!handler) throw new Error(`${name} probes ${String(httpGet.path)}, which is not served`);
       return { ...httpGet, handler };

@@ -50,6 +50,7 @@ const ALL_MIGRATIONS = [
   'AddSyncTrashAndIdempotency1733200000000',
   'AddListSync1733300000000',
   'OrganiseTasks1733400000000',
+  'AddRemindersAndLiveEvents1733500000000',
   'AddRecurrence1733600000000',
 ];
 
@@ -92,6 +93,8 @@ describe('migrations', () => {
       'priority',
       'recurrence',
       'recurrence_count',
+      'remind_at',
+      'reminded_at',
       'search',
       'tags',
       'time_zone',
@@ -112,11 +115,14 @@ describe('migrations', () => {
       expect.arrayContaining([
         { tgname: 'update_tasks_updated_at' },
         { tgname: 'stamp_tasks_change_xid' },
+        { tgname: 'stamp_tasks_change_xid_on_update' },
         { tgname: 'record_tasks_tombstone' },
         { tgname: 'set_tasks_derived_columns' },
+        { tgname: 'arm_tasks_reminder' },
+        { tgname: 'notify_tasks_change' },
       ]),
     );
-    expect(schema.triggers).toHaveLength(4);
+    expect(schema.triggers).toHaveLength(7);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -190,6 +196,12 @@ describe('migrations', () => {
     for (const column of ['recurrence', 'recurrence_count', 'upcoming', 'next_id', 'previous_id']) {
       expect(once).not.toHaveProperty(column);
     }
+
+    // Reverting reminders and live events drops their columns, triggers and table.
+    await dataSource.undoLastMigration();
+    expect(await exists('stream_tickets')).toBe(false);
+    const [reminderless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(reminderless).not.toHaveProperty('remind_at');
 
     // Reverting the organising fields drops their columns and functions, keeping the tasks.
     await dataSource.undoLastMigration();

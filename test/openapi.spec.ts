@@ -5,6 +5,7 @@ import { TEXT_PATTERNS } from '../src/http/openapi-edge';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
+  operationId?: string;
   parameters?: { name: string; in: string; required?: boolean; schema?: object }[];
   requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
   responses: Record<string, { content?: Record<string, { schema: unknown }>; headers?: object }>;
@@ -129,9 +130,11 @@ describe('OpenAPI', () => {
     const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(apiOperations).toHaveLength(16);
+    expect(apiOperations).toHaveLength(18);
     for (const operation of apiOperations) {
-      expect(operation.security).toEqual([{ bearer: [] }]);
+      // The event stream also opens with a single-use ticket instead (specification §15).
+      const ticketAccepted = operation.operationId === 'EventsController_stream';
+      expect(operation.security).toEqual(ticketAccepted ? [{ bearer: [] }, {}] : [{ bearer: [] }]);
       for (const status of ['401', '403', '429', '500', '503']) {
         expect(operation.responses[status].content).toEqual({
           'application/problem+json': {
@@ -212,6 +215,7 @@ describe('OpenAPI', () => {
       'description',
       'id',
       'list_id',
+      'remind_at',
       'title',
       'updated_at',
       'user_id',
@@ -226,6 +230,7 @@ describe('OpenAPI', () => {
       'completed',
       'description',
       'list_id',
+      'remind_at',
       'title',
     ]);
     expect(Object.keys(schemas.ListResponse.properties ?? {}).sort()).toEqual([

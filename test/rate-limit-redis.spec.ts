@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { LightMyRequestResponse } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/database/embedded-postgres';
-import { REDIS_COMMAND_TIMEOUT_MS } from '../src/http/rate-limit.storage';
+import { REDIS_COMMAND_TIMEOUT_MS, REDIS_RETRY_INTERVAL_MS } from '../src/http/rate-limit.storage';
 import { RedisServer } from './support/redis-server';
 import { startTestApp, type TestApp } from './support/test-app';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -10,6 +10,9 @@ import { bearer, signToken } from './support/tokens';
 
 const LIMIT = 20;
 const REQUESTS_PER_INSTANCE = 15;
+/** How long Redis is frozen while requests arrive at 40 a second, and by how many callers. */
+const FREEZE_MS = 5000;
+const FROZEN_CALLERS = 20;
 // Two apps, a Redis that goes away and comes back: more than the default 30 s on a loaded machine.
 jest.setTimeout(120_000);
 
@@ -141,6 +144,55 @@ describe('rate limiting shared through Redis', () => {
     } finally {
       redis.resume();
     }
+  });
+
+  it('while Redis is frozen, lets one request a second wait for it; the rest count in memory at once', async () => {
+    warn.mockClear();
+    const { app } = instances[0];
+    const counter = async (name: string): Promise<number> => {
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    };
+    const callers = await Promise.all(
+      Array.from({ length: FROZEN_CALLERS }, (_, i) => signToken(`frozen-${i}`)),
+    );
+    // Past the previous test's outage: the next check asks Redis, and finds it back.
+    await sleep(REDIS_RETRY_INTERVAL_MS + 100);
+    const get = (i: number) =>
+      app.inject({
+        method: 'GET',
+        url: `/api/frozen-${i % FROZEN_CALLERS}/tasks`,
+        headers: bearer(callers[i % FROZEN_CALLERS]),
+      });
+    expect((await get(0)).statusCode).toBe(200);
+    const errorsBefore = await counter('rate_limit_store_errors_total');
+    const bypassedBefore = await counter('rate_limit_store_bypassed_total');
+
+    redis.pause();
+    const sent: Promise<LightMyRequestResponse>[] = [];
+    let responses: LightMyRequestResponse[];
+    try {
+      // 40 requests a second, sent without waiting for the answers, as independent clients do.
+      const started = Date.now();
+      while (Date.now() - started < FREEZE_MS) {
+        sent.push(get(sent.length));
+        await sleep(1000 / 40);
+      }
+      responses = await Promise.all(sent);
+    } finally {
+      redis.resume();
+    }
+
+    expect(statuses(responses)).toEqual(Array(sent.length).fill(200));
+    // Each check that waited for Redis ended in its command timeout, counted as a store error:
+    // one when the freeze began, then one per retry interval at most.
+    const waited = (await counter('rate_limit_store_errors_total')) - errorsBefore;
+    expect(waited).toBeGreaterThanOrEqual(1);
+    expect(waited).toBeLessThanOrEqual(Math.ceil(FREEZE_MS / REDIS_RETRY_INTERVAL_MS) + 1);
+    // Every other request counted in memory without waiting for Redis to answer.
+    const bypassed = (await counter('rate_limit_store_bypassed_total')) - bypassedBefore;
+    expect(bypassed + waited).toBe(sent.length);
+    expect(logged(warn, OUTAGE_WARNING).length).toBeLessThanOrEqual(1);
   });
 
   it('starts and serves with its Redis down, warning once', async () => {

@@ -15,6 +15,7 @@ const TASK_KEYS = [
   'next_id',
   'priority',
   'recurrence',
+  'remind_at',
   'tags',
   'time_zone',
   'title',

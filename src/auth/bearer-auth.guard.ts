@@ -9,7 +9,7 @@ import { TokenVerifier } from './token-verifier';
 /** The raw request carries the caller's id, where the request log reads it (http/logging.module.ts). */
 export type RawRequestWithCaller = IncomingMessage & { userId?: string };
 
-type RouteRequest = FastifyRequest<{ Params: { userId?: string } }>;
+export type RouteRequest = FastifyRequest<{ Params: { userId?: string } }>;
 
 // RFC 6750 §2.1 (the scheme is case-insensitive); TokenVerifier judges the token itself.
 const BEARER = /^Bearer\s+(\S.*)$/i;
@@ -32,11 +32,7 @@ export class BearerAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.isPublic(context)) return true;
-    const request = context.switchToHttp().getRequest<RouteRequest>();
-    const { subject } = await this.verifier.verify(bearerToken(request.headers.authorization));
-    (request.raw as RawRequestWithCaller).userId = subject;
-    const owner = request.params.userId;
-    if (owner !== undefined && owner !== subject) throw new OwnerMismatchError();
+    await authenticateCaller(this.verifier, context.switchToHttp().getRequest<RouteRequest>());
     return true;
   }
 
@@ -57,6 +53,22 @@ export class BearerAuthGuard implements CanActivate {
     }
     return isPublic;
   }
+}
+
+/**
+ * Verifies the request's bearer token and, on a route with a `:userId` parameter, that its
+ * subject is that user (else 403); leaves the caller's id on the raw request and answers it.
+ * The guard's check, also for a route that accepts another credential beside it.
+ */
+export async function authenticateCaller(
+  verifier: TokenVerifier,
+  request: RouteRequest,
+): Promise<string> {
+  const { subject } = await verifier.verify(bearerToken(request.headers.authorization));
+  (request.raw as RawRequestWithCaller).userId = subject;
+  const owner = request.params.userId;
+  if (owner !== undefined && owner !== subject) throw new OwnerMismatchError();
+  return subject;
 }
 
 /** The token of an `Authorization: Bearer <token>` header; another scheme counts as no token. */

@@ -32,6 +32,13 @@ export interface RetentionSettings {
   trashRetentionDays: number;
 }
 
+/** Live events (specification §15, docs/events.md). */
+export interface EventSettings {
+  /** Streams one process holds at most (then 503); a user holds at most 10 (then 429). */
+  maxStreams: number;
+  heartbeatMs: number;
+}
+
 /** Typed, derived configuration: the only way code reads settings after start-up. */
 export class AppConfig {
   constructor(
@@ -39,6 +46,8 @@ export class AppConfig {
     readonly http: {
       port: number;
       host: string;
+      /** `/health/live` on a listener and thread of its own (health/liveness-listener.ts). */
+      livenessPort: number | null;
       corsOrigins: string[];
       shutdownGraceMs: number;
       /** Requests per caller per minute on the API; 0 turns rate limiting off. */
@@ -50,6 +59,7 @@ export class AppConfig {
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
     readonly retention: RetentionSettings,
+    readonly events: EventSettings,
   ) {}
 
   static fromEnvironment(env: Environment): AppConfig {
@@ -61,6 +71,7 @@ export class AppConfig {
       {
         port: env.PORT,
         host: env.HOST,
+        livenessPort: env.LIVENESS_PORT ?? null,
         corsOrigins: (env.CORS_ORIGINS ?? '')
           .split(',')
           .map((origin) => origin.trim())
@@ -92,6 +103,7 @@ export class AppConfig {
         idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
         trashRetentionDays: env.TRASH_RETENTION_DAYS,
       },
+      { maxStreams: env.EVENTS_MAX_STREAMS, heartbeatMs: env.EVENTS_HEARTBEAT_MS },
     );
   }
 }

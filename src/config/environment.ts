@@ -41,6 +41,7 @@ export const ENVIRONMENT_VARIABLES = [
   'NODE_ENV',
   'PORT',
   'HOST',
+  'LIVENESS_PORT',
   'DATABASE_URL',
   'DATABASE_DIRECT_URL',
   'DATABASE_POOL_MAX',
@@ -60,6 +61,8 @@ export const ENVIRONMENT_VARIABLES = [
   'IDEMPOTENCY_TTL_HOURS',
   'TRASH_RETENTION_DAYS',
   'REDIS_URL',
+  'EVENTS_MAX_STREAMS',
+  'EVENTS_HEARTBEAT_MS',
 ] as const;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/\S+$/;
@@ -79,6 +82,14 @@ export class Environment {
   @Transform(emptyToUndefined)
   @IsString()
   HOST = '0.0.0.0';
+
+  /** A port of its own for `/health/live`, answered by a thread of its own; unset, none. */
+  @Transform((params) => toInteger({ value: emptyToUndefined(params) }))
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  LIVENESS_PORT?: number;
 
   @Transform(emptyToUndefined)
   @IsOptional()
@@ -181,6 +192,20 @@ export class Environment {
   @IsOptional()
   @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
+
+  /** Open event streams (`GET /api/:userId/events`) one process holds at most; then 503. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  EVENTS_MAX_STREAMS = 2000;
+
+  /** How often an event stream sends a comment, so that proxies keep it open. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  EVENTS_HEARTBEAT_MS = 15_000;
 }
 
 export class InvalidEnvironmentError extends Error {

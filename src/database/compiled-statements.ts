@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { hash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { DataSource, ObjectLiteral, QueryBuilder } from 'typeorm';
@@ -15,6 +16,18 @@ const answeredByServer = (error: unknown): boolean =>
 
 /** Whether the connection reported an error of its own (see pg-client.ts). */
 const faulted = (client: PoolClient): boolean => 'faulted' in client && client.faulted === true;
+
+/**
+ * SQLSTATEs of a named statement that the session does not hold as node-postgres believes:
+ * 42P05 "prepared statement already exists" and 26000 "prepared statement does not exist". A
+ * connection pooler in transaction mode that does not track prepared statements (PgBouncer
+ * before 1.21, or later ones with `max_prepared_statements = 0`) runs each transaction on
+ * whichever server connection is free, so a statement prepared on one is run on another.
+ */
+const LOST_PREPARED_STATEMENT = new Set(['42P05', '26000']);
+
+/** Data sources whose statements are sent unnamed since one of them met such a pooler. */
+const poolerLosesStatements = new WeakSet<DataSource>();
 
 /** Stands for a named parameter while a statement is built; never sent to the database. */
 const PLACEHOLDER = '\u0000parameter:';
@@ -151,14 +164,17 @@ export interface StatementRunner {
  * constraint's violation blamed on the field the feature's map names.
  */
 export class CompiledStatements implements StatementRunner {
+  private readonly logger = new Logger('Database');
   private readonly compiled = new Map<string, CompiledStatement>();
-  private readonly prepared: boolean;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly constraintFields: ConstraintFields = {},
-  ) {
-    this.prepared = preparedStatementsOf(dataSource);
+  ) {}
+
+  /** Whether statements are prepared by name: configured, and no pooler has lost one. */
+  private get prepared(): boolean {
+    return preparedStatementsOf(this.dataSource) && !poolerLosesStatements.has(this.dataSource);
   }
 
   async rows<Row, S extends ShapeSpace>(
@@ -168,7 +184,9 @@ export class CompiledStatements implements StatementRunner {
   ): Promise<Row[]> {
     // Compiled before a connection is taken: a shape outside its space is a programming error.
     const statement = this.statement(definition, shape);
-    return this.withConnection((client) => this.send<Row>(client, statement, values));
+    return this.unnamedIfLost(() =>
+      this.withConnection((client) => this.send<Row>(client, statement, values)),
+    );
   }
 
   /**
@@ -176,21 +194,48 @@ export class CompiledStatements implements StatementRunner {
    * (a key row and the row it guards, for example). BEGIN and COMMIT are a round trip each.
    */
   transaction<T>(work: (run: StatementRunner) => Promise<T>): Promise<T> {
-    return this.withConnection(async (client) => {
-      await this.query(client, 'BEGIN', []);
-      try {
-        const result = await work({
-          rows: (definition, shape, values) =>
-            this.send(client, this.statement(definition, shape), values),
-        });
-        await this.query(client, 'COMMIT', []);
-        return result;
-      } catch (error) {
-        // A broken connection has no transaction left to roll back; it is discarded on release.
-        await this.query(client, 'ROLLBACK', []).catch(() => undefined);
-        throw error;
+    return this.unnamedIfLost(() =>
+      this.withConnection(async (client) => {
+        await this.query(client, 'BEGIN', []);
+        try {
+          const result = await work({
+            rows: (definition, shape, values) =>
+              this.send(client, this.statement(definition, shape), values),
+          });
+          await this.query(client, 'COMMIT', []);
+          return result;
+        } catch (error) {
+          // A broken connection has no transaction left to roll back; it is discarded on release.
+          await this.query(client, 'ROLLBACK', []).catch(() => undefined);
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Runs `attempt`; if a named statement was lost to a pooler that cannot keep them (see
+   * LOST_PREPARED_STATEMENT), says so once, sends every statement unnamed from then on, and runs
+   * `attempt` once more. The failed attempt changed nothing: its statement was refused before it
+   * ran (Parse or Bind), and a transaction around it was rolled back.
+   */
+  private async unnamedIfLost<T>(attempt: () => Promise<T>): Promise<T> {
+    const named = this.prepared;
+    try {
+      return await attempt();
+    } catch (error) {
+      const sqlState = error instanceof DataLayerError ? error.sqlState : undefined;
+      if (!named || sqlState === undefined || !LOST_PREPARED_STATEMENT.has(sqlState)) throw error;
+      if (!poolerLosesStatements.has(this.dataSource)) {
+        poolerLosesStatements.add(this.dataSource);
+        this.logger.warn(
+          `A prepared statement was lost between server connections (SQLSTATE ${sqlState}): DATABASE_URL ` +
+            'leads to a pooler in transaction mode that does not keep them (PgBouncer before 1.21). ' +
+            'Statements are sent unnamed from now on; set DATABASE_PREPARED_STATEMENTS=false to start that way.',
+        );
       }
-    });
+      return attempt();
+    }
   }
 
   private async send<Row>(

@@ -46,9 +46,15 @@ export function poolClientConfig(settings: ConnectionSettings): ClientConfig {
 const roleOf = (url: string): string =>
   `"${decodeURIComponent(new URL(url).username || 'postgres').replace(/"/g, '""')}"`;
 
-/** The one-line remedy for a server-side statement timeout that is not in effect. */
+/**
+ * The one-line remedy for a server-side statement timeout that is not in effect. A role's setting
+ * reaches new sessions only: PgBouncer keeps the server connections it already holds until
+ * RECONNECT on its admin console (or a restart) replaces them.
+ */
 const setOnRole = (url: string, statementTimeoutMs: number): string =>
-  `ALTER ROLE ${roleOf(url)} SET statement_timeout = '${statementTimeoutMs}ms';`;
+  `ALTER ROLE ${roleOf(url)} SET statement_timeout = '${statementTimeoutMs}ms'; then, behind ` +
+  `PgBouncer, run RECONNECT on its admin console (psql -p <its port> pgbouncer) so that the server ` +
+  `connections it already holds are replaced by ones with the setting`;
 
 /**
  * Waits until the database answers on a connection opened exactly like the pool's (the same

@@ -11,11 +11,16 @@ export const MIGRATION_LOCK_KEY = 728_401_337;
  */
 export const MIGRATION_LOCK_WAIT_MS = 60_000;
 
-/** SQLSTATE 55P03: lock_timeout passed. */
+/** How often a runner asks for the lock again while another runner holds it. */
+const MIGRATION_LOCK_POLL_MS = 250;
+
+/** SQLSTATE 55P03, lock not available: carried by the error of a wait that ran out. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Another runner held the migration lock for longer than the wait allows. */
 export class MigrationLockTimeoutError extends DataLayerError {}
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
 /**
  * A DataSource whose migration commands hold a PostgreSQL advisory lock, so that several
@@ -28,6 +33,13 @@ export class MigrationLockTimeoutError extends DataLayerError {}
  * connection for exactly that long, so the lock excludes other runners through a pooler too, and
  * it cannot outlive its runner (a session lock taken through such a pooler stays on a server
  * connection that the pooler hands to someone else, and is never released).
+ *
+ * A runner that finds the lock taken does not wait inside a transaction: that would hold one of
+ * the pooler's server connections for as long as the holder runs, and with as few server
+ * connections as runners the holder's own migrations would find none free. It tries again every
+ * MIGRATION_LOCK_POLL_MS with no transaction open in between, so the pooler hands the server
+ * connection to others meanwhile. The holder needs two server connections: the lock's and its
+ * migrations'.
  */
 export class TasksDataSource extends DataSource {
   /** How long to wait for the lock; tests shorten it. */
@@ -55,12 +67,6 @@ export class TasksDataSource extends DataSource {
     lock.on('error', () => undefined);
     await lock.connect();
     try {
-      await lock.query('BEGIN');
-      // The wait is bounded by lock_timeout alone, whatever statement_timeout the role has.
-      await lock.query(
-        `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', '0', true)`,
-        [`${this.migrationLockWaitMs}ms`],
-      );
       await this.takeLock(lock);
       const result = await work();
       await lock.query('COMMIT');
@@ -71,27 +77,33 @@ export class TasksDataSource extends DataSource {
     }
   }
 
+  /** Leaves `lock` in a transaction that holds the lock, or throws once the wait is over. */
   private async takeLock(lock: Client): Promise<void> {
-    try {
-      await lock.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
-    } catch (error) {
-      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    const deadline = Date.now() + this.migrationLockWaitMs;
+    for (;;) {
+      // One round trip: the transaction that will hold the lock, and the attempt.
+      const [, attempt] = (await lock.query(
+        `BEGIN; SELECT pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) AS locked`,
+      )) as unknown as [unknown, { rows: { locked: boolean }[] }];
+      if (attempt.rows[0].locked) return;
       await lock.query('ROLLBACK');
-      const { rows } = await lock.query<{ pid: number; application: string; state: string }>(
-        `SELECT a.pid, a.application_name AS application, a.state
-           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 AND l.granted`,
-        [MIGRATION_LOCK_KEY],
-      );
-      const holder = rows[0];
-      throw new MigrationLockTimeoutError(
-        `Another session has held the migration lock for over ${this.migrationLockWaitMs} ms` +
-          (holder
-            ? ` (pid ${holder.pid}, application "${holder.application}", ${holder.state}): if no ` +
-              `migration is running, end it with SELECT pg_terminate_backend(${holder.pid});`
-            : ''),
-        LOCK_NOT_AVAILABLE,
-      );
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(MIGRATION_LOCK_POLL_MS, Math.max(0, deadline - Date.now())));
     }
+    const { rows } = await lock.query<{ pid: number; application: string; state: string }>(
+      `SELECT a.pid, a.application_name AS application, a.state
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 AND l.granted`,
+      [MIGRATION_LOCK_KEY],
+    );
+    const holder = rows[0];
+    throw new MigrationLockTimeoutError(
+      `Another session has held the migration lock for over ${this.migrationLockWaitMs} ms` +
+        (holder
+          ? ` (pid ${holder.pid}, application "${holder.application}", ${holder.state}): if no ` +
+            `migration is running, end it with SELECT pg_terminate_backend(${holder.pid});`
+          : ''),
+      LOCK_NOT_AVAILABLE,
+    );
   }
 }

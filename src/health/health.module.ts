@@ -1,14 +1,16 @@
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { MetricsModule } from '../metrics/metrics.module';
 import { HealthController } from './health.controller';
+import { LivenessPort } from './liveness-listener';
 import { RequestShedding } from './request-shedding';
 import { ShutdownService } from './shutdown.service';
 
 @Global()
 @Module({
-  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' }), MetricsModule],
   controllers: [HealthController],
-  providers: [ShutdownService, RequestShedding],
+  providers: [ShutdownService, RequestShedding, LivenessPort],
   exports: [ShutdownService],
 })
 export class HealthModule {}

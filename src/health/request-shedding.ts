@@ -1,8 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { AppConfig } from '../config/app-config';
-import { DatabaseUnavailableError } from '../database/data-layer.errors';
+import { MetricsService } from '../metrics/metrics.service';
 
 /**
  * How many API requests may be in flight, waiting for a database connection or using one: as many
@@ -14,11 +15,35 @@ import { DatabaseUnavailableError } from '../database/data-layer.errors';
 export const inFlightLimit = (poolMax: number, connectTimeoutMs: number): number =>
   Math.max(poolMax, Math.round((poolMax * 10 * connectTimeoutMs) / 1000));
 
-/** One instance for every refusal: no stack is captured per refused request. */
-const QUEUE_FULL = new DatabaseUnavailableError('Too many requests wait for the database');
+/** Where the shedding hook leaves the function that gives a request's place back. */
+const RELEASE = Symbol('requestShedding.release');
+type CountedResponse = ServerResponse & { [RELEASE]?: () => void };
 
 /**
- * Refuses API requests with 503 and Retry-After at once, before the body is read, the token
+ * Stops counting a request as in flight: for a long-lived response (an event stream) once it
+ * has done its database work, so that open streams, which have their own bounds, do not use up
+ * the places of requests waiting for the database.
+ */
+export function leaveInFlight(response: ServerResponse): void {
+  (response as CountedResponse)[RELEASE]?.();
+}
+
+/**
+ * A request refused because this instance is overloaded: answered 503 SERVICE_OVERLOADED, which
+ * an operator tells apart from an outage (SERVICE_UNAVAILABLE) in responses, logs and metrics.
+ */
+export class ServiceOverloadedError extends Error {
+  constructor() {
+    super('Too many requests are in flight on this instance');
+    this.name = new.target.name;
+  }
+}
+
+/** One instance for every refusal: no stack is captured per refused request. */
+const QUEUE_FULL = new ServiceOverloadedError();
+
+/**
+ * Refuses API requests with 503 SERVICE_OVERLOADED and Retry-After at once, before the body is read, the token
  * checked or the input validated, while that many are in flight. Measured with a thousand requests queued behind a
  * stuck database (docs/reliability.md): liveness was slow not because it waits for anything, but
  * because the one event loop spent seconds in bursts of work for the queued requests: on their
@@ -30,6 +55,7 @@ export class RequestShedding implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -42,10 +68,17 @@ export class RequestShedding implements OnModuleInit {
     fastify.addHook('onRequest', (request, reply, done) => {
       if (request.routeOptions.url?.startsWith('/api/') !== true) return done();
       if (inFlight >= limit) {
+        this.metrics.countShedRequest();
         return done(QUEUE_FULL);
       }
       inFlight++;
-      reply.raw.once('close', () => inFlight--);
+      let counted = true;
+      const release = (): void => {
+        if (counted) inFlight--;
+        counted = false;
+      };
+      (reply.raw as CountedResponse)[RELEASE] = release;
+      reply.raw.once('close', release);
       done();
     });
   }

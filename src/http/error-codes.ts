@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: 500,
   /** The database (or the identity provider's key set) cannot be reached right now. */
   SERVICE_UNAVAILABLE: 503,
+  /** This instance already has as many requests in flight as its pool can serve in time. */
+  SERVICE_OVERLOADED: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

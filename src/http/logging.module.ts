@@ -1,4 +1,4 @@
-import { Injectable, Module } from '@nestjs/common';
+import { ConsoleLogger, Injectable, Module } from '@nestjs/common';
 import { Logger, LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { Options } from 'pino-http';
@@ -40,6 +40,30 @@ const FRAMEWORK_START_UP_CONTEXTS = new Set([
   'NestApplication',
 ]);
 
+const isFrameworkStartUp = (optionalParams: unknown[]): boolean => {
+  const context = optionalParams.at(-1);
+  return typeof context === 'string' && FRAMEWORK_START_UP_CONTEXTS.has(context);
+};
+
+/**
+ * The logger until nestjs-pino takes over, and if start-up fails before it does: JSON lines,
+ * without Nest's start-up chatter, and without the framework's own record (with its stack) of a
+ * start-up failure that `reportedByCaller` says the caller reports itself, in one line.
+ */
+export class StartupConsoleLogger extends ConsoleLogger {
+  constructor(private readonly reportedByCaller: (error: unknown) => boolean) {
+    super({ json: true, colors: false });
+  }
+
+  override log(message: unknown, ...optionalParams: unknown[]): void {
+    if (!isFrameworkStartUp(optionalParams)) super.log(message, ...optionalParams);
+  }
+
+  override error(message: unknown, ...optionalParams: unknown[]): void {
+    if (!this.reportedByCaller(message)) super.error(message, ...optionalParams);
+  }
+}
+
 /**
  * nestjs-pino's logger, with Nest's start-up chatter at debug: at info, start-up is the few lines
  * an operator needs (database, migrations, where the service and its docs are).
@@ -47,8 +71,7 @@ const FRAMEWORK_START_UP_CONTEXTS = new Set([
 @Injectable()
 export class QuietStartupLogger extends Logger {
   override log(message: unknown, ...optionalParams: unknown[]): void {
-    const context = optionalParams.at(-1);
-    if (typeof context === 'string' && FRAMEWORK_START_UP_CONTEXTS.has(context)) {
+    if (isFrameworkStartUp(optionalParams)) {
       super.debug(message, ...optionalParams);
     } else {
       super.log(message, ...optionalParams);

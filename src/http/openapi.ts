@@ -40,6 +40,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('tasks', "The caller's tasks; every route needs a bearer token")
     .addTag('lists', "The caller's task lists; every route needs a bearer token")
     .addTag('tags', "The tags on the caller's tasks; every route needs a bearer token")
+    .addTag(
+      'events',
+      'Live task changes and reminders (Server-Sent Events); a bearer token or a stream ticket',
+    )
+    .addTag('demo', 'A page showing live events in two browser tabs, without authentication')
     .addTag('agents', 'The Model Context Protocol endpoint for AI agents, and its metadata')
     .addTag('health', 'Liveness and readiness probes, without authentication')
     .addTag('operations', 'Metrics and this documentation, without authentication')

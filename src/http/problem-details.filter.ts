@@ -28,6 +28,7 @@ import {
   ResourceNotFoundError,
   VersionConflictError,
 } from '../database/resource.errors';
+import { ServiceOverloadedError } from '../health/request-shedding';
 import {
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
@@ -36,6 +37,7 @@ import {
 import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
+  CapacityReachedError,
   type FieldError,
   InvalidUuidError,
   MalformedBodyError,
@@ -155,7 +157,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   private noteServerFailure(exception: unknown, problem: Problem, request: RawRequest): void {
     if (problem.code === 'INTERNAL_ERROR') {
       noteFailure(request, { err: exception, detail: problem.detail });
-    } else if (problem.code === 'SERVICE_UNAVAILABLE') {
+    } else if (problem.code === 'SERVICE_UNAVAILABLE' || problem.code === 'SERVICE_OVERLOADED') {
       const sqlState = exception instanceof DataLayerError ? exception.sqlState : undefined;
       noteFailure(request, { error: errorName(exception), sqlState, detail: problem.detail });
     }
@@ -218,6 +220,16 @@ problemFor(DataValidationError, (error) =>
 problemFor(DatabaseUnavailableError, () => ({
   code: 'SERVICE_UNAVAILABLE',
   detail: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
+problemFor(CapacityReachedError, (error) => ({
+  code: error.scope === 'caller' ? 'TOO_MANY_REQUESTS' : 'SERVICE_UNAVAILABLE',
+  detail: error.detail,
+  headers: { 'Retry-After': String(error.retryAfterSeconds) },
+}));
+problemFor(ServiceOverloadedError, () => ({
+  code: 'SERVICE_OVERLOADED',
+  detail: `This instance has as many requests in flight as the database can serve in time; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
 }));
 problemFor(MissingTokenError, () => ({

@@ -6,13 +6,34 @@ import type { MetricsService } from '../metrics/metrics.service';
 
 type StorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
+const UNANSWERED = Symbol('unanswered');
+
+/** The command's answer, or UNANSWERED if it has none after `ms` (the command goes on). */
+async function answerWithin<T>(command: Promise<T>, ms: number): Promise<T | typeof UNANSWERED> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof UNANSWERED>((resolve) => {
+    timer = setTimeout(() => resolve(UNANSWERED), ms);
+  });
+  try {
+    return await Promise.race([command, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The longest a request waits for Redis before it is counted in this process instead: far under
  * the request budget (the database's 5 s statement timeout), far over a healthy round trip.
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 500;
-/** During an outage, how often a request tries Redis again; the others count in process at once. */
-const REDIS_RETRY_INTERVAL_MS = 1000;
+/**
+ * How long a command may go unanswered before Redis is in doubt (a healthy round trip takes well
+ * under a millisecond): from then on one request at a time waits for Redis, the others count in
+ * process at once, until Redis answers again.
+ */
+export const REDIS_DOUBT_AFTER_MS = 50;
+/** After a failure, how long until a request tries Redis again; meanwhile all count in process. */
+export const REDIS_RETRY_INTERVAL_MS = 1000;
 const REDIS_CONNECT_TIMEOUT_MS = 2000;
 const REDIS_MAX_RECONNECT_DELAY_MS = 2000;
 
@@ -40,17 +61,27 @@ function createRedisClient(url: string): Redis {
  * The rate limiter's counters in Redis, shared by every replica (`@nest-lab/throttler-storage-redis`
  * does the atomic count), failing open: when Redis is unreachable, slow or errs, the request is
  * counted in this process's memory instead — the limit is per process until Redis is back, as
- * without REDIS_URL — so a Redis outage never fails a request, and a Redis that does not answer
- * delays one request per REDIS_RETRY_INTERVAL_MS by the command timeout, not every request. Each
- * failed check is counted in `rate_limit_store_errors_total`; the outage is logged once when it
- * starts and once when it ends, not per request.
+ * without REDIS_URL — so a Redis outage never fails a request.
+ *
+ * A Redis that stops answering (frozen, or a network that drops packets) delays at most one
+ * request at a time, and one a second during an outage: once a command has gone unanswered for
+ * REDIS_DOUBT_AFTER_MS, Redis is in doubt, that request alone goes on waiting for it (up to the
+ * command timeout), and every other request, including those already waiting, counts in process
+ * at once. After a failure the next try comes REDIS_RETRY_INTERVAL_MS later. Failed checks are
+ * counted in `rate_limit_store_errors_total`, checks that did not wait for a Redis in doubt in
+ * `rate_limit_store_bypassed_total`; the outage is logged once when it starts and once when it
+ * ends, not per request.
  */
 export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   private readonly shared: ThrottlerStorageRedisService;
   private readonly local = new ThrottlerStorageService();
   private outageStartedAt: number | null = null;
-  private nextAttemptAt = 0;
+  /** A command went unanswered for REDIS_DOUBT_AFTER_MS, or failed, and none has succeeded since. */
+  private inDoubt = false;
+  /** Whether the one request allowed to wait for a Redis in doubt is waiting. */
+  private probing = false;
+  private nextProbeAt = 0;
 
   private constructor(
     private readonly redis: Redis,
@@ -83,18 +114,37 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
     blockDuration: number,
     throttlerName: string,
   ): Promise<StorageRecord> {
-    if (this.outageStartedAt === null || Date.now() >= this.nextAttemptAt) {
-      try {
-        const record = await this.shared.increment(key, ttl, limit, blockDuration, throttlerName);
-        this.markAvailable();
-        return record;
-      } catch (error) {
-        this.metrics.countRateLimitStoreError();
-        this.nextAttemptAt = Date.now() + REDIS_RETRY_INTERVAL_MS;
-        this.markUnavailable(error);
-      }
+    const countLocally = () => this.local.increment(key, ttl, limit, blockDuration, throttlerName);
+    if (this.inDoubt && (this.probing || Date.now() < this.nextProbeAt)) {
+      this.metrics.countRateLimitStoreBypass();
+      return countLocally();
     }
-    return this.local.increment(key, ttl, limit, blockDuration, throttlerName);
+    const command = this.shared.increment(key, ttl, limit, blockDuration, throttlerName);
+    let probe = this.inDoubt;
+    this.probing ||= probe;
+    try {
+      let answer = probe ? await command : await answerWithin(command, REDIS_DOUBT_AFTER_MS);
+      if (answer === UNANSWERED) {
+        if (this.inDoubt) {
+          // Another request already waits for Redis: this one stops waiting (and ignores how
+          // its command ends).
+          this.metrics.countRateLimitStoreBypass();
+          return countLocally();
+        }
+        this.inDoubt = this.probing = probe = true;
+        answer = await command;
+      }
+      this.markAvailable();
+      return answer;
+    } catch (error) {
+      this.metrics.countRateLimitStoreError();
+      this.inDoubt = true;
+      this.nextProbeAt = Date.now() + REDIS_RETRY_INTERVAL_MS;
+      this.markUnavailable(error);
+      return countLocally();
+    } finally {
+      if (probe) this.probing = false;
+    }
   }
 
   onApplicationShutdown(): void {
@@ -112,6 +162,7 @@ export class FailOpenRedisThrottlerStorage implements ThrottlerStorage, OnApplic
   }
 
   private markAvailable(): void {
+    this.inDoubt = false;
     if (this.outageStartedAt === null) return;
     const seconds = ((Date.now() - this.outageStartedAt) / 1000).toFixed(1);
     this.outageStartedAt = null;

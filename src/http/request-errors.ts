@@ -31,3 +31,19 @@ export class MalformedBodyError extends Error {
     this.name = 'MalformedBodyError';
   }
 }
+
+/**
+ * A bounded resource is full (open event streams, for example): answered as 429
+ * TOO_MANY_REQUESTS when the caller holds its share, as 503 SERVICE_UNAVAILABLE when the process
+ * does; either way with Retry-After. `detail` is written for the caller.
+ */
+export class CapacityReachedError extends Error {
+  constructor(
+    readonly scope: 'caller' | 'process',
+    readonly detail: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(detail);
+    this.name = 'CapacityReachedError';
+  }
+}

@@ -18,6 +18,8 @@ export class MetricsService {
   private readonly requests: Counter<RequestLabels>;
   private readonly durations: Histogram<RequestLabels>;
   private readonly rateLimitStoreErrors: Counter;
+  private readonly rateLimitStoreBypasses: Counter;
+  private readonly shedRequests: Counter;
   /** The request series by method, status and route, so that prom-client hashes their labels
    * once rather than on every response (bounded: routes are templates). */
   private readonly requestSeries = new Map<
@@ -44,6 +46,17 @@ export class MetricsService {
     this.rateLimitStoreErrors = new Counter({
       name: 'rate_limit_store_errors_total',
       help: 'Rate-limit checks that Redis failed or did not answer in time (counted in process instead)',
+      registers,
+    });
+    this.rateLimitStoreBypasses = new Counter({
+      name: 'rate_limit_store_bypassed_total',
+      help: 'Rate-limit checks counted in process at once because Redis was not answering another',
+      registers,
+    });
+
+    this.shedRequests = new Counter({
+      name: 'http_requests_shed_total',
+      help: 'API requests refused with 503 SERVICE_OVERLOADED: as many were in flight as the pool serves in time',
       registers,
     });
 
@@ -93,5 +106,15 @@ export class MetricsService {
   /** A rate-limit check that the shared store (Redis) failed; the request was still served. */
   countRateLimitStoreError(): void {
     this.rateLimitStoreErrors.inc();
+  }
+
+  /** An API request refused on arrival because too many were in flight (request-shedding.ts). */
+  countShedRequest(): void {
+    this.shedRequests.inc();
+  }
+
+  /** A rate-limit check counted in process without waiting for a Redis that is in doubt. */
+  countRateLimitStoreBypass(): void {
+    this.rateLimitStoreBypasses.inc();
   }
 }

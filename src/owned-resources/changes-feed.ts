@@ -3,7 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { decodeChangeToken, encodeChangeToken } from './feed-token';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
-import type { OwnedRepository } from './owned.repository';
+import type { Change, OwnedRepository } from './owned.repository';
 import { MAX_PAGE_SIZE, toInteger } from './pagination';
 
 const LIMIT_MESSAGE = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
@@ -58,10 +58,14 @@ export async function changesSince<E extends OwnedEntity, R>(
     query.since === undefined ? undefined : decodeChangeToken(resource.table, query.since);
   const page = await repository.changes(userId, since, query.limit);
   return {
-    changes: page.changes.map((change) =>
-      change.deleted ? change : { ...toResponse(change.item), deleted: false as const },
-    ),
+    changes: page.changes.map((change) => wireChange(change, toResponse)),
     next: encodeChangeToken(resource.table, page.next),
     has_more: page.hasMore,
   };
 }
+
+/** A change as the feed (and a live event) answers it: the item with `deleted: false`, or a tombstone. */
+export const wireChange = <E, R>(change: Change<E>, toResponse: (item: E) => R): WireChange<R> =>
+  change.deleted
+    ? { id: change.id, deleted: true }
+    : { ...toResponse(change.item), deleted: false as const };

@@ -117,7 +117,11 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         ),
         ApiProblemResponse(403, ['FORBIDDEN'], "The path's user id is not the token's subject"),
         ApiProblemResponse(500, ['INTERNAL_ERROR'], 'Unexpected error'),
-        ApiProblemResponse(503, ['SERVICE_UNAVAILABLE'], 'The database is unavailable'),
+        ApiProblemResponse(
+          503,
+          ['SERVICE_UNAVAILABLE', 'SERVICE_OVERLOADED'],
+          'The database is unavailable, or this instance has too many requests in flight',
+        ),
       ),
 
     List: ({ summary, description, badQuery }: Described & { badQuery: string }) =>

@@ -45,8 +45,13 @@ export interface Page<E, Sort extends string> {
   next: Cursor<Sort> | null;
 }
 
-/** One entry of a changes feed: a live item, or the id of one deleted (or trashed). */
-export type Change<E> = { deleted: false; item: E } | { deleted: true; id: string };
+/**
+ * One entry of a changes feed: a live item, or the id of one deleted (or trashed), with its
+ * place in the feed's order (what a live stream resumes from, src/events).
+ */
+export type Change<E> = ({ deleted: false; item: E } | { deleted: true; id: string }) & {
+  position: FeedPosition;
+};
 
 export interface ChangesPage<E> {
   changes: Change<E>[];
@@ -193,11 +198,12 @@ export class TypeOrmOwnedRepository<
     if (rows[0]?.expired) throw new SyncTokenExpiredError(this.resource.table);
     const page = pageOfChanges(rows, limit, requested);
     return {
-      changes: page.changes.map((row): Change<E> =>
-        row.deleted
-          ? { deleted: true, id: row.id as string }
-          : { deleted: false, item: this.fromColumns(row) },
-      ),
+      changes: page.changes.map((row): Change<E> => {
+        const position = { xid: row.change_xid as string, id: row.id as string };
+        return row.deleted
+          ? { deleted: true, id: row.id as string, position }
+          : { deleted: false, item: this.fromColumns(row), position };
+      }),
       next: page.next,
       hasMore: page.hasMore,
     };

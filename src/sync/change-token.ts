@@ -20,7 +20,8 @@ export interface ChangeRow {
   id: string | null;
 }
 
-const compare = (a: FeedPosition, b: FeedPosition): number => {
+/** Orders positions as the feed does: by transaction, then by id. */
+export const comparePositions = (a: FeedPosition, b: FeedPosition): number => {
   const byXid = BigInt(a.xid) - BigInt(b.xid);
   if (byXid !== 0n) return byXid < 0n ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -43,7 +44,7 @@ export function pageOfChanges<Row extends ChangeRow>(
   const changes = rows.filter((row) => row.id !== null);
   const settled: FeedPosition = { xid: rows[0]?.snapshot_xmin ?? requested.xid, id: NIL_UUID };
   const atLeastRequested = (position: FeedPosition): FeedPosition =>
-    compare(position, requested) < 0 ? requested : position;
+    comparePositions(position, requested) < 0 ? requested : position;
 
   if (changes.length <= limit) {
     return { changes, next: atLeastRequested(settled), hasMore: false };
@@ -51,9 +52,9 @@ export function pageOfChanges<Row extends ChangeRow>(
   const page = changes.slice(0, limit);
   const last = page[page.length - 1];
   const lastPosition = { xid: last.change_xid as string, id: last.id as string };
-  if (compare(lastPosition, settled) < 0) {
+  if (comparePositions(lastPosition, settled) < 0) {
     return { changes: page, next: lastPosition, hasMore: true };
   }
   const next = atLeastRequested(settled);
-  return { changes: page, next, hasMore: compare(next, requested) > 0 };
+  return { changes: page, next, hasMore: comparePositions(next, requested) > 0 };
 }

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { PeriodicJob } from '../database/periodic-job';
 import { poolOf } from '../database/pg-pool';
 import { PURGE_EXPIRED_KEYS, PURGE_TOMBSTONES, purgeTrashStatement } from './sync.statements';
 
@@ -41,8 +42,7 @@ interface Purge {
 @Injectable()
 export class MaintenanceService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('Maintenance');
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<MaintenanceReport> | null = null;
+  private readonly job = new PeriodicJob(MAINTENANCE_INTERVAL_MS, () => this.run());
   private readonly purges: Purge[];
 
   constructor(
@@ -72,24 +72,17 @@ export class MaintenanceService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.runOnce(), MAINTENANCE_INTERVAL_MS);
-    // The timer alone never keeps the process alive.
-    this.timer.unref();
+    this.job.start();
   }
 
   /** Stops the timer and waits for a run in progress, before the pool closes. */
-  async onModuleDestroy(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One run of every purge; a run already in progress is joined, never doubled. */
   runOnce(): Promise<MaintenanceReport> {
-    this.running ??= this.run().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.job.runOnce();
   }
 
   private async run(): Promise<MaintenanceReport> {

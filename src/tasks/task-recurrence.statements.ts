@@ -25,10 +25,16 @@ export const NEXT_OCCURRENCE: WriteFollowUp = {
   }),
   reads: ['upcoming'],
   statement: `INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming)
+      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
     SELECT next_id, user_id, id, title, description, list_id, priority, tags,
            upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:]
+           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
+           -- The reminder at the same offset from the new due time (timed), or as many days later.
+           CASE WHEN remind_at IS NULL THEN NULL
+                WHEN due_at IS NOT NULL
+                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
+                       + (remind_at - due_at)
+                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
       FROM written
      WHERE completed AND next_id IS NOT NULL AND upcoming[1] < '${MORE_OCCURRENCES}'
        AND NOT EXISTS (SELECT 1 FROM tombstones

@@ -33,6 +33,7 @@ export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 @Index('ix_tasks_tags', { synchronize: false })
 @Index('ix_tasks_search', { synchronize: false })
 @Index('ux_tasks_previous_id', { synchronize: false })
+@Index('ix_tasks_reminders_due', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
@@ -147,6 +148,17 @@ export class Task {
   /** When the task was moved to the trash; null while it is live (specification §11). */
   @Column({ name: 'deleted_at', type: 'timestamptz', precision: 3, nullable: true })
   deletedAt!: IsoTimestamp | null;
+
+  /** When to remind the owner (specification §15); null: no reminder. */
+  @Column({ name: 'remind_at', type: 'timestamptz', precision: 3, nullable: true })
+  remindAt!: IsoTimestamp | null;
+
+  /**
+   * When a replica claimed the reminder; null while it is armed. Set only by the reminder job
+   * (docs/events.md), reset by a trigger when `remind_at` changes. Never selected with the task.
+   */
+  @Column({ name: 'reminded_at', type: 'timestamptz', precision: 3, nullable: true, select: false })
+  remindedAt?: IsoTimestamp | null;
 
   /**
    * The transaction that last wrote the row, stamped by a trigger: the changes feed's order

@@ -297,6 +297,7 @@ const toTaskPatch = (
   dueTime: body.due_time,
   timeZone: body.time_zone,
   tags: body.tags,
+  remindAt: body.remind_at,
 });
 
 /** `sort` as given; without it, relevance with `q` and newest first without. */

@@ -8,6 +8,8 @@ import { Task, TASK_PRIORITIES, type TaskPriority } from './task.entity';
 const ORGANISING_FIELDS = ['priority', 'dueDate', 'dueTime', 'timeZone', 'tags'] as const;
 /** The stored form of `recurrence`, computed by the service from the schedule (recurrence.ts). */
 const RECURRENCE_FIELDS = ['recurrence', 'recurrenceCount', 'upcoming'] as const;
+/** Reminders (specification §15). */
+const REMINDER_FIELDS = ['remindAt'] as const;
 
 export const TASKS = ownedResource({
   table: 'tasks',
@@ -35,6 +37,7 @@ export const TASKS = ownedResource({
     'listId',
     ...ORGANISING_FIELDS,
     ...RECURRENCE_FIELDS,
+    ...REMINDER_FIELDS,
   ],
   updatable: [
     'title',
@@ -43,6 +46,7 @@ export const TASKS = ownedResource({
     'listId',
     ...ORGANISING_FIELDS,
     ...RECURRENCE_FIELDS,
+    ...REMINDER_FIELDS,
   ],
   // Completing a recurring task creates its next occurrence in the same statement.
   writeFollowUp: NEXT_OCCURRENCE,
@@ -111,6 +115,7 @@ export interface TaskPatch {
   recurrence?: string | null;
   recurrenceCount?: number | null;
   upcoming?: string[] | null;
+  remindAt?: string | null;
 }
 
 export interface CreateTaskInput extends TaskPatch {

@@ -25,6 +25,8 @@ import {
 const STATEMENT_TIMEOUT_MS = 1000;
 const CONNECT_TIMEOUT_MS = 1000;
 const MIGRATION_ROUNDS = 4;
+/** Starting under ts-node on a loaded machine takes a while (over 40 s at a load average of 25). */
+const START_TIMEOUT_MS = 90_000;
 
 const binary = findPgBouncer();
 const required = process.env[PGBOUNCER_REQUIRED_VAR] === '1';
@@ -38,8 +40,8 @@ const describeWithPgBouncer = binary || required ? describe : describe.skip;
 
 const adminUrl = (): string => process.env[TEST_ADMIN_URL_VAR] as string;
 
-/** The service as a process, with DATABASE_URL pointing at the pooler. */
-const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
+/** The service as a process, with DATABASE_URL pointing at the pooler; `env` adds to that. */
+const spawnBehind = (url: string, env: Record<string, string> = {}): ReturnType<typeof spawnApp> =>
   spawnServingApp(url, {
     DATABASE_POOL_MAX: '5',
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
@@ -50,7 +52,11 @@ const spawnBehind = (url: string): ReturnType<typeof spawnApp> =>
     // (`max_prepared_statements`), and so can Neon's pooler.
     DATABASE_PREPARED_STATEMENTS: 'false',
     LOG_LEVEL: 'info',
+    ...env,
   });
+
+/** The warning of a service that met a pooler which loses prepared statements. */
+const FALLBACK_WARNING = /A prepared statement was lost between server connections/;
 
 /** The start-up failure line of a process that exited 1. */
 async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string> {
@@ -59,7 +65,30 @@ async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string>
   expect(app.lines.filter((line) => /database reachable/.test(line))).toEqual([]);
   const fatal = app.lines.filter((line) => /"level":"fatal"/.test(line));
   expect(fatal).toHaveLength(1);
+  // One line in all: no framework chatter, no stack.
+  expect(app.lines.filter((line) => line.trim() !== '')).toEqual(fatal);
+  expect(fatal[0]).toContain('RECONNECT on its admin console');
   return (JSON.parse(fatal[0]) as { msg: string }).msg;
+}
+
+/** 8 clients running task cycles as `user` until `stop()`, which returns every answer. */
+function mixedLoad(
+  url: string,
+  user: string,
+  headers: Record<string, string>,
+): { stop: () => Promise<MixedOutcome[]> } {
+  let loading = true;
+  const load = steadyLoad<MixedOutcome[]>({
+    concurrency: 8,
+    running: () => loading,
+    send: (sequence) => taskCycle(url, user, headers, `${user}-${sequence}`),
+  });
+  return {
+    stop: async () => {
+      loading = false;
+      return (await load).flat();
+    },
+  };
 }
 
 // specification §6 behind a transaction-mode pooler (PgBouncer 1.18, as Debian ships it; what
@@ -69,10 +98,14 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
   const bouncers: PgBouncer[] = [];
   const databases: TestDatabase[] = [];
 
-  const pooler = async (ignoreStartupParameters?: string[]): Promise<PgBouncer> => {
+  const pooler = async (
+    ignoreStartupParameters?: string[],
+    defaultPoolSize?: number,
+  ): Promise<PgBouncer> => {
     expect(binary).not.toBeNull();
     const bouncer = await PgBouncer.start(binary as string, adminUrl(), {
       ignoreStartupParameters,
+      defaultPoolSize,
     });
     bouncers.push(bouncer);
     return bouncer;
@@ -81,6 +114,17 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
     const created = await createTestDatabase();
     databases.push(created);
     return created;
+  };
+  /** A pooler that ignores the parameter, and a database with the remedy applied (on the
+   * database rather than the role: other test files share the role). */
+  const remedied = async (): Promise<{ bouncer: PgBouncer; served: TestDatabase }> => {
+    const bouncer = await pooler(['statement_timeout']);
+    const served = await database();
+    await adminQuery(
+      adminUrl(),
+      `ALTER DATABASE ${served.name} SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms'`,
+    );
+    return { bouncer, served };
   };
 
   afterAll(async () => {
@@ -101,7 +145,7 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
     } finally {
       app.child.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 120_000);
 
   it('ignoring the parameter with no timeout where it keeps one: refuses to start', async () => {
     const bouncer = await pooler(['statement_timeout']);
@@ -116,30 +160,76 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
     } finally {
       app.child.kill('SIGKILL');
     }
-  }, 60_000);
+  }, 120_000);
+
+  it('with the remedy and prepared statements left on: falls back to unnamed ones, says so once, never answers 500', async () => {
+    const { bouncer, served } = await remedied();
+    // DATABASE_PREPARED_STATEMENTS as it is by default.
+    const app = spawnBehind(bouncer.via(served.url), { DATABASE_PREPARED_STATEMENTS: 'true' });
+    try {
+      const url = await listeningUrl(app, START_TIMEOUT_MS);
+      const headers = await authHeader('prepared-user');
+      const load = mixedLoad(url, 'prepared-user', headers);
+      // Enough cycles for the pool's connections to meet each other's statements on the
+      // pooler's server connections.
+      await sleep(4000);
+      const outcomes = await load.stop();
+
+      expect(outcomes.length).toBeGreaterThan(50);
+      expect(outcomes.filter(({ status }) => status < 200 || status >= 300)).toEqual([]);
+      expect(app.lines.filter((line) => FALLBACK_WARNING.test(line))).toHaveLength(1);
+      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+      reportFigures('pgbouncer-prepared', {
+        requests: outcomes.length,
+        failed: outcomes.filter(({ status }) => status < 200 || status >= 300).length,
+        fallbackWarnings: app.lines.filter((line) => FALLBACK_WARNING.test(line)).length,
+      });
+    } finally {
+      app.child.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  it('three migration runners through two server connections: one migrates, two wait without holding one', async () => {
+    // As few server connections as the lock holder needs: its lock's and its migrations'.
+    const bouncer = await pooler(['statement_timeout'], 2);
+    const name = `tasks_small_pool_migrations_${process.pid}`;
+    await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery(adminUrl(), `CREATE DATABASE ${name}`);
+    try {
+      const runners = await Promise.all(
+        [1, 2, 3].map(() => openDataSource(bouncer.via(withDatabase(adminUrl(), name)))),
+      );
+      let outcomes: (number | string)[];
+      try {
+        outcomes = await Promise.all(
+          runners.map((runner) =>
+            runner.runMigrations().then(
+              (applied) => applied.length,
+              (error: unknown) => String(error),
+            ),
+          ),
+        );
+      } finally {
+        await Promise.all(runners.map((runner) => runner.destroy()));
+      }
+      expect(outcomes.sort()).toEqual([0, 0, MIGRATIONS.length]);
+    } finally {
+      await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }, 120_000);
 
   it('with the remedy: serves a mixed load, cuts blocked writes server-side, and migrates concurrently', async () => {
-    const bouncer = await pooler(['statement_timeout']);
-    const served = await database();
-    // The remedy, on the database rather than the role: other test files share the role.
-    await adminQuery(
-      adminUrl(),
-      `ALTER DATABASE ${served.name} SET statement_timeout = '${STATEMENT_TIMEOUT_MS}ms'`,
-    );
+    const { bouncer, served } = await remedied();
     const app = spawnBehind(bouncer.via(served.url));
     const inspector = await inspect(served.url);
     try {
-      const url = await listeningUrl(app);
+      const url = await listeningUrl(app, START_TIMEOUT_MS);
       const headers = await authHeader('pooled-user');
 
       // Mixed load through the pooler, while three migration runners at a time migrate empty
       // databases through the same pooler.
-      let loading = true;
-      const load = steadyLoad<MixedOutcome[]>({
-        concurrency: 8,
-        running: () => loading,
-        send: (sequence) => taskCycle(url, 'pooled-user', headers, `pooled-${sequence}`),
-      });
+      const load = mixedLoad(url, 'pooled-user', headers);
+      let outcomes: MixedOutcome[] = [];
       const migrationRounds: number[][] = [];
       const leakedLocks: number[] = [];
       try {
@@ -172,9 +262,8 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
           await adminQuery(adminUrl(), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
         }
       } finally {
-        loading = false;
+        outcomes = await load.stop();
       }
-      const outcomes = (await load).flat();
       expect(migrationRounds).toEqual(Array(MIGRATION_ROUNDS).fill([0, 0, MIGRATIONS.length]));
       expect(leakedLocks).toEqual(Array(MIGRATION_ROUNDS).fill(0));
       expect(outcomes.length).toBeGreaterThan(50);
@@ -217,5 +306,5 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
       app.child.kill('SIGKILL');
       await inspector.end();
     }
-  }, 180_000);
+  }, 300_000);
 });

@@ -104,7 +104,7 @@ export function spawnServingApp(databaseUrl: string, env: Record<string, string>
   });
 }
 
-export async function listeningUrl(app: AppProcess): Promise<string> {
-  const line = await app.waitForLine(/tasks service listening/);
+export async function listeningUrl(app: AppProcess, timeoutMs?: number): Promise<string> {
+  const line = await app.waitForLine(/tasks service listening/, timeoutMs);
   return (JSON.parse(line) as { url: string }).url;
 }

@@ -25,6 +25,8 @@ export function findPgBouncer(): string | null {
 export interface PgBouncerOptions {
   /** Start-up parameters it lets through without passing them on (none in a stock set-up). */
   ignoreStartupParameters?: string[];
+  /** Server connections per database and user (PgBouncer's default: 20). */
+  defaultPoolSize?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export class PgBouncer {
         'auth_type = any',
         'pool_mode = transaction',
         'max_client_conn = 2000',
-        'default_pool_size = 20',
+        `default_pool_size = ${options.defaultPoolSize ?? 20}`,
         ...(options.ignoreStartupParameters
           ? [`ignore_startup_parameters = ${options.ignoreStartupParameters.join(',')}`]
           : []),

@@ -7,6 +7,7 @@ import {
   ListIdField,
   PriorityField,
   RecurrenceField,
+  RemindAtField,
   TagsField,
   TimeZoneField,
   TitleField,
@@ -47,4 +48,7 @@ export class CreateTaskDto {
 
   @RecurrenceField()
   recurrence?: string | null;
+
+  @RemindAtField()
+  remind_at?: string | null;
 }

@@ -16,6 +16,7 @@ import {
   ValidateBy,
   type ValidationArguments,
 } from 'class-validator';
+import { Temporal } from 'temporal-polyfill';
 import { RECURRENCE_MAX_LENGTH } from '../recurrence';
 import { TASK_PRIORITIES } from '../task.entity';
 import {
@@ -244,5 +245,55 @@ export const RecurrenceField = () =>
     IsString({ message: 'recurrence must be a text, such as FREQ=WEEKLY;BYDAY=MO,WE, or null' }),
     MaxLength(RECURRENCE_MAX_LENGTH, {
       message: `recurrence must be at most ${RECURRENCE_MAX_LENGTH} characters`,
+    }),
+  );
+
+/** The latest instant a reminder may name: PostgreSQL's timestamps and RFC 3339 both end there. */
+const LAST_INSTANT = Temporal.Instant.from('9999-12-31T23:59:59.999Z');
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The instant an RFC 3339 date-time names (from 1970 on), or null when it names none. */
+function instantOf(value: unknown): Temporal.Instant | null {
+  if (typeof value !== 'string' || !RFC_3339.test(value)) return null;
+  try {
+    const instant = Temporal.Instant.from(value);
+    return instant.epochMilliseconds < 0 || Temporal.Instant.compare(instant, LAST_INSTANT) > 0
+      ? null
+      : instant;
+  } catch {
+    // A date that does not exist (February 30) or a field out of range.
+    return null;
+  }
+}
+
+/**
+ * When to remind the owner (specification §15): an RFC 3339 date-time with its offset, or null
+ * for no reminder. Stored and answered in UTC with milliseconds, as every timestamp.
+ */
+export const RemindAtField = () =>
+  applyDecorators(
+    ApiProperty({
+      required: false,
+      type: String,
+      format: 'date-time',
+      nullable: true,
+      example: '2025-01-31T09:00:00.000Z',
+      description:
+        'When to send a `reminder` event on `GET /api/{userId}/events` (RFC 3339, with an offset); null: none. Changing it re-arms the reminder.',
+    }),
+    IsOptional(),
+    ValidateBy({
+      name: 'isReminderInstant',
+      validator: {
+        validate: (value: unknown) => instantOf(value) !== null,
+        defaultMessage: buildMessage(
+          () =>
+            'remind_at must be an RFC 3339 date-time with an offset (2025-01-31T09:00:00Z) from 1970 to 9999, or null',
+        ),
+      },
+    }),
+    Transform(({ value }: { value: unknown }) => {
+      const instant = instantOf(value);
+      return instant === null ? value : instant.toString({ fractionalSecondDigits: 3 });
     }),
   );

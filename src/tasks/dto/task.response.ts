@@ -76,6 +76,14 @@ export class TaskResponse {
   })
   next_id!: string | null;
 
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When a `reminder` event is sent for the task (GET /api/{userId}/events).',
+  })
+  remind_at!: string | null;
+
   @ApiProperty({ format: 'date-time', example: '2025-01-31T09:30:00.000Z' })
   created_at!: string;
 
@@ -108,6 +116,7 @@ export function toTaskResponse(task: Task): TaskResponse {
     tags: task.tags,
     recurrence: recurrenceText(task.recurrence, task.recurrenceCount),
     next_id: task.nextId,
+    remind_at: task.remindAt,
     created_at: task.createdAt,
     updated_at: task.updatedAt,
   };

@@ -7,6 +7,7 @@ import {
   ListIdField,
   PriorityField,
   RecurrenceField,
+  RemindAtField,
   TagsField,
   TimeZoneField,
   TitleField,
@@ -52,4 +53,7 @@ export class UpdateTaskDto {
 
   @RecurrenceField()
   recurrence?: string | null;
+
+  @RemindAtField()
+  remind_at?: string | null;
 }
