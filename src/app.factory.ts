@@ -8,7 +8,7 @@ import { AppConfig } from './config/app-config';
 import { InvalidEnvironmentError } from './config/environment';
 import { DataLayerError } from './database/data-layer.errors';
 import { ShutdownService } from './health/shutdown.service';
-import { registerBodyParsers } from './http/body-parsers';
+import { refuseBodyOfSafeMethod, registerBodyParsers } from './http/body-parsers';
 import { answerClientError, HTTP_SERVER_OPTIONS, requireHost } from './http/client-errors';
 import { registerConditionalGet } from './http/conditional-get';
 import { corsOptions } from './http/cors';
@@ -17,10 +17,12 @@ import { setupOpenApi } from './http/openapi';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { assignRequestId, REQUEST_ID_HEADER } from './http/request-id';
 import { RouteMethods } from './http/route-methods';
-import { registerSecurityHeaders } from './http/security-headers';
+import { registerSecurityHeaders, responseHeaders } from './http/security-headers';
 import { logRequests } from './http/request-log';
 import { RequestValidationPipe } from './http/validation';
 import { MetricsService } from './metrics/metrics.service';
+import { pageMemory } from './owned-resources/page-memory';
+import { Keyring, useSealingKeys } from './owned-resources/sealed-json';
 
 /** specification §4: bodies over 64 KiB are refused with 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -89,6 +91,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
     // Errors raised while routing (a malformed URL, an over-long parameter) skip every hook and
     // Nest's exception layer: answer them as problem details too.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      reply.headers(responseHeaders(request.url));
       reply.header(REQUEST_ID_HEADER, request.id);
       problemDetails.respond(error, request.raw, reply);
     },
@@ -137,13 +140,17 @@ export async function createApp(options: CreateAppOptions = {}): Promise<NestFas
   });
 
   registerSecurityHeaders(app);
-  // After helmet's hook, so that this refusal carries the security headers too.
-  fastify.addHook('onRequest', (request, _reply, done) => {
+  // After helmet's hook, so that these refusals carry the security headers too.
+  fastify.addHook('onRequest', (request, reply, done) => {
     requireHost(request);
+    refuseBodyOfSafeMethod(request, reply);
     done();
   });
 
-  const { corsOrigins } = app.get(AppConfig).http;
+  const config = app.get(AppConfig);
+  pageMemory.limits = config.pages;
+  useSealingKeys(new Keyring(config.sealing.current, config.sealing.previous));
+  const { corsOrigins } = config.http;
   if (corsOrigins.length > 0) app.enableCors(corsOptions(corsOrigins));
   setupOpenApi(app);
   return app;

@@ -7,12 +7,11 @@ import { ENTITIES } from './entities';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './http/logging.module';
-import { ListsModule } from './lists/lists.module';
 import { McpModule } from './mcp/mcp.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { RESOURCE_MODULES } from './resources';
 import { MaintenanceModule } from './sync/maintenance.module';
-import { TasksModule } from './tasks/tasks.module';
 
 export interface AppModuleOptions {
   /** The configuration; read and validated from the environment when absent. */
@@ -36,8 +35,7 @@ export class AppModule {
         // count the requests that authentication refuses.
         RateLimitModule,
         AuthModule,
-        TasksModule,
-        ListsModule,
+        ...RESOURCE_MODULES,
         McpModule,
         MetricsModule,
         MaintenanceModule,

@@ -1,8 +1,7 @@
-import { List } from './lists/list.entity';
-import { Task } from './tasks/task.entity';
+import { RESOURCE_MODULES } from './resources';
 
 /**
  * Every TypeORM entity of the service: the one list the application, the migration CLI
- * (`ormconfig.ts`) and the tests register. A new resource adds its entity here.
+ * (`ormconfig.ts`) and the tests register, read from the resources' registry.
  */
-export const ENTITIES = [Task, List];
+export const ENTITIES = RESOURCE_MODULES.map((module) => module.resource.entity);

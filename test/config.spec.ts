@@ -149,12 +149,17 @@ describe('environment validation', () => {
       'DATABASE_URL is required when NODE_ENV=production',
       'AUTH_JWT_SECRET or AUTH_JWKS_URL is required when NODE_ENV=production',
     ]);
+    const withKeySet = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://app@db.example.com/tasks?sslmode=require',
+      AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+    };
+    // With a key set there is no shared secret to derive the cursors' key from.
+    expect(problemsOf(withKeySet)).toEqual([
+      'CURSOR_KEY is required when NODE_ENV=production and AUTH_JWKS_URL is set',
+    ]);
     expect(() =>
-      validateEnvironment({
-        NODE_ENV: 'production',
-        DATABASE_URL: 'postgresql://app@db.example.com/tasks?sslmode=require',
-        AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
-      }),
+      validateEnvironment({ ...withKeySet, CURSOR_KEY: 'a-cursor-key-of-at-least-32-characters' }),
     ).not.toThrow();
   });
 

@@ -1,5 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/1733200000000-add-sync-trash-and-idempotency';
+import { CreateLists1733000000000 } from '../migrations/1733000000000-create-lists';
+import { CreateTasks1732406400000 } from '../migrations/1732406400000-create-tasks';
+import { AddRemindersAndLiveEvents1733500000000 } from '../migrations/1733500000000-add-reminders-and-live-events';
+import { OrganiseTasks1733400000000 } from '../migrations/1733400000000-organise-tasks';
+import { AddRecurrence1733600000000 } from '../migrations/1733600000000-add-recurrence';
+import { MIGRATIONS } from '../migrations';
 import { TasksDataSource } from '../src/database/tasks-data-source';
 import { startTestApp } from './support/test-app';
 import { openDataSource } from './support/test-data-source';
@@ -32,10 +39,14 @@ async function tableSchema(dataSource: TasksDataSource, table: string): Promise<
   return { columns, constraints, indexes, triggers };
 }
 
-const schemaOf = async (dataSource: TasksDataSource): Promise<unknown> => ({
-  tasks: await tableSchema(dataSource, 'tasks'),
-  lists: await tableSchema(dataSource, 'lists'),
-});
+/** The schema of every entity's table. */
+const schemaOf = async (dataSource: TasksDataSource): Promise<Record<string, unknown>> => {
+  const schema: Record<string, unknown> = {};
+  for (const { tableName } of dataSource.entityMetadatas) {
+    schema[tableName] = await tableSchema(dataSource, tableName);
+  }
+  return schema;
+};
 
 interface TableSchema {
   columns: { column_name: string; is_nullable: string; column_default: string | null }[];
@@ -44,15 +55,7 @@ interface TableSchema {
   triggers: { tgname: string }[];
 }
 
-const ALL_MIGRATIONS = [
-  'CreateTasks1732406400000',
-  'CreateLists1733000000000',
-  'AddSyncTrashAndIdempotency1733200000000',
-  'AddListSync1733300000000',
-  'OrganiseTasks1733400000000',
-  'AddRemindersAndLiveEvents1733500000000',
-  'AddRecurrence1733600000000',
-];
+const ALL_MIGRATIONS = MIGRATIONS.map((migration) => migration.name);
 
 // FR-005/006/007/009/014: versioned migrations build the schema, idempotently and reversibly.
 describe('migrations', () => {
@@ -184,13 +187,21 @@ describe('migrations', () => {
     const before = await schemaOf(dataSource);
     const exists = async (table: string): Promise<boolean> =>
       (await dataSource.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]))[0].exists;
+    /** Reverts the newest migrations, one at a time, through `migration`. */
+    const revertThrough = async (migration: { name: string }): Promise<void> => {
+      const applied = async (): Promise<string[]> =>
+        (await dataSource.query(`SELECT name FROM migrations`)).map(
+          (row: { name: string }) => row.name,
+        );
+      while ((await applied()).includes(migration.name)) await dataSource.undoLastMigration();
+    };
 
     // Reverting recurrence drops its columns, keeping the tasks (a series becomes its tasks).
     await dataSource.query(
       `INSERT INTO tasks (user_id, title, priority, tags, due_date, recurrence, upcoming)
        VALUES ('kept', 'kept', 'high', '{a}', '2025-01-01', 'FREQ=DAILY', '{2025-01-02}')`,
     );
-    await dataSource.undoLastMigration();
+    await revertThrough(AddRecurrence1733600000000);
     const [once] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(once).toMatchObject({ title: 'kept', priority: 'high' });
     for (const column of ['recurrence', 'recurrence_count', 'upcoming', 'next_id', 'previous_id']) {
@@ -198,13 +209,13 @@ describe('migrations', () => {
     }
 
     // Reverting reminders and live events drops their columns, triggers and table.
-    await dataSource.undoLastMigration();
+    await revertThrough(AddRemindersAndLiveEvents1733500000000);
     expect(await exists('stream_tickets')).toBe(false);
     const [reminderless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(reminderless).not.toHaveProperty('remind_at');
 
     // Reverting the organising fields drops their columns and functions, keeping the tasks.
-    await dataSource.undoLastMigration();
+    await revertThrough(OrganiseTasks1733400000000);
     const [plain] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(plain).toMatchObject({ title: 'kept' });
     for (const column of ['priority', 'due_date', 'due_at', 'tags', 'search']) {
@@ -216,8 +227,7 @@ describe('migrations', () => {
     expect(leftovers).toBe(0);
 
     // Reverting the sync additions drops their tables and columns, keeping live tasks.
-    await dataSource.undoLastMigration();
-    await dataSource.undoLastMigration();
+    await revertThrough(AddSyncTrashAndIdempotency1733200000000);
     expect(await exists('tombstones')).toBe(false);
     expect(await exists('idempotency_keys')).toBe(false);
     const [trashless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
@@ -225,15 +235,20 @@ describe('migrations', () => {
     expect(trashless).not.toHaveProperty('change_xid');
 
     // Reverting lists keeps the tasks, out of any list.
-    await dataSource.undoLastMigration();
+    await revertThrough(CreateLists1733000000000);
     expect(await exists('lists')).toBe(false);
     const [kept] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(kept).toMatchObject({ title: 'kept' });
     expect(kept).not.toHaveProperty('list_id');
     await dataSource.query(`DELETE FROM tasks`);
 
-    await dataSource.undoLastMigration();
+    await revertThrough(CreateTasks1732406400000);
     expect(await exists('tasks')).toBe(false);
+    // Every migration's down() took away what its up() made.
+    const tables = await dataSource.query(
+      `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'`,
+    );
+    expect(tables).toEqual([]);
     const [{ functions }] = await dataSource.query(
       `SELECT count(*)::int AS functions FROM pg_proc WHERE proname = 'set_tasks_updated_at'`,
     );

@@ -1,7 +1,8 @@
 import request from 'supertest';
 import packageJson from '../package.json';
-import { ERROR_CODES } from '../src/http/error-codes';
+import { errorCodes } from '../src/http/error-codes';
 import { TEXT_PATTERNS } from '../src/http/openapi-edge';
+import { RESOURCE_MODULES } from '../src/resources';
 import { startTestApp, TestApp } from './support/test-app';
 
 interface Operation {
@@ -76,19 +77,18 @@ describe('OpenAPI', () => {
       )
       .sort();
     expect(documented).toEqual(served);
+    // Every registered resource serves the routes every owned resource has.
+    const owned = RESOURCE_MODULES.flatMap(({ resource: { table } }) => [
+      `GET /api/:userId/${table}`,
+      `POST /api/:userId/${table}`,
+      `GET /api/:userId/${table}/changes`,
+      `GET /api/:userId/${table}/:id`,
+      `PUT /api/:userId/${table}/:id`,
+      `DELETE /api/:userId/${table}/:id`,
+    ]);
     expect(served).toEqual(
       expect.arrayContaining([
-        'GET /api/:userId/tasks',
-        'POST /api/:userId/tasks',
-        'GET /api/:userId/tasks/:id',
-        'PUT /api/:userId/tasks/:id',
-        'PATCH /api/:userId/tasks/:id/complete',
-        'DELETE /api/:userId/tasks/:id',
-        'GET /api/:userId/lists',
-        'POST /api/:userId/lists',
-        'GET /api/:userId/lists/:id',
-        'PUT /api/:userId/lists/:id',
-        'DELETE /api/:userId/lists/:id',
+        ...owned,
         'GET /health',
         'GET /health/live',
         'GET /health/ready',
@@ -130,7 +130,7 @@ describe('OpenAPI', () => {
     const apiOperations = Object.entries(document.paths)
       .filter(([path]) => path.startsWith('/api/'))
       .flatMap(([, item]) => Object.values(item));
-    expect(apiOperations).toHaveLength(18);
+    expect(apiOperations.length).toBeGreaterThanOrEqual(6 * RESOURCE_MODULES.length);
     for (const operation of apiOperations) {
       // The event stream also opens with a single-use ticket instead (specification §15).
       const ticketAccepted = operation.operationId === 'EventsController_stream';
@@ -175,6 +175,8 @@ describe('OpenAPI', () => {
       '400',
       '401',
       '403',
+      '405',
+      '408',
       '409',
       '413',
       '414',
@@ -243,9 +245,11 @@ describe('OpenAPI', () => {
     const getList = document.paths['/api/{userId}/lists/{id}'].get;
     expect(Object.keys(getList.responses)).toEqual(expect.arrayContaining(['200', '404']));
     expect(JSON.stringify(getList.responses['404'])).toContain('LIST_NOT_FOUND');
-    expect(schemas.ProblemDetailsDto.properties?.code.enum?.sort()).toEqual(
-      Object.keys(ERROR_CODES).sort(),
-    );
+    // The catalogue, with the not-found code of each registered resource.
+    expect(schemas.ProblemDetailsDto.properties?.code.enum?.sort()).toEqual(errorCodes().sort());
+    for (const { resource } of RESOURCE_MODULES) {
+      expect(errorCodes()).toContain(resource.notFoundCode);
+    }
   });
 
   it('serves Swagger UI with its assets', async () => {

@@ -1,7 +1,15 @@
 import { Client } from 'pg';
 import request from 'supertest';
-import type { ErrorCode } from '../src/http/error-codes';
-import { givenList, givenTask, rowSnapshot } from './support/fixtures';
+import { rowSnapshot } from './support/fixtures';
+import {
+  type DocumentedCase,
+  documentedCase,
+  givenOwnedRow,
+  type ItemRoute,
+  OWNED_RESOURCE_CASES,
+  type OwnedResourceCase,
+  type ServedDocument,
+} from './support/owned-resource-cases';
 import { expectProblem, fieldErrors } from './support/problem';
 import { StatementRecorder } from './support/statement-recorder';
 import { startTestApp, TestApp } from './support/test-app';
@@ -10,88 +18,15 @@ import { bearer, signToken } from './support/tokens';
 type Server = ReturnType<TestApp['app']['getHttpServer']>;
 type ItemCall = (server: Server, path: string) => request.Test;
 
-/** What the shared suite needs to know about one owned resource. */
-interface OwnedResourceCase {
-  /** The collection's path segment, and its table. */
-  name: 'tasks' | 'lists';
-  noun: string;
-  notFoundCode: ErrorCode;
-  /** A row of `owner`'s, written straight into the database. */
-  given(db: Client, owner: string, label?: string): Promise<{ id: string }>;
-  /** A valid body for POST, and for PUT (which changes the row). */
-  createBody: object;
-  updateBody: object;
-  /** A body refused by validation, and the field it names. */
-  invalidBody: { body: object; field: string };
-  /** Each sort of the collection, and the SQL order it must follow (ties by id). */
-  sorts: Record<string, string>;
-  /** Item routes besides GET, PUT and DELETE, each a change with If-Match. */
-  otherWrites: [string, ItemCall][];
-  /** DELETE moves a row to the trash (`deleted_at`) rather than deleting it. */
-  trash: boolean;
-  /** Routes that name an item and are covered by the ownership matrix only (not 200 on a live row). */
-  ownedOnly: [string, ItemCall][];
-}
+/** A call of an item route of the resource's own, as the document describes it. */
+const callOf =
+  ({ method, suffix }: ItemRoute): ItemCall =>
+  (server, path) =>
+    request(server)[method](`${path}${suffix}`);
 
-/** The collection path and id of an item path. */
-const split = (path: string): [string, string] => {
-  const cut = path.lastIndexOf('/');
-  return [path.slice(0, cut), path.slice(cut + 1)];
-};
-
-const CASES: OwnedResourceCase[] = [
-  {
-    name: 'tasks',
-    noun: 'task',
-    notFoundCode: 'TASK_NOT_FOUND',
-    given: (db, owner, label) => givenTask(db, owner, { title: label }),
-    createBody: { title: 'new' },
-    updateBody: { title: 'renamed', completed: true },
-    invalidBody: { body: { title: '  ' }, field: 'title' },
-    sorts: {
-      created_at: 'created_at ASC, id ASC',
-      '-created_at': 'created_at DESC, id DESC',
-      updated_at: 'updated_at ASC, id ASC',
-      '-updated_at': 'updated_at DESC, id DESC',
-      title: 'title ASC, id ASC',
-      '-title': 'title DESC, id DESC',
-    },
-    otherWrites: [
-      ['PATCH …/complete', (server, path) => request(server).patch(`${path}/complete`)],
-    ],
-    trash: true,
-    ownedOnly: [
-      ['POST …/restore', (server, path) => request(server).post(`${path}/restore`)],
-      [
-        'PATCH the collection with its id',
-        (server, path) => {
-          const [collection, id] = split(path);
-          return request(server)
-            .patch(collection)
-            .send({ ids: [id], completed: true });
-        },
-      ],
-    ],
-  },
-  {
-    name: 'lists',
-    noun: 'list',
-    notFoundCode: 'LIST_NOT_FOUND',
-    given: (db, owner, label) => givenList(db, owner, { name: label }),
-    createBody: { name: 'new' },
-    updateBody: { name: 'renamed' },
-    invalidBody: { body: { name: '' }, field: 'name' },
-    sorts: {
-      created_at: 'created_at ASC, id ASC',
-      '-created_at': 'created_at DESC, id DESC',
-      name: 'name ASC, id ASC',
-      '-name': 'name DESC, id DESC',
-    },
-    otherWrites: [],
-    trash: false,
-    ownedOnly: [],
-  },
-];
+/** Another registered resource than `resource` (for the tests that cross collections). */
+const otherThan = (resource: OwnedResourceCase): OwnedResourceCase =>
+  OWNED_RESOURCE_CASES.find((other) => other.name !== resource.name) as OwnedResourceCase;
 
 const MISSING = '0b5f0f36-9c3b-4f0b-9f3e-2f7d9a1c4e21';
 
@@ -99,9 +34,12 @@ const recorder = new StatementRecorder();
 
 // specification §8: every owned resource is built from the same parts, and proven by the same
 // suite: ownership, ETag/If-Match, keyset pages, problem details, one round trip per request.
-describe.each(CASES)('owned resource: $name', (resource) => {
+// Each resource of the registry is a case; its bodies and own routes come from the document.
+describe.each(OWNED_RESOURCE_CASES)('owned resource: $name', (resource) => {
   let testApp: TestApp;
   let db: Client;
+  let document: ServedDocument;
+  let documented: DocumentedCase;
   let alice: { Authorization: string };
   let bob: { Authorization: string };
   const server = (): Server => testApp.app.getHttpServer();
@@ -125,7 +63,11 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     await db.connect();
     alice = bearer(await signToken('alice'));
     bob = bearer(await signToken('bob'));
+    document = (await request(server()).get('/docs/openapi.json').expect(200)).body;
+    documented = documentedCase(document, resource);
   });
+  const given = (owner: string, label?: string) =>
+    givenOwnedRow(db, resource, documented.createBody, owner, label);
   afterAll(async () => {
     recorder.stop();
     await db.end();
@@ -135,51 +77,66 @@ describe.each(CASES)('owned resource: $name', (resource) => {
   /** The item routes, each as it would be called on `path`. */
   const itemRoutes: [string, ItemCall][] = [
     ['GET', (s, path) => request(s).get(path)],
-    ['PUT', (s, path) => request(s).put(path).send(resource.updateBody)],
+    ['PUT', (s, path) => request(s).put(path).send(documented.updateBody)],
     [
       'PUT with If-Match',
-      (s, path) => request(s).put(path).set('If-Match', '"1"').send(resource.updateBody),
+      (s, path) => request(s).put(path).set('If-Match', '"1"').send(documented.updateBody),
     ],
     ['DELETE', (s, path) => request(s).delete(path)],
     ['DELETE with If-Match: *', (s, path) => request(s).delete(path).set('If-Match', '*')],
-    ...resource.otherWrites,
   ];
+  /** The item routes of the resource's own (a toggle, a restore), from the document. */
+  const ownItemRoutes = (): [string, ItemCall][] =>
+    documented.otherItemRoutes.map((route) => [
+      `${route.method.toUpperCase()} …${route.suffix}`,
+      callOf(route),
+    ]);
 
   describe('ownership', () => {
-    it.each([...itemRoutes, ...resource.ownedOnly])(
+    const refusesAnotherUser = async (call: ItemCall) => {
+      const row = await given('alice');
+      const before = await snapshot(row.id);
+      expectProblem(await call(server(), item('bob', row.id)).set(bob), 404, resource.notFoundCode);
+      expect(await snapshot(row.id)).toBe(before);
+    };
+    const refusesAForeignPath = async (call: ItemCall) => {
+      const row = await given('alice');
+      const before = await snapshot(row.id);
+      expectProblem(await call(server(), item('alice', row.id)).set(bob), 403, 'FORBIDDEN');
+      expect(await snapshot(row.id)).toBe(before);
+    };
+
+    it.each(itemRoutes)(
       "%s: another user's row under their own path is 404, and unchanged",
-      async (_route, call) => {
-        const row = await resource.given(db, 'alice');
-        const before = await snapshot(row.id);
-        expectProblem(
-          await call(server(), item('bob', row.id)).set(bob),
-          404,
-          resource.notFoundCode,
-        );
-        expect(await snapshot(row.id)).toBe(before);
-      },
+      async (_route, call) => refusesAnotherUser(call),
     );
 
-    it.each([...itemRoutes, ...resource.ownedOnly])(
+    it.each(itemRoutes)(
       "%s: under the owner's path with another user's token is 403, and unchanged",
-      async (_route, call) => {
-        const row = await resource.given(db, 'alice');
-        const before = await snapshot(row.id);
-        expectProblem(await call(server(), item('alice', row.id)).set(bob), 403, 'FORBIDDEN');
-        expect(await snapshot(row.id)).toBe(before);
-      },
+      async (_route, call) => refusesAForeignPath(call),
     );
+
+    it('every item route of its own (from the OpenAPI document): 404 for another user, 403 on a foreign path, unchanged', async () => {
+      for (const [route, call] of ownItemRoutes()) {
+        await refusesAnotherUser(call).catch((error: Error) => {
+          throw new Error(`${route}: ${error.message}`);
+        });
+        await refusesAForeignPath(call).catch((error: Error) => {
+          throw new Error(`${route}: ${error.message}`);
+        });
+      }
+    });
 
     it("the collection holds only the caller's rows; another user's path is 403", async () => {
       const owner = `${resource.name}-owner`;
       const auth = bearer(await signToken(owner));
-      const mine = await resource.given(db, owner);
-      await resource.given(db, `${resource.name}-other`);
+      const mine = await given(owner);
+      await given(`${resource.name}-other`);
       const listed = await request(server()).get(collection(owner)).set(auth).expect(200);
       expect(listed.body.map((row: { id: string }) => row.id)).toEqual([mine.id]);
       expectProblem(await request(server()).get(collection(owner)).set(alice), 403, 'FORBIDDEN');
       expectProblem(
-        await request(server()).post(collection(owner)).set(alice).send(resource.createBody),
+        await request(server()).post(collection(owner)).set(alice).send(documented.createBody),
         403,
         'FORBIDDEN',
       );
@@ -188,7 +145,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
 
   describe('ETag and If-Match', () => {
     it('GET and writes carry the version as a strong ETag; a stale If-Match is 412 and changes nothing', async () => {
-      const row = await resource.given(db, 'alice');
+      const row = await given('alice');
       const path = item('alice', row.id);
       expect((await request(server()).get(path).set(alice).expect(200)).headers['etag']).toBe(
         '"1"',
@@ -199,7 +156,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         .put(path)
         .set(alice)
         .set('If-Match', '"9"')
-        .send(resource.updateBody);
+        .send(documented.updateBody);
       expectProblem(stale, 412, 'PRECONDITION_FAILED');
       expect(stale.body.detail).toMatch(new RegExp(`^The ${resource.noun} is at version 1, not 9`));
       expectProblem(
@@ -213,7 +170,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         .put(path)
         .set(alice)
         .set('If-Match', '"1"')
-        .send(resource.updateBody)
+        .send(documented.updateBody)
         .expect(200);
       expect(updated.headers['etag']).toBe('"2"');
       await request(server()).delete(path).set(alice).set('If-Match', '"2"').expect(204);
@@ -221,7 +178,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     });
 
     it('an If-Match that is not * or one ETag is a 400 naming the header', async () => {
-      const row = await resource.given(db, 'alice');
+      const row = await given('alice');
       for (const ifMatch of ['W/"1"', '"1", "2"', '1', '"0"']) {
         const response = await request(server())
           .delete(item('alice', row.id))
@@ -242,8 +199,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     beforeAll(async () => {
       auth = bearer(await signToken(owner));
       // Labels that tie, so that the id breaks ties.
-      for (const label of ['b', 'a', 'c', 'a', 'b', 'd', 'a'])
-        await resource.given(db, owner, label);
+      for (const label of ['b', 'a', 'c', 'a', 'b', 'd', 'a']) await given(owner, label);
     });
 
     it.each(Object.keys(resource.sorts))(
@@ -296,10 +252,10 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const invalid = await request(server())
         .post(collection('alice'))
         .set(alice)
-        .send(resource.invalidBody.body);
+        .send(documented.invalidBody.body);
       expectProblem(invalid, 400, 'VALIDATION_ERROR');
       expect(invalid.body.errors.map((error: { field: string }) => error.field)).toEqual([
-        resource.invalidBody.field,
+        documented.invalidBody.field,
       ]);
       const missing = await request(server()).get(item('alice', MISSING)).set(alice);
       expectProblem(missing, 404, resource.notFoundCode);
@@ -311,7 +267,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     const sentBy = (call: request.Test, status: number) => recorder.sentBy(call, status);
 
     it('every route is one statement on success, scoped by owner, with no transaction', async () => {
-      const row = await resource.given(db, 'alice');
+      const row = await given('alice');
       const path = item('alice', row.id);
       const perRoute: Record<string, string[]> = {
         list: await sentBy(
@@ -321,17 +277,19 @@ describe.each(CASES)('owned resource: $name', (resource) => {
           200,
         ),
         create: await sentBy(
-          request(server()).post(collection('alice')).set(alice).send(resource.createBody),
+          request(server()).post(collection('alice')).set(alice).send(documented.createBody),
           201,
         ),
         get: await sentBy(request(server()).get(path).set(alice), 200),
         update: await sentBy(
-          request(server()).put(path).set(alice).set('If-Match', '"1"').send(resource.updateBody),
+          request(server()).put(path).set(alice).set('If-Match', '"1"').send(documented.updateBody),
           200,
         ),
       };
-      for (const [name, call] of resource.otherWrites) {
-        perRoute[name] = await sentBy(call(server(), path).set(alice), 200);
+      // The changes of a live item with If-Match (a toggle); a restore is not one.
+      for (const route of documented.otherItemRoutes.filter((own) => own.conditional)) {
+        const name = `${route.method.toUpperCase()} …${route.suffix}`;
+        perRoute[name] = await sentBy(callOf(route)(server(), path).set(alice), 200);
       }
       perRoute.remove = await sentBy(request(server()).delete(path).set(alice), 204);
       for (const [route, statements] of Object.entries(perRoute)) {
@@ -351,18 +309,18 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       );
       expect(
         await sentBy(
-          request(server()).post(collection('alice')).set(alice).send(resource.invalidBody.body),
+          request(server()).post(collection('alice')).set(alice).send(documented.invalidBody.body),
           400,
         ),
       ).toEqual([]);
-      const row = await resource.given(db, 'alice');
+      const row = await given('alice');
       expect(
         await sentBy(
           request(server())
             .put(item('alice', row.id))
             .set(alice)
             .set('If-Match', '"9"')
-            .send(resource.updateBody),
+            .send(documented.updateBody),
           412,
         ),
       ).toHaveLength(2);
@@ -395,8 +353,8 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const owner = `retry-${resource.name}`;
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
-      const first = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
-      const again = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      const first = await create(owner, token, idempotencyKey, documented.createBody).expect(201);
+      const again = await create(owner, token, idempotencyKey, documented.createBody).expect(201);
       expect(again.body).toEqual(first.body);
       expect(again.headers['location']).toBe(first.headers['location']);
       expect(again.headers['etag']).toBe(first.headers['etag']);
@@ -413,8 +371,8 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const owner = `reuse-${resource.name}`;
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
-      await create(owner, token, idempotencyKey, resource.createBody).expect(201);
-      const other = await create(owner, token, idempotencyKey, resource.updateBody);
+      await create(owner, token, idempotencyKey, documented.createBody).expect(201);
+      const other = await create(owner, token, idempotencyKey, documented.updateBody);
       expectProblem(other, 422, 'IDEMPOTENCY_KEY_REUSED');
       expect(await count(owner)).toBe(1);
     });
@@ -423,16 +381,16 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const owner = `cross-${resource.name}`;
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
-      const other = resource.name === 'tasks' ? 'lists' : 'tasks';
-      const otherBody = other === 'tasks' ? { title: 'new' } : { name: 'new' };
+      const other = otherThan(resource);
+      const otherBody = documentedCase(document, other).createBody;
       await request(server())
-        .post(`/api/${owner}/${other}`)
+        .post(`/api/${owner}/${other.name}`)
         .set(token)
         .set('Idempotency-Key', idempotencyKey)
         .send(otherBody)
         .expect(201);
       expectProblem(
-        await create(owner, token, idempotencyKey, resource.createBody),
+        await create(owner, token, idempotencyKey, documented.createBody),
         422,
         'IDEMPOTENCY_KEY_REUSED',
       );
@@ -441,8 +399,8 @@ describe.each(CASES)('owned resource: $name', (resource) => {
 
     it('scopes keys to the caller: another user with the same key creates their own', async () => {
       const idempotencyKey = newKey();
-      const mine = await create('alice', alice, idempotencyKey, resource.createBody).expect(201);
-      const theirs = await create('bob', bob, idempotencyKey, resource.createBody).expect(201);
+      const mine = await create('alice', alice, idempotencyKey, documented.createBody).expect(201);
+      const theirs = await create('bob', bob, idempotencyKey, documented.createBody).expect(201);
       expect(theirs.body.id).not.toBe(mine.body.id);
       expect(theirs.body.user_id).toBe('bob');
     });
@@ -452,7 +410,9 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
       const responses = await Promise.all(
-        Array.from({ length: 20 }, () => create(owner, token, idempotencyKey, resource.createBody)),
+        Array.from({ length: 20 }, () =>
+          create(owner, token, idempotencyKey, documented.createBody),
+        ),
       );
       expect(responses.map((response) => response.status)).toEqual(Array(20).fill(201));
       expect(new Set(responses.map((response) => response.body.id)).size).toBe(1);
@@ -463,12 +423,12 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const owner = `expired-${resource.name}`;
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
-      const first = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      const first = await create(owner, token, idempotencyKey, documented.createBody).expect(201);
       await db.query(
         `UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`,
         [idempotencyKey],
       );
-      const second = await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      const second = await create(owner, token, idempotencyKey, documented.createBody).expect(201);
       expect(second.body.id).not.toBe(first.body.id);
       expect(await count(owner)).toBe(2);
     });
@@ -477,8 +437,8 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const owner = `failed-${resource.name}`;
       const token = bearer(await signToken(owner));
       const idempotencyKey = newKey();
-      await create(owner, token, idempotencyKey, resource.invalidBody.body).expect(400);
-      await create(owner, token, idempotencyKey, resource.createBody).expect(201);
+      await create(owner, token, idempotencyKey, documented.invalidBody.body).expect(400);
+      await create(owner, token, idempotencyKey, documented.createBody).expect(201);
       expect(await count(owner)).toBe(1);
     });
 
@@ -490,7 +450,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       async (_, bad) => {
         const owner = `badkey-${resource.name}`;
         const token = bearer(await signToken(owner));
-        const refused = await create(owner, token, bad, resource.createBody);
+        const refused = await create(owner, token, bad, documented.createBody);
         expectProblem(refused, 400, 'VALIDATION_ERROR');
         expect(fieldErrors(refused)).toEqual([
           'Idempotency-Key: Idempotency-Key must be 1 to 255 printable ASCII characters, sent once',
@@ -502,7 +462,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     it('costs one statement with a key, and two for a replayed retry', async () => {
       const idempotencyKey = newKey();
       const first = await recorder.sentBy(
-        create('alice', alice, idempotencyKey, resource.createBody),
+        create('alice', alice, idempotencyKey, documented.createBody),
         201,
       );
       expect(first).toHaveLength(1);
@@ -510,7 +470,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         new RegExp(`^\\s*WITH created AS \\(INSERT INTO "${resource.name}"`),
       );
       const retry = await recorder.sentBy(
-        create('alice', alice, idempotencyKey, resource.createBody),
+        create('alice', alice, idempotencyKey, documented.createBody),
         201,
       );
       expect(retry).toHaveLength(2);
@@ -530,14 +490,14 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const kept = await request(server())
         .post(collection(owner))
         .set(token)
-        .send(resource.createBody)
+        .send(documented.createBody)
         .expect(201);
       const gone = await request(server())
         .post(collection(owner))
         .set(token)
-        .send(resource.createBody)
+        .send(documented.createBody)
         .expect(201);
-      await resource.given(db, 'someone-else');
+      await given('someone-else');
 
       recorder.take();
       const full = await changes(owner, token).expect(200);
@@ -553,7 +513,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
       const renamed = await request(server())
         .put(item(owner, kept.body.id))
         .set(token)
-        .send(resource.updateBody)
+        .send(documented.updateBody)
         .expect(200);
       await request(server()).delete(item(owner, gone.body.id)).set(token).expect(204);
       const since = await changes(owner, token, `?since=${full.body.next}`).expect(200);
@@ -573,7 +533,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
         await request(server())
           .post(collection(owner))
           .set(token)
-          .send(resource.createBody)
+          .send(documented.createBody)
           .expect(201);
       }
       const start = await changes(owner, token, '?limit=1').expect(200);
@@ -600,7 +560,7 @@ describe.each(CASES)('owned resource: $name', (resource) => {
     });
 
     it("refuses the other feed's token", async () => {
-      const other = resource.name === 'tasks' ? 'lists' : 'tasks';
+      const other = otherThan(resource).name;
       const token = (
         await request(server()).get(`/api/alice/${other}/changes`).set(alice).expect(200)
       ).body.next;

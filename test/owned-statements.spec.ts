@@ -1,13 +1,12 @@
 import { allShapes, type StatementDefinition } from '../src/database/compiled-statements';
 import type { TasksDataSource } from '../src/database/tasks-data-source';
 import { List } from '../src/lists/list.entity';
-import { LISTS } from '../src/lists/lists.resource';
 import { TypeOrmListsRepository } from '../src/lists/lists.repository';
 import type { OwnedEntity, OwnedResource } from '../src/owned-resources/owned-resource';
 import { defineOwnedStatements } from '../src/owned-resources/owned-statements';
+import { RESOURCE_MODULES } from '../src/resources';
 import { Task } from '../src/tasks/task.entity';
 import { TypeOrmTasksRepository } from '../src/tasks/tasks.repository';
-import { TASKS } from '../src/tasks/tasks.resource';
 import { openDataSource, StatementRecorder } from './support/test-data-source';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
 
@@ -39,28 +38,38 @@ function withMoreFields<E extends OwnedEntity>(
 }
 
 describe('owned statements: linear in fields', () => {
-  it.each([
-    ['tasks', TASKS],
-    ['lists', LISTS],
-  ] as const)('adding fields to %s adds no statement, an indexed filter a constant', (_, base) => {
-    const resource = base as OwnedResource<OwnedEntity, string>;
-    const counts = [0, 1, 2, 4, 8].map((extra) => ({
-      extra,
-      plain: statementCount({ ...defineOwnedStatements(withMoreFields(resource, extra)) }),
-      indexed: statementCount({
-        ...defineOwnedStatements(withMoreFields(resource, extra, { indexed: true })),
-      }),
-    }));
-    const [none] = counts;
-    // An indexed filter adds the list statements of one more index: each sort, resumed or not.
-    // Tasks list through a statement of their own (src/tasks/task-list.statements.ts), whose
-    // shapes are fixed: sort × its indexed filters × resumed.
-    const perIndexedFilter = resource.ownList ? 0 : Object.keys(resource.sorts).length * 2;
-    for (const { extra, plain, indexed } of counts) {
-      expect({ extra, plain }).toEqual({ extra, plain: none.plain });
-      expect({ extra, indexed }).toEqual({ extra, indexed: none.plain + extra * perIndexedFilter });
-    }
-  });
+  // Every registered resource: the registry holds resources of different entities.
+  const resources = RESOURCE_MODULES.map(
+    ({ resource }): [string, OwnedResource<OwnedEntity, string>] => [
+      resource.table,
+      resource as unknown as OwnedResource<OwnedEntity, string>,
+    ],
+  );
+  it.each(resources)(
+    'adding fields to %s adds no statement, an indexed filter a constant',
+    (_, base) => {
+      const resource = base;
+      const counts = [0, 1, 2, 4, 8].map((extra) => ({
+        extra,
+        plain: statementCount({ ...defineOwnedStatements(withMoreFields(resource, extra)) }),
+        indexed: statementCount({
+          ...defineOwnedStatements(withMoreFields(resource, extra, { indexed: true })),
+        }),
+      }));
+      const [none] = counts;
+      // An indexed filter adds the list statements of one more index: each sort, resumed or not.
+      // Tasks list through a statement of their own (src/tasks/task-list.statements.ts), whose
+      // shapes are fixed: sort × its indexed filters × resumed.
+      const perIndexedFilter = resource.ownList ? 0 : Object.keys(resource.sorts).length * 2;
+      for (const { extra, plain, indexed } of counts) {
+        expect({ extra, plain }).toEqual({ extra, plain: none.plain });
+        expect({ extra, indexed }).toEqual({
+          extra,
+          indexed: none.plain + extra * perIndexedFilter,
+        });
+      }
+    },
+  );
 });
 
 describe('owned statements: one write sets only the fields it was sent', () => {

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import request from 'supertest';
 import { encodeCursor } from '../src/owned-resources/cursor';
+import { Keyring } from '../src/owned-resources/sealed-json';
 import { TASK_SORTS, type TaskSort } from '../src/tasks/tasks.resource';
 import { expectProblem, fieldErrors } from './support/problem';
 import { startTestApp, TestApp } from './support/test-app';
@@ -113,7 +114,7 @@ describe('listing and pagination', () => {
       (await idsInOrder('-created_at')).slice(0, 1000),
     );
     const link = nextLink(first);
-    expect(link).toMatch(new RegExp(`^${tasks}\\?cursor=[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    expect(link).toMatch(new RegExp(`^${tasks}\\?cursor=[A-Za-z0-9_-]+$`));
     const rest = await request(server())
       .get(link as string)
       .set(auth)
@@ -231,8 +232,12 @@ describe('listing and pagination', () => {
       const forged = [
         ...Array.from({ length: cursor.length }, (_, at) => flip(cursor, at)),
         cursor.slice(0, -3),
-        cursor.split('.')[0],
-        `${json(['title', 'task 01', '00000000-0000-4000-8000-000000000000'])}.${cursor.split('.')[1]}`,
+        json(['title', 'task 01', '00000000-0000-4000-8000-000000000000']),
+        new Keyring('another-key-that-this-service-does-not-hold').seal('cursor', [
+          'title',
+          'task 01',
+          '00000000-0000-4000-8000-000000000000',
+        ]),
         encodeCursor({ sort: 'title', value: 'x', id: 'not-a-uuid' }),
         encodeCursor({
           sort: 'created_at',

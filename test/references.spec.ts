@@ -41,7 +41,7 @@ const PINS = ownedResource({
   table: 'task_pins',
   entity: TaskPin,
   noun: 'pin',
-  notFoundCode: 'NOT_FOUND',
+  notFoundCode: 'PIN_NOT_FOUND',
   sorts: bothWays('created_at', { property: 'createdAt', type: 'timestamp' }),
   filters: [],
   insertable: ['taskId'],

@@ -21,7 +21,9 @@ const TASKS = {
   columns: TASK_COLUMNS,
   timestamps: ['created_at', 'updated_at'],
   trash: true,
+  texts: ['user_id', 'title', 'description'],
 };
+const MAX_BYTES = 1024 * 1024;
 const FEED = changesStatement(TASKS);
 
 interface FeedRow extends ChangeRow {
@@ -57,10 +59,11 @@ class Replica {
       position.id,
       limit,
       this.token !== null,
+      MAX_BYTES,
     ]);
     this.calls++;
     if (rows[0].expired) return { hasMore: false, expired: true, next: position };
-    const { changes, next, hasMore } = pageOfChanges(rows, limit, position);
+    const { changes, next, hasMore } = pageOfChanges(rows, limit, MAX_BYTES, position);
     for (const change of changes) {
       if (change.deleted) this.tasks.delete(change.id as string);
       else {
@@ -254,9 +257,11 @@ describe('changes feed (SQL)', () => {
     const position = { xid: '123456789012', id: '0b0f9d3c-8a1e-4a57-9d62-0f5a5d6c9b11' };
     const token = encodeChangeToken('tasks', position);
     expect(decodeChangeToken('tasks', token)).toEqual(position);
-    const tampered = encodeChangeToken('tasks', { ...position, xid: '1' }).split('.')[0];
+    const flipped = (at: number) =>
+      `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
     for (const bad of [
-      `${tampered}.${token.split('.')[1]}`,
+      ...Array.from({ length: token.length }, (_, at) => flipped(at)),
+      Buffer.from(JSON.stringify(['tasks', '1', NIL_UUID])).toString('base64url'),
       encodeChangeToken('lists', position),
       encodeChangeToken('tasks', { xid: '-1', id: NIL_UUID }),
       encodeChangeToken('tasks', { xid: '99999999999999999999', id: NIL_UUID }),
@@ -360,6 +365,7 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
         columns: ['id', 'user_id', 'name'],
         timestamps: [],
         trash: false,
+        texts: ['user_id', 'name'],
       };
       const feed = async (resource: typeof LISTS | typeof TASKS, since: FeedPosition | null) => {
         const position = since ?? FEED_START;
@@ -369,8 +375,9 @@ describe('changes feed of lists, and a list deleted with its tasks', () => {
           position.id,
           100,
           since !== null,
+          MAX_BYTES,
         ]);
-        return pageOfChanges(rows, 100, position);
+        return pageOfChanges(rows, 100, MAX_BYTES, position);
       };
       const {
         rows: [list],

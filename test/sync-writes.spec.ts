@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/1733200000000-add-sync-trash-and-idempotency';
-import { AddListSync1733300000000 } from '../migrations/1733300000000-add-list-sync';
+import { MIGRATIONS } from '../migrations';
 import {
   idempotentCreateStatement,
   PURGE_EXPIRED_KEYS,
@@ -18,6 +18,7 @@ const TASKS = {
   columns: TASK_COLUMNS,
   timestamps: ['created_at', 'updated_at'],
   trash: true,
+  texts: ['user_id', 'title', 'description'],
 };
 const RETURNING = TASK_COLUMNS.join(', ');
 const CREATE = idempotentCreateStatement(
@@ -300,11 +301,11 @@ describe('the sync, trash and idempotency migration', () => {
                   WHERE NOT tgisinternal) tg) AS triggers,
                (SELECT json_agg(p ORDER BY p) FROM (SELECT proname::text AS p FROM pg_proc
                   WHERE pronamespace = 'public'::regnamespace) pr) AS functions`);
-    // The lists' sync triggers use the functions this migration creates: revert them first.
-    const migrations = [
-      new AddListSync1733300000000(),
-      new AddSyncTrashAndIdempotency1733200000000(),
-    ];
+    // Later migrations (the lists' sync triggers, any resource's) use the functions this one
+    // creates: they are reverted first, newest first, and applied again after it.
+    const migrations = MIGRATIONS.slice(MIGRATIONS.indexOf(AddSyncTrashAndIdempotency1733200000000))
+      .reverse()
+      .map((Migration) => new Migration());
     const queryRunner = dataSource.createQueryRunner();
     try {
       const after = await schema();

@@ -110,11 +110,17 @@ class SharedSecretCheck implements TokenCheck {
   }
 
   payloadOf(token: string): TokenPayload {
+    let payload: TokenPayload & { iat?: unknown };
     try {
-      return this.verifyToken(token);
+      payload = this.verifyToken(token);
     } catch (error) {
       throw sharedSecretRefusal(error);
     }
+    // fast-jwt reads `iat` only for maxAge; jose refuses a non-numeric one, and so does this.
+    if (payload.iat !== undefined && (typeof payload.iat !== 'number' || !isFinite(payload.iat))) {
+      throw new InvalidTokenError('The bearer token is invalid: "iat" claim must be a number');
+    }
+    return payload;
   }
 }
 

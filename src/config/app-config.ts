@@ -4,6 +4,7 @@ import {
   type LogLevel,
   type NodeEnv,
 } from './environment';
+import type { PageLimits } from '../owned-resources/page-memory';
 
 export interface DatabaseSettings {
   /** Null in development and test without DATABASE_URL: an embedded server is started. */
@@ -30,6 +31,13 @@ export interface RetentionSettings {
   idempotencyTtlHours: number;
   /** Also the tombstones' lifetime: a sync token older than it is expired. */
   trashRetentionDays: number;
+}
+
+/** The secrets that seal cursors and sync tokens (owned-resources/sealed-json.ts). */
+export interface SealingSettings {
+  current: string;
+  /** Accepted when opening, never used to seal: the keys of before a rotation. */
+  previous: string[];
 }
 
 /** Live events (specification §15, docs/events.md). */
@@ -59,6 +67,8 @@ export class AppConfig {
     readonly auth: AuthSettings,
     readonly logLevel: LogLevel,
     readonly retention: RetentionSettings,
+    readonly pages: PageLimits,
+    readonly sealing: SealingSettings,
     readonly events: EventSettings,
   ) {}
 
@@ -66,6 +76,8 @@ export class AppConfig {
     const embedded = !env.DATABASE_URL;
     const usesDevelopmentSecret =
       env.NODE_ENV !== 'production' && !env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL;
+    const jwtSecret =
+      env.AUTH_JWT_SECRET ?? (usesDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : null);
     return new AppConfig(
       env.NODE_ENV,
       {
@@ -92,7 +104,7 @@ export class AppConfig {
         runMigrations: env.DB_MIGRATIONS_RUN ?? embedded,
       },
       {
-        jwtSecret: env.AUTH_JWT_SECRET ?? (usesDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : null),
+        jwtSecret,
         jwksUrl: env.AUTH_JWKS_URL ?? null,
         issuer: env.AUTH_JWT_ISSUER ?? null,
         audience: env.AUTH_JWT_AUDIENCE ?? null,
@@ -102,6 +114,12 @@ export class AppConfig {
       {
         idempotencyTtlHours: env.IDEMPOTENCY_TTL_HOURS,
         trashRetentionDays: env.TRASH_RETENTION_DAYS,
+      },
+      { maxBytes: env.PAGE_MAX_BYTES, bytesInFlight: env.PAGE_BYTES_IN_FLIGHT },
+      {
+        // Validation guarantees one of them in production; elsewhere the development secret.
+        current: env.CURSOR_KEY ?? jwtSecret ?? DEVELOPMENT_JWT_SECRET,
+        previous: env.CURSOR_PREVIOUS_KEYS?.split(',') ?? [],
       },
       { maxStreams: env.EVENTS_MAX_STREAMS, heartbeatMs: env.EVENTS_HEARTBEAT_MS },
     );

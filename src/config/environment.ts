@@ -61,6 +61,10 @@ export const ENVIRONMENT_VARIABLES = [
   'IDEMPOTENCY_TTL_HOURS',
   'TRASH_RETENTION_DAYS',
   'REDIS_URL',
+  'PAGE_MAX_BYTES',
+  'PAGE_BYTES_IN_FLIGHT',
+  'CURSOR_KEY',
+  'CURSOR_PREVIOUS_KEYS',
   'EVENTS_MAX_STREAMS',
   'EVENTS_HEARTBEAT_MS',
 ] as const;
@@ -193,6 +197,35 @@ export class Environment {
   @Matches(REDIS_URL, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /** The byte budget of a page of a list or a changes feed: its texts, and 256 bytes a row. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(64 * 1024 * 1024)
+  PAGE_MAX_BYTES = 1024 * 1024;
+
+  /** The bytes of pages the process holds at once; past it a page is answered 503. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(64 * 1024)
+  @Max(1024 * 1024 * 1024)
+  PAGE_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+
+  /** Seals cursors and sync tokens; unset, a key is derived from AUTH_JWT_SECRET. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
+  CURSOR_KEY?: string;
+
+  /** Keys that sealed cursors and tokens before a rotation: still opened, never used to seal. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[^,]{32,}(,[^,]{32,})*$/, {
+    message: 'must be keys of at least 32 characters each, separated by commas',
+  })
+  CURSOR_PREVIOUS_KEYS?: string;
+
   /** Open event streams (`GET /api/:userId/events`) one process holds at most; then 503. */
   @Transform(toInteger)
   @IsInt()
@@ -248,6 +281,12 @@ export function validateEnvironment(
   }
   if (env.NODE_ENV === 'production' && env.AUTH_JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
     problems.push('AUTH_JWT_SECRET must not be the public development secret in production');
+  }
+  if (env.NODE_ENV === 'production' && requireAuth && env.AUTH_JWKS_URL && !env.CURSOR_KEY) {
+    problems.push('CURSOR_KEY is required when NODE_ENV=production and AUTH_JWKS_URL is set');
+  }
+  if (env.PAGE_BYTES_IN_FLIGHT < env.PAGE_MAX_BYTES) {
+    problems.push('PAGE_BYTES_IN_FLIGHT must be at least PAGE_MAX_BYTES');
   }
   if (env.AUTH_JWT_SECRET && env.AUTH_JWKS_URL) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWKS_URL are exclusive: set one of them');

@@ -8,6 +8,7 @@ import {
   DataLayerError,
   translateDriverError,
 } from './data-layer.errors';
+import { budgetedPageText } from './page-budget';
 import { poolOf, preparedStatementsOf } from './pg-pool';
 
 /** An error the server sent with severity ERROR: the statement failed, the session is fine. */
@@ -61,6 +62,11 @@ export interface StatementDefinition<S extends ShapeSpace = ShapeSpace> {
    * plan, made without the values, cannot know which index the call needs.
    */
   readonly prepared?: false;
+  /**
+   * With `limit`: names the parameter of a byte budget. The statement selects the columns of
+   * `pageAccounting` and is wrapped by `budgetedPageText` after its LIMIT (database/page-budget.ts).
+   */
+  readonly budget?: string;
   /** A query builder, or SQL written out (see `sqlText`): only its text and parameters count. */
   build(dataSource: DataSource, shape: Shape<S>, parameter: ParameterName): StatementText;
 }
@@ -138,9 +144,15 @@ export function compileStatement<S extends ShapeSpace>(
     }
     return value.slice(PLACEHOLDER.length);
   });
-  const compiled = definition.limit
+  let compiled = definition.limit
     ? { text: `${text} LIMIT $${order.length + 1}`, order: [...order, definition.limit] }
     : { text, order };
+  if (definition.budget) {
+    compiled = {
+      text: budgetedPageText(compiled.text, `$${compiled.order.length + 1}`),
+      order: [...compiled.order, definition.budget],
+    };
+  }
   // One text, one name (and the other way round), in every process: 63 bytes at most.
   const name = `${definition.name}:${hash('sha256', compiled.text, 'base64url').slice(0, 16)}`;
   return { name, ...compiled, prepared: definition.prepared !== false };

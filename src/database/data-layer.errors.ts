@@ -64,6 +64,9 @@ const UNAVAILABLE_MESSAGES = [
   /Client was closed and is not queryable/i,
 ];
 
+// Class 22's date and time conditions (PostgreSQL, Appendix A).
+const DATETIME_CODES = new Set(['22007', '22008', '22009', '22015']);
+
 /**
  * A feature's named constraints, and the input field each protects: a violation is the caller's
  * mistake in that field (`message` tells what was wrong, else a generic refusal).
@@ -109,6 +112,15 @@ export function translateDriverError(
   }
   if (code === '22021' || code === '22P05') {
     return new DataValidationError('A value contains a character the database refuses', null, code);
+  }
+  // 22007 invalid datetime format, 22008 datetime field overflow, 22009 invalid time zone, …
+  if (code && DATETIME_CODES.has(code)) {
+    return new DataValidationError('A date or time is not one the database accepts', null, code);
+  }
+  // The rest of class 22, "data exception": a value the statement cannot take (a number out of
+  // range, a malformed text representation). Only input reaches a statement as a value.
+  if (code?.startsWith('22')) {
+    return new DataValidationError('A value is not one the database accepts', null, code);
   }
   return new DataLayerError('The database failed to execute a statement', code);
 }

@@ -1,5 +1,5 @@
-import { UnsupportedMediaTypeException } from '@nestjs/common';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BadRequestException, UnsupportedMediaTypeException } from '@nestjs/common';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MalformedBodyError, RequestValidationError } from './request-errors';
 
 /**
@@ -12,6 +12,20 @@ export const MAX_JSON_DEPTH = 32;
 const hasNoBody = (request: FastifyRequest): boolean =>
   request.headers['transfer-encoding'] === undefined &&
   (request.headers['content-length'] === undefined || request.headers['content-length'] === '0');
+
+/**
+ * A GET or HEAD has no body in this API (RFC 9110 §9.3.1: a body on a GET has no meaning), so one
+ * that announces a body is refused before a byte of it is read, whatever the route and before any
+ * token is checked; the connection then closes rather than read the body to find where the next
+ * request starts. Without this, Node reads and discards any length of body on a keep-alive
+ * connection.
+ */
+export function refuseBodyOfSafeMethod(request: FastifyRequest, reply: FastifyReply): void {
+  if ((request.method === 'GET' || request.method === 'HEAD') && !hasNoBody(request)) {
+    reply.header('Connection', 'close');
+    throw new BadRequestException(`A ${request.method} request takes no body: send it without one`);
+  }
+}
 
 // `fatal`: a byte sequence that is not UTF-8 is refused rather than replaced by U+FFFD, which
 // would then be stored as if the client had sent it.

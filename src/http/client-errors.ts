@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from './error-codes';
-import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem-details.filter';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails, quotablePath } from './problem-details.filter';
+import { responseHeaders } from './security-headers';
 
 /** Node's own limit on the request line and headers together; more is a 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -52,12 +53,12 @@ function answerFor(error: ConnectionError): ClientErrorAnswer {
   }
 }
 
-// What a request line starts with; a path is quoted in the answer only when it is plain.
+// What a request line starts with; the path is quoted in the answer only when it is plain.
 const REQUEST_LINE_PATH = /^[A-Z]{1,20} (\/[!-~]{0,2000}) HTTP\/1\.[01]\r?\n/;
 
 const pathFrom = (rawPacket: unknown): string => {
   const head = Buffer.isBuffer(rawPacket) ? rawPacket.subarray(0, 2048).toString('latin1') : '';
-  return (REQUEST_LINE_PATH.exec(head)?.[1] ?? '/').split('?', 1)[0];
+  return quotablePath(REQUEST_LINE_PATH.exec(head)?.[1]);
 };
 
 /**
@@ -81,6 +82,8 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
     request_id: requestId,
   };
   const body = JSON.stringify(problem);
+  // The headers of every other answer (security headers; `/api`'s cache rule, else no-store).
+  const headers = { 'cache-control': 'no-store', ...responseHeaders(problem.instance) };
   // As Node does by default: never write into a response already under way on this connection.
   const current = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !current?.headersSent) {
@@ -89,8 +92,9 @@ export function answerClientError(error: ConnectionError, socket: Socket): void 
         `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\n` +
-        'X-Content-Type-Options: nosniff\r\n' +
-        'Cache-Control: no-store\r\n' +
+        Object.entries(headers)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('') +
         'Connection: close\r\n\r\n' +
         body,
     );

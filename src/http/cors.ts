@@ -14,11 +14,16 @@ export function corsOptions(origins: string[]): CorsOptions {
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    // Mcp-Protocol-Version: what an MCP client in a browser sends to /mcp after initialising.
+    // Idempotency-Key for safe retries of creates, Last-Event-ID for resuming an event stream,
+    // If-None-Match for conditional reads; Mcp-Protocol-Version: what an MCP client in a browser
+    // sends to /mcp after initialising.
     allowedHeaders: [
       'Authorization',
       'Content-Type',
       'If-Match',
+      'If-None-Match',
+      'Idempotency-Key',
+      'Last-Event-ID',
       'X-Request-Id',
       'Mcp-Protocol-Version',
     ],

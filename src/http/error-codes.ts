@@ -1,7 +1,8 @@
 /**
  * The error catalogue of specification §4: every `code` a problem-details response can carry, with its
- * HTTP status. The exception filter (`problem-details.filter.ts`) is the only user; the OpenAPI
- * description and docs/api.md list the same codes.
+ * HTTP status, but for the not-found code of each owned resource (`TASK_NOT_FOUND`), which is
+ * added as the resource is declared. The exception filter (`problem-details.filter.ts`) is the
+ * only user; the OpenAPI description and docs/api.md list the same codes.
  */
 export const ERROR_CODES = {
   /** Bad body, query or header: a field message per problem in `errors`. */
@@ -18,10 +19,6 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: 401,
   /** The path's `:userId` is not the token's subject. */
   FORBIDDEN: 403,
-  /** No such task for this owner; another user's task is reported the same way. */
-  TASK_NOT_FOUND: 404,
-  /** No such list for this owner; another user's list is reported the same way. */
-  LIST_NOT_FOUND: 404,
   /** No live task of this owner carries the tag. */
   TAG_NOT_FOUND: 404,
   /** No route matches the method and path. */
@@ -52,9 +49,36 @@ export const ERROR_CODES = {
   SERVICE_OVERLOADED: 503,
 } as const satisfies Record<string, number>;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+/**
+ * No such item of an owned resource for this owner; another user's is reported the same way
+ * (404). Each resource names its own: `TASK_NOT_FOUND`, `LIST_NOT_FOUND`.
+ */
+export type NotFoundCode = `${Uppercase<string>}_NOT_FOUND`;
 
-export const isErrorCode = (code: string): code is ErrorCode => Object.hasOwn(ERROR_CODES, code);
+export type ErrorCode = keyof typeof ERROR_CODES | NotFoundCode;
+
+const NOT_FOUND_CODES = new Set<string>();
+
+/** Adds a resource's not-found code to the catalogue (`ownedResource` does, for each resource). */
+export function registerNotFoundCode(code: NotFoundCode): void {
+  if (!/^[A-Z]+(_[A-Z]+)*_NOT_FOUND$/.test(code)) {
+    throw new Error(`${code} is not a not-found code (RESOURCE_NOT_FOUND, in capitals)`);
+  }
+  NOT_FOUND_CODES.add(code);
+}
+
+export const isErrorCode = (code: string): code is ErrorCode =>
+  Object.hasOwn(ERROR_CODES, code) || NOT_FOUND_CODES.has(code);
+
+/** The HTTP status of a code: a resource's not-found code is 404. */
+export const statusOf = (code: ErrorCode): number =>
+  Object.hasOwn(ERROR_CODES, code) ? ERROR_CODES[code as keyof typeof ERROR_CODES] : 404;
+
+/** Every code of the catalogue, the resources' not-found codes included. */
+export const errorCodes = (): ErrorCode[] => [
+  ...(Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]),
+  ...([...NOT_FOUND_CODES].sort() as NotFoundCode[]),
+];
 
 /** Seconds a client should wait before retrying a 503 (`Retry-After`). */
 export const RETRY_AFTER_SECONDS = 5;

@@ -17,7 +17,7 @@ import { API_CACHE_CONTROL } from './security-headers';
 /**
  * What every route shares at the HTTP edge, added to the generated document in one place so
  * that each resource's decorators describe only the resource: the statuses any request can get
- * (429, 414, 413, 415, 431, 304), the headers that are always sent (marked required), exact
+ * (429, 414, 413, 415, 431, 408, 405, 304), the headers that are always sent (marked required), exact
  * object schemas, the `If-Match`/`If-None-Match` formats, public routes marked public, and a
  * server. The rules follow the code that answers: the body parser, the exception filter, the
  * rate limiter, the client-error handler and the conditional-GET hook of `src/http`.
@@ -102,17 +102,34 @@ function problem(
 function sharedResponses(): Record<string, ResponseObject> {
   return {
     NotFound: problem(404, ['NOT_FOUND'], 'No route has this path'),
-    MethodNotAllowed: problem(
-      405,
-      ['METHOD_NOT_ALLOWED'],
-      'The path exists, but not with this method; OPTIONS on it answers 204 with the same Allow',
-      { Allow: header('The methods the path serves, for example `GET, HEAD, POST, OPTIONS`.') },
-    ),
+    MethodNotAllowed: methodNotAllowed(),
   };
+}
+
+/** `:userId` is bound to the token's subject by the global guard, on whichever route has it. */
+const OWNER_PARAMETER: ParameterObject = {
+  name: 'userId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: "The caller's user id: must be the token's subject.",
+};
+
+function methodNotAllowed(): ResponseObject {
+  return problem(
+    405,
+    ['METHOD_NOT_ALLOWED'],
+    'The path exists, but not with this method; OPTIONS on it answers 204 with the same Allow',
+    { Allow: header('The methods the path serves, for example `GET, HEAD, POST, OPTIONS`.') },
+  );
 }
 
 function describeOperation(path: string, method: Method, operation: OperationObject): void {
   const isApi = path.startsWith('/api/');
+  const parameters = (operation.parameters ??= []);
+  const named = (name: string) =>
+    parameters.some((parameter) => !isReference(parameter) && parameter.name === name);
+  if (path.includes('{userId}') && !named('userId')) parameters.unshift(OWNER_PARAMETER);
   // Routes are private by declaring a scheme; one that declares none is public, and says so.
   operation.security ??= [];
   const responses = operation.responses;
@@ -132,6 +149,16 @@ function describeOperation(path: string, method: Method, operation: OperationObj
       `The request line and headers exceed ${MAX_HEADER_BYTES / 1024} KiB`,
     ),
   );
+  addIfMissing(
+    408,
+    problem(
+      408,
+      ['BAD_REQUEST'],
+      'The request was not received in time (headers within 10 s, the whole request within 30 s)',
+    ),
+  );
+  // Not this operation's own answer: the path's, to the methods it does not serve.
+  addIfMissing(405, methodNotAllowed());
   if (isApi) {
     addIfMissing(414, problem(414, ['BAD_REQUEST'], 'A segment of the path is too long'));
     addIfMissing(
@@ -175,7 +202,20 @@ function describeOperation(path: string, method: Method, operation: OperationObj
     headers['X-Request-Id'] = requestIdHeader;
     if (isApi) headers['Cache-Control'] = cacheControlHeader;
   }
+  if (takesIdempotencyKey(operation)) {
+    const created = responses['201'];
+    const etag = created && !isReference(created) ? created.headers?.ETag : undefined;
+    if (etag && !isReference(etag)) {
+      etag.required = false;
+      etag.description = `${etag.description ?? 'The version'}; absent on a replay (Idempotency-Key) of a create whose resource has changed since, since it would no longer name the current version.`;
+    }
+  }
 }
+
+const takesIdempotencyKey = (operation: OperationObject): boolean =>
+  (operation.parameters ?? []).some(
+    (parameter) => !isReference(parameter) && parameter.name === 'Idempotency-Key',
+  );
 
 function describeParameter(parameter: ParameterObject): void {
   if (parameter.in === 'header' && parameter.name.toLowerCase() === 'if-match') {

@@ -3,7 +3,10 @@ import { dirname, join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { errorCodes } from './error-codes';
 import { describeTheEdge } from './openapi-edge';
+import { describedTags } from './openapi-tags';
+import { ProblemDetailsDto } from './problem-details.dto';
 import { withRateLimitResponses } from './rate-limit.headers';
 
 export const DOCS_PATH = 'docs';
@@ -37,9 +40,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         '`AUTH_JWT_SECRET` set, the same command signs with that secret.',
     )
     .setVersion(packageVersion())
-    .addTag('tasks', "The caller's tasks; every route needs a bearer token")
-    .addTag('lists', "The caller's task lists; every route needs a bearer token")
-    .addTag('tags', "The tags on the caller's tasks; every route needs a bearer token")
+    // The resources' tags are declared by their controllers (`DescribedTag`); these are the rest.
     .addTag(
       'events',
       'Live task changes and reminders (Server-Sent Events); a bearer token or a stream ticket',
@@ -50,9 +51,27 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('operations', 'Metrics and this documentation, without authentication')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .build();
-  return describeTheEdge(
-    withRateLimitResponses(withDocsRoutes(SwaggerModule.createDocument(app, config))),
+  const document = withDocsRoutes(SwaggerModule.createDocument(app, config));
+  const resourceTags = describedTags().filter((tag) => usesTag(document, tag.name));
+  document.tags = [...(document.tags ?? []), ...resourceTags];
+  return describeTheEdge(withRateLimitResponses(withErrorCatalogue(document)));
+}
+
+/** Whether an operation of the document carries the tag (a test app may leave modules out). */
+const usesTag = (document: OpenAPIObject, tag: string): boolean =>
+  Object.values(document.paths).some((item) =>
+    Object.values(item).some((operation: { tags?: string[] }) => operation.tags?.includes(tag)),
   );
+
+/**
+ * The codes of `ProblemDetails` are the whole catalogue, which includes the not-found code of
+ * each owned resource declared: known only once every module is loaded, so set here.
+ */
+function withErrorCatalogue(document: OpenAPIObject): OpenAPIObject {
+  const problem = document.components?.schemas?.[ProblemDetailsDto.name];
+  const code = problem && 'properties' in problem ? problem.properties?.code : undefined;
+  if (code && !('$ref' in code)) code.enum = errorCodes();
+  return document;
 }
 
 /** The service's version: `version` of the package.json above this file (in src/ or dist/src/). */

@@ -26,6 +26,7 @@ export class ProblemDetailsDto implements ProblemDetails {
   @ApiProperty({ description: 'What went wrong and what to do about it.' })
   detail!: string;
 
+  // The resources' not-found codes join the enum when the document is built (openapi.ts).
   @ApiProperty({ enum: Object.keys(ERROR_CODES), example: 'VALIDATION_ERROR' })
   code!: ErrorCode;
 

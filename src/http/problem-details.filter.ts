@@ -29,12 +29,13 @@ import {
   VersionConflictError,
 } from '../database/resource.errors';
 import { ServiceOverloadedError } from '../health/request-shedding';
+import { PagesInFlightError } from '../owned-resources/page-memory';
 import {
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
   SyncTokenExpiredError,
 } from '../sync/sync.errors';
-import { ERROR_CODES, type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+import { type ErrorCode, isErrorCode, RETRY_AFTER_SECONDS, statusOf } from './error-codes';
 import type { RouteMethods } from './route-methods';
 import {
   CapacityReachedError,
@@ -124,7 +125,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return;
     }
     const problem = allowed ? methodNotAllowed(request, allowed) : describe(exception, request);
-    const status = problem.status ?? ERROR_CODES[problem.code];
+    const status = problem.status ?? statusOf(problem.code);
     this.noteServerFailure(exception, problem, request);
     for (const [name, value] of Object.entries(problem.headers ?? {})) {
       adapter.setHeader(response, name, value);
@@ -150,7 +151,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return null;
     }
     const methods = this.routes?.allowedAt(request.url ?? '/') ?? [];
-    return methods.length === 0 ? null : [...methods, 'OPTIONS'].join(', ');
+    // A path that matched only through an empty parameter (`/tasks/` as `/tasks/:id`) was not
+    // served with the request's own method either: not a 405 whose Allow lists that method.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    if (methods.length === 0 || (method !== undefined && methods.includes(method))) return null;
+    return [...methods, 'OPTIONS'].join(', ');
   }
 
   /** Server-side failures are logged once, on the request's own line (http/request-log.ts). */
@@ -232,6 +237,11 @@ problemFor(ServiceOverloadedError, () => ({
   detail: `This instance has as many requests in flight as the database can serve in time; retry in ${RETRY_AFTER_SECONDS} seconds.`,
   headers: retryLater,
 }));
+problemFor(PagesInFlightError, () => ({
+  code: 'SERVICE_OVERLOADED',
+  detail: `This instance holds as many pages as its memory allows; retry in ${RETRY_AFTER_SECONDS} seconds.`,
+  headers: retryLater,
+}));
 problemFor(MissingTokenError, () => ({
   code: 'MISSING_TOKEN',
   detail: 'Send a token in the Authorization header: "Authorization: Bearer <token>".',
@@ -302,9 +312,31 @@ const INTERNAL_ERROR: Problem = {
   detail: 'An unexpected error occurred. If it persists, report it with the request id.',
 };
 
-function validationProblem(errors: FieldError[]): Problem {
+/** How many field errors an answer lists, and how long a field name or message it quotes. */
+export const MAX_LISTED_ERRORS = 20;
+export const MAX_QUOTED_LENGTH = 200;
+
+const quoted = (text: string): string =>
+  text.length <= MAX_QUOTED_LENGTH ? text : `${text.slice(0, MAX_QUOTED_LENGTH)}…`;
+
+/**
+ * The first MAX_LISTED_ERRORS field errors, names and messages cut at MAX_QUOTED_LENGTH: a request
+ * of thousands of unknown fields (or of a field named by 60 KB) gets an answer of a few KB, not
+ * one larger than itself.
+ */
+function validationProblem(all: FieldError[]): Problem {
+  const errors = all.slice(0, MAX_LISTED_ERRORS).map(({ field, message }) => ({
+    field: quoted(field),
+    message: quoted(message),
+  }));
+  const more = all.length - errors.length;
   const messages = errors.map((error) => error.message).join('; ');
-  return { code: 'VALIDATION_ERROR', detail: `The request is invalid: ${messages}.`, errors };
+  const andMore = more > 0 ? `; and ${more} more problems not listed` : '';
+  return {
+    code: 'VALIDATION_ERROR',
+    detail: `The request is invalid: ${messages}${andMore}.`,
+    errors,
+  };
 }
 
 // Fastify's own messages for these quote the whole path.
@@ -371,6 +403,21 @@ function healthCheckFailure(exception: unknown): object | null {
   return typeof body === 'object' && 'status' in body && 'details' in body ? body : null;
 }
 
-const pathOf = (url: string | undefined): string => (url ?? '/').split('?', 1)[0];
+/** The longest path an answer quotes (a user id of 255 characters, percent-encoded, fits). */
+const MAX_QUOTED_PATH = 1024;
+// RFC 3986 path characters, percent-escapes well formed.
+const PLAIN_PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/;
+
+/**
+ * The path of `url` as an answer may quote it (`instance`, a detail): only when it is plain and
+ * not too long, else `/`. A 414's or a malformed URL's path is the client's raw bytes, which an
+ * answer must not echo.
+ */
+export function quotablePath(url: string | undefined): string {
+  const path = (url ?? '/').split('?', 1)[0];
+  return path.length <= MAX_QUOTED_PATH && PLAIN_PATH.test(path) ? path : '/';
+}
+
+const pathOf = quotablePath;
 
 const errorName = (error: unknown): string => (error instanceof Error ? error.name : typeof error);

@@ -36,6 +36,7 @@ const TOO_MANY_REQUESTS_RESPONSE: ResponseObject = {
       description: 'Seconds until this caller may send requests again.',
       schema: { type: 'integer' },
     },
+    ...RATE_LIMIT_HEADERS,
   },
   content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDetailsDto) } } },
 };

@@ -5,6 +5,7 @@ import {
   InjectThrottlerStorage,
   ThrottlerGuard,
   ThrottlerModule,
+  type ThrottlerLimitDetail,
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
@@ -59,6 +60,19 @@ class RateLimitGuard extends ThrottlerGuard {
 
   override canActivate(context: ExecutionContext): Promise<boolean> {
     return this.off ? LET_THROUGH : super.canActivate(context);
+  }
+
+  /** A refusal carries the limit headers too: the throttler sets them only on the requests it
+   * lets through, and a client backing off needs them most on a 429. */
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const { res } = this.getRequestResponse(context);
+    this.setResponseHeader(res, 'X-RateLimit-Limit', detail.limit);
+    this.setResponseHeader(res, 'X-RateLimit-Remaining', 0);
+    this.setResponseHeader(res, 'X-RateLimit-Reset', detail.timeToExpire);
+    return super.throwThrottlingException(context, detail);
   }
 }
 

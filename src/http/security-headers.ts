@@ -39,19 +39,29 @@ export function helmetHeaders(options: HelmetOptions = HELMET_OPTIONS): Record<s
   return headers;
 }
 
+let computed: Record<string, string> | undefined;
+
+/**
+ * The headers every response carries for a request to `url`: helmet's, and the cache rule of
+ * `/api` responses. Also for the answers given before or outside the app's hooks (a malformed
+ * URL, an over-long path segment, a request Node's parser refused), so that no answer lacks them.
+ */
+export function responseHeaders(url: string): Record<string, string> {
+  computed ??= helmetHeaders();
+  return url.startsWith('/api/') ? { ...computed, 'cache-control': API_CACHE_CONTROL } : computed;
+}
+
 /**
  * Security headers on every response, the Swagger page and errors included
  * (X-Content-Type-Options, Content-Security-Policy, Strict-Transport-Security, Referrer-Policy,
  * …), from helmet; and the cache rule of `/api` responses, errors included.
  */
 export function registerSecurityHeaders(app: NestFastifyApplication): void {
-  const headers = helmetHeaders();
   app
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', (request, reply, done) => {
-      reply.headers(headers);
-      if (request.url.startsWith('/api/')) reply.header('Cache-Control', API_CACHE_CONTROL);
+      reply.headers(responseHeaders(request.url));
       done();
     });
 }

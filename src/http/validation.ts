@@ -21,7 +21,7 @@ export class RequestValidationPipe extends ValidationPipe {
   }
 
   /** Validated queries by DTO class and query, for `validatedQuery`. */
-  private readonly queries = new Map<unknown, Map<string, object>>();
+  private readonly queries = new Map<unknown, RememberedQueries>();
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'query' && metadata.metatype && isJsonObject(value)) {
@@ -34,24 +34,22 @@ export class RequestValidationPipe extends ValidationPipe {
    * Validating a query is a pure function of the query and its DTO class, and the same queries
    * come again and again (every client's first page is `?limit=50` or no query at all), while
    * class-transformer and class-validator cost a tenth of a list request's CPU time and most of
-   * its garbage. So each distinct query that passed is remembered (a bounded number, the oldest
-   * forgotten first) and later requests get a copy of its DTO; a query that fails is never
-   * remembered, and is checked (and refused) every time.
+   * its garbage. So each distinct query that passed is remembered (bounded in number and in
+   * bytes, the oldest forgotten first) and later requests get a copy of its DTO; a query that
+   * fails is never remembered, and is checked (and refused) every time. Nor is a long one (a
+   * cursor's: each is used once), which would only push the common queries out.
    */
   private async validatedQuery(value: object, metadata: ArgumentMetadata): Promise<unknown> {
-    let byQuery = this.queries.get(metadata.metatype);
-    if (byQuery === undefined) {
-      byQuery = new Map();
-      this.queries.set(metadata.metatype, byQuery);
+    let remembered = this.queries.get(metadata.metatype);
+    if (remembered === undefined) {
+      remembered = new RememberedQueries();
+      this.queries.set(metadata.metatype, remembered);
     }
     const key = JSON.stringify(value);
-    let dto = byQuery.get(key);
+    let dto = remembered.get(key);
     if (dto === undefined) {
       dto = Object.freeze((await this.validated(value, metadata)) as object);
-      if (byQuery.size >= VALIDATED_QUERY_CACHE_SIZE) {
-        byQuery.delete(byQuery.keys().next().value as string);
-      }
-      byQuery.set(key, dto);
+      if (key.length <= MAX_REMEMBERED_QUERY_LENGTH) remembered.set(key, dto);
     }
     // A copy: a handler may change its DTO. Query DTOs hold strings, numbers and booleans only.
     return Object.assign(Object.create(Object.getPrototypeOf(dto) as object | null) as object, dto);
@@ -84,6 +82,39 @@ export class RequestValidationPipe extends ValidationPipe {
 
 /** How many distinct valid queries are remembered per query DTO class (a few hundred bytes each). */
 export const VALIDATED_QUERY_CACHE_SIZE = 1000;
+/** And how many bytes of them, as `entryBytes` counts them: the bound whatever their lengths. */
+export const VALIDATED_QUERY_CACHE_BYTES = 512 * 1024;
+/** A query longer than this (as JSON) is validated every time, never remembered. */
+export const MAX_REMEMBERED_QUERY_LENGTH = 512;
+
+/**
+ * What an entry costs: its key, and the DTO's copies of its strings, at two bytes a character
+ * (V8's two-byte strings; one-byte ones cost less), and the objects around them.
+ */
+const entryBytes = (key: string): number => 4 * key.length + 256;
+
+/** Valid queries of one DTO class, oldest first, bounded in number and in bytes. */
+class RememberedQueries {
+  private readonly entries = new Map<string, object>();
+  private bytes = 0;
+
+  get(key: string): object | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, dto: object): void {
+    this.entries.set(key, dto);
+    this.bytes += entryBytes(key);
+    while (
+      this.entries.size > VALIDATED_QUERY_CACHE_SIZE ||
+      this.bytes > VALIDATED_QUERY_CACHE_BYTES
+    ) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+      this.bytes -= entryBytes(oldest);
+    }
+  }
+}
 
 const isJsonObject = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

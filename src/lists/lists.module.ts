@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { List } from './list.entity';
 import { ListsController } from './lists.controller';
 import { ListsRepository, TypeOrmListsRepository } from './lists.repository';
+import { LISTS } from './lists.resource';
 
 @Module({
   imports: [TypeOrmModule.forFeature([List])],
@@ -10,4 +11,7 @@ import { ListsRepository, TypeOrmListsRepository } from './lists.repository';
   providers: [{ provide: ListsRepository, useClass: TypeOrmListsRepository }],
   exports: [ListsRepository],
 })
-export class ListsModule {}
+export class ListsModule {
+  /** What the registry of resources (src/resources.ts) reads. */
+  static readonly resource = LISTS;
+}

@@ -30,9 +30,6 @@ export const LISTS = ownedResource({
 });
 
 export type ListSort = keyof typeof LISTS.sorts;
-/** The sort orders of `GET /api/:userId/lists`; a leading `-` means descending. */
-export const LIST_SORTS = Object.keys(LISTS.sorts) as ListSort[];
-export const DEFAULT_LIST_SORT: ListSort = '-created_at';
 
 export interface ListInput {
   name: string;

@@ -1,9 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { decodeChangeToken, encodeChangeToken } from './feed-token';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { FastifyReply } from 'fastify';
+import { decodeChangeToken, encodeChangeToken, MAX_TOKEN_LENGTH } from './feed-token';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 import type { Change, OwnedRepository } from './owned.repository';
+import { pageMemory } from './page-memory';
 import { MAX_PAGE_SIZE, toInteger } from './pagination';
 
 const LIMIT_MESSAGE = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
@@ -12,11 +14,15 @@ const LIMIT_MESSAGE = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
 export class ChangesQueryDto {
   @ApiProperty({
     required: false,
+    maxLength: MAX_TOKEN_LENGTH,
     description:
       'The `next` of the previous answer, as is; omit it for a first (full) sync. Opaque.',
   })
   @IsOptional()
   @IsString()
+  @MaxLength(MAX_TOKEN_LENGTH, {
+    message: `since is at most ${MAX_TOKEN_LENGTH} characters: use the "next" of a previous answer as is`,
+  })
   since?: string;
 
   @ApiProperty({
@@ -44,7 +50,8 @@ export interface ChangesResponse<R> {
 
 /**
  * One call of a changes feed: the token checked like a cursor (400 when this service did not
- * issue it for this resource), one statement, the next token. A client applies the changes in
+ * issue it for this resource), one statement, the next token; the page is held against the
+ * process's bound on pages in flight until `reply` is over (page-memory.ts). A client applies the changes in
  * order (upsert by id, delete by id) and asks again with `next`; a change may come twice.
  */
 export async function changesSince<E extends OwnedEntity, R>(
@@ -53,10 +60,12 @@ export async function changesSince<E extends OwnedEntity, R>(
   userId: string,
   query: ChangesQueryDto,
   toResponse: (item: E) => R,
+  reply: FastifyReply,
 ): Promise<ChangesResponse<R>> {
   const since =
     query.since === undefined ? undefined : decodeChangeToken(resource.table, query.since);
   const page = await repository.changes(userId, since, query.limit);
+  pageMemory.hold(reply, page.bytes);
   return {
     changes: page.changes.map((change) => wireChange(change, toResponse)),
     next: encodeChangeToken(resource.table, page.next),

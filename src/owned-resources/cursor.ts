@@ -3,26 +3,26 @@ import type { CursorPart, OwnedEntity, OwnedResource, SortBy } from './owned-res
 import type { Cursor } from './owned.repository';
 import { seal, unseal } from './sealed-json';
 
-// A cursor holds a text of at most a few hundred characters, JSON-escaped: a few KiB at most.
-const MAX_ENCODED_LENGTH = 4096;
+/**
+ * A cursor holds a sort value of at most 255 characters (each at most 6 bytes JSON-escaped), an
+ * id and the sort's name, sealed: about 2,200 characters at most. The query DTOs refuse longer.
+ */
+export const MAX_CURSOR_LENGTH = 4096;
+const PURPOSE = 'cursor';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The repository writes timestamps with `toISOString()` (millisecond precision, UTC).
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-/**
- * The opaque `cursor` query parameter: the repository's `Cursor` as base64url JSON, then a dot
- * and a checksum of that JSON.
- */
+/** The opaque `cursor` query parameter: the repository's `Cursor`, sealed (sealed-json.ts). */
 export function encodeCursor(cursor: Cursor): string {
-  return seal([cursor.sort, cursor.value, cursor.id]);
+  return seal(PURPOSE, [cursor.sort, cursor.value, cursor.id]);
 }
 
 /**
  * Reads a cursor issued by `encodeCursor` for the same sort order of the same resource. Anything
- * else (altered, cut short, another sort, a value not of the sort's type) is a 400 rather than a
- * page that starts somewhere unexpected. A cursor needs no secret: whatever it holds, it only
- * positions a page within the caller's own rows.
+ * else (altered, built by hand, cut short, another sort, a value not of the sort's type) is a 400
+ * rather than a page that starts somewhere unexpected, or a value the database would refuse.
  */
 export function decodeCursor<E extends OwnedEntity, Sort extends string>(
   encoded: string,
@@ -33,7 +33,7 @@ export function decodeCursor<E extends OwnedEntity, Sort extends string>(
     RequestValidationError.of('cursor', `cursor ${why}; use the URL of the Link header as is`);
   const notIssued = (): RequestValidationError => invalid('is not a cursor this service issued');
 
-  const decoded = unseal(encoded, MAX_ENCODED_LENGTH);
+  const decoded = unseal(PURPOSE, encoded, MAX_CURSOR_LENGTH);
   if (
     !Array.isArray(decoded) ||
     decoded.length !== 3 ||
@@ -52,10 +52,15 @@ export function decodeCursor<E extends OwnedEntity, Sort extends string>(
   return { sort, value, id };
 }
 
-const isTimestamp = (value: string): boolean =>
-  ISO_TIMESTAMP.test(value) && !Number.isNaN(Date.parse(value));
+// Round-tripped: Date.parse forgives dates that do not exist (2023-02-30).
+const isTimestamp = (value: string): boolean => ISO_TIMESTAMP.test(value) && isRealInstant(value);
 const isDate = (value: string): boolean =>
-  ISO_DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`));
+  ISO_DATE.test(value) && isRealInstant(`${value}T00:00:00.000Z`);
+
+function isRealInstant(value: string): boolean {
+  const instant = new Date(value);
+  return !Number.isNaN(instant.getTime()) && instant.toISOString() === value;
+}
 
 const PART_CHECKS: Record<CursorPart, (part: string) => boolean> = {
   timestamp: isTimestamp,

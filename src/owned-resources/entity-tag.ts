@@ -4,13 +4,27 @@ import { RequestValidationError } from '../http/request-errors';
 /** The strong entity tag of a resource's version: `"3"`. */
 export const entityTag = (version: number): string => `"${version}"`;
 
-/** Sets the `ETag` of `entity` on the reply and returns its wire form. */
+/** Entities whose version is no longer their resource's current one. */
+const outdated = new WeakSet<object>();
+
+/**
+ * Marks an entity whose version is not the current one of its resource: an idempotent replay of
+ * a create that has been changed (or trashed) since. Its answer repeats the first one's body, but
+ * carries no ETag: an ETag names the current version (RFC 9110 §8.8.3), and an `If-Match` with
+ * the created version would fail.
+ */
+export function untagged<E extends object>(entity: E): E {
+  outdated.add(entity);
+  return entity;
+}
+
+/** Sets the `ETag` of `entity` on the reply (unless `untagged`) and returns its wire form. */
 export function withEntityTag<E extends { version: number }, R>(
   reply: FastifyReply,
   entity: E,
   toResponse: (entity: E) => R,
 ): R {
-  reply.header('ETag', entityTag(entity.version));
+  if (!outdated.has(entity)) reply.header('ETag', entityTag(entity.version));
   return toResponse(entity);
 }
 

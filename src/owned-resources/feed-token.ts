@@ -4,17 +4,19 @@ import { seal, unseal } from './sealed-json';
 
 /*
  * The opaque sync token of a changes feed (`since` and `next`): a feed position, sealed like the
- * list cursor (sealed-json.ts). Read at the HTTP edge, so a token that is not one is a 400 on
- * `since`.
+ * list cursor (sealed-json.ts), so that a client can neither read its transaction id nor edit it.
+ * Read at the HTTP edge, so a token that is not one is a 400 on `since`.
  */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const XID = /^(0|[1-9]\d{0,18})$/;
-const MAX_TOKEN_LENGTH = 256;
+/** A sealed position is about 140 characters; the query DTO refuses longer tokens. */
+export const MAX_TOKEN_LENGTH = 256;
+const purpose = (resource: string): string => `feed:${resource}`;
 
 /** The opaque `next` token of a feed of `resource`. */
 export function encodeChangeToken(resource: string, position: FeedPosition): string {
-  return seal([resource, position.xid, position.id]);
+  return seal(purpose(resource), [resource, position.xid, position.id]);
 }
 
 /** Reads a token issued by `encodeChangeToken` for the same resource; anything else is a 400. */
@@ -24,7 +26,7 @@ export function decodeChangeToken(resource: string, token: string): FeedPosition
       'since',
       `since is not a token this service issued for ${resource}; use the "next" of a previous answer, or omit it for a full sync`,
     );
-  const decoded = unseal(token, MAX_TOKEN_LENGTH);
+  const decoded = unseal(purpose(resource), token, MAX_TOKEN_LENGTH);
   if (!Array.isArray(decoded) || decoded.length !== 3) throw invalid();
   const [tokenResource, xid, id] = decoded as unknown[];
   if (

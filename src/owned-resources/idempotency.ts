@@ -46,9 +46,20 @@ export class IdempotencyKeyPipe implements PipeTransform<KeyHeader, IdempotentRe
   }
 }
 
+/**
+ * The header's value, or every value when it was sent more than once: Node joins repeated
+ * headers with ", ", which would turn two keys into a third, so they are counted in the raw
+ * headers and refused.
+ */
 const keyHeader = createParamDecorator((_data: unknown, context: ExecutionContext): KeyHeader => {
   const request = context.switchToHttp().getRequest<FastifyRequest>();
-  return { key: request.headers['idempotency-key'], path: request.url.split('?')[0] };
+  const raw = request.raw.rawHeaders;
+  const sent: string[] = [];
+  for (let at = 0; at < raw.length; at += 2) {
+    if (raw[at].toLowerCase() === 'idempotency-key') sent.push(raw[at + 1]);
+  }
+  const key = sent.length > 1 ? sent : request.headers['idempotency-key'];
+  return { key, path: request.url.split('?')[0] };
 });
 
 /** The create's `IdempotentRequest`, or `undefined` without the header; 400 if malformed. */

@@ -9,10 +9,10 @@ import {
   ApiOperation,
   ApiParam,
   ApiProperty,
-  ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import type { ErrorCode } from '../http/error-codes';
+import type { NotFoundCode } from '../http/error-codes';
+import { DescribedTag } from '../http/openapi-tags';
 import { ApiProblemResponse } from '../http/problem-details.dto';
 
 export interface OwnedResourceApiOptions {
@@ -20,9 +20,11 @@ export interface OwnedResourceApiOptions {
   tag: string;
   /** How descriptions name one: "task". */
   noun: string;
+  /** How descriptions name several: "task lists". Default: the tag. */
+  plural?: string;
   /** The wire form of one. */
   response: Type<unknown>;
-  notFoundCode: ErrorCode;
+  notFoundCode: NotFoundCode;
 }
 
 /** An operation's one-line summary and its description (what it does, and when it refuses). */
@@ -46,7 +48,13 @@ function liveChangeOf(response: Type<unknown>): Type<unknown> {
  * out of the controllers so that they read as code. Each resource calls this once and puts the
  * decorators it returns on its controller and handlers.
  */
-export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedResourceApiOptions) {
+export function ownedResourceApi({
+  tag,
+  noun,
+  plural = tag,
+  response,
+  notFoundCode,
+}: OwnedResourceApiOptions) {
   const etagHeader = {
     ETag: {
       description: `The ${noun}'s version, for If-Match: "<version>"`,
@@ -84,7 +92,7 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
         name: 'Idempotency-Key',
         required: false,
         description:
-          'Makes the create safe to retry: the same key with the same body answers the first response again (same status, body, Location and ETag) and stores nothing new. 1 to 255 printable ASCII characters, kept for IDEMPOTENCY_TTL_HOURS, scoped to the caller.',
+          'Makes the create safe to retry: the same key with the same body answers the first response again (same status, body and Location; its ETag only while the resource is still at that version) and stores nothing new. 1 to 255 printable ASCII characters, kept for IDEMPOTENCY_TTL_HOURS, scoped to the caller.',
         schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7E]+$' },
       }),
       ApiProblemResponse(
@@ -100,16 +108,14 @@ export function ownedResourceApi({ tag, noun, response, notFoundCode }: OwnedRes
     );
 
   return {
-    /** On the controller: the tag, the bearer scheme, `:userId` and the errors of any route. */
+    /**
+     * On the controller: the tag, the bearer scheme and the errors of any route (`:userId` is
+     * described for every route that has it, in openapi-edge.ts).
+     */
     Controller: () =>
       applyDecorators(
-        ApiTags(tag),
+        DescribedTag(tag, `The caller's ${plural}; every route needs a bearer token`),
         ApiBearerAuth(),
-        ApiParam({
-          name: 'userId',
-          type: String,
-          description: "The caller's user id: must be the token's subject.",
-        }),
         ApiProblemResponse(
           401,
           ['MISSING_TOKEN', 'INVALID_TOKEN', 'TOKEN_EXPIRED'],

@@ -1,7 +1,7 @@
 import type { ConstraintFields } from '../database/data-layer.errors';
 import type { IsoTimestamp } from '../database/iso-timestamp';
 import { ResourceNotFoundError } from '../database/resource.errors';
-import type { ErrorCode } from '../http/error-codes';
+import { type NotFoundCode, registerNotFoundCode } from '../http/error-codes';
 
 /**
  * A data-modifying statement that runs with each update of a resource, one statement with it: the
@@ -74,7 +74,7 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   /** How messages name one: "task". */
   noun: string;
   /** The error catalogue's code for a missing one (specification §4). */
-  notFoundCode: ErrorCode;
+  notFoundCode: NotFoundCode;
   /** The `sort` values of the collection; a leading "-" means descending, by convention. */
   sorts: Readonly<Record<Sort, SortKey<E>>>;
   /**
@@ -141,10 +141,13 @@ export type ReferencedResource = Pick<OwnedResource<OwnedEntity>, 'table' | 'vis
 /** What an agent may do with an owned resource, as an MCP tool (src/mcp/agent-tools.ts). */
 export type AgentTool = 'add' | 'list' | 'update' | 'complete' | 'delete' | 'restore';
 
-/** Declares a resource (an identity function, for type inference). */
-export const ownedResource = <E extends OwnedEntity, Sort extends string>(
+/** Declares a resource, and adds its not-found code to the error catalogue. */
+export function ownedResource<E extends OwnedEntity, Sort extends string>(
   resource: OwnedResource<E, Sort>,
-): OwnedResource<E, Sort> => resource;
+): OwnedResource<E, Sort> {
+  registerNotFoundCode(resource.notFoundCode);
+  return resource;
+}
 
 export const sortNames = <E extends OwnedEntity, Sort extends string>(
   resource: OwnedResource<E, Sort>,

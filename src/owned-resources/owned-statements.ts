@@ -22,6 +22,7 @@ import {
   type SyncedResource,
 } from '../sync/sync.statements';
 import { isoTimestamp } from '../database/iso-timestamp';
+import { pageAccounting, rowBytes } from '../database/page-budget';
 import type { OwnedEntity, OwnedResource } from './owned-resource';
 
 /**
@@ -86,6 +87,33 @@ export function columnList<E extends OwnedEntity>(
 }
 
 const isTimestamp = (column: ColumnMetadata): boolean => column.type === 'timestamptz';
+const isText = (column: ColumnMetadata): boolean =>
+  column.type === 'varchar' || column.type === 'text';
+
+/** The SQL size of a row of `resource` in a page (database/page-budget.ts): its texts. */
+export const rowBytesOf = <E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  alias?: string,
+): string =>
+  rowBytes(
+    selectedColumns(dataSource, resource)
+      .filter(isText)
+      .map((column) => column.databaseName),
+    alias,
+  );
+
+/** Adds the columns of `pageAccounting` for a statement ordered by `order`. */
+export function withPageAccounting<B extends SelectQueryBuilder<ObjectLiteral>>(
+  builder: B,
+  size: string,
+  order: string,
+): B {
+  for (const [alias, expression] of Object.entries(pageAccounting(size, order))) {
+    builder.addSelect(expression, alias);
+  }
+  return builder;
+}
 
 /** The resource as the statements of `src/sync` see it: selected columns by column name. */
 export function syncedResource<E extends OwnedEntity>(
@@ -97,6 +125,7 @@ export function syncedResource<E extends OwnedEntity>(
     table: resource.table,
     columns: columns.map((column) => column.databaseName),
     timestamps: columns.filter(isTimestamp).map((column) => column.databaseName),
+    texts: columns.filter(isText).map((column) => column.databaseName),
     trash: resource.changesFeed?.trash ?? false,
   };
 }
@@ -470,6 +499,7 @@ function syncStatements<E extends OwnedEntity>(
           p('sinceId'),
           p('limit'),
           p('incremental'),
+          p('maxBytes'),
         ]),
     });
   }
@@ -515,6 +545,7 @@ export function defineOwnedStatements<E extends OwnedEntity>(
               resumed: CHECKED,
             },
             limit: 'limit',
+            budget: 'maxBytes',
             build: (dataSource, shape, p) => {
               const builder = ownerScope(dataSource, resource, p).select(
                 columnList(dataSource, resource),
@@ -543,7 +574,13 @@ export function defineOwnedStatements<E extends OwnedEntity>(
                   },
                 );
               }
-              return builder.orderBy(column, direction).addOrderBy('id', direction);
+              return withPageAccounting(
+                builder,
+                rowBytesOf(dataSource, resource),
+                `${column} ${direction}, id ${direction}`,
+              )
+                .orderBy(column, direction)
+                .addOrderBy('id', direction);
             },
           }),
         }),

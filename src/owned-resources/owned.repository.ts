@@ -6,6 +6,7 @@ import {
   type StatementDefinition,
 } from '../database/compiled-statements';
 import { DataLayerError } from '../database/data-layer.errors';
+import { type BudgetedPage, type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import { InvalidInputError, VersionConflictError } from '../database/resource.errors';
 import { FEED_START, type ChangeRow, type FeedPosition, pageOfChanges } from '../sync/change-token';
 import {
@@ -13,8 +14,10 @@ import {
   IdempotencyKeyReusedError,
   SyncTokenExpiredError,
 } from '../sync/sync.errors';
+import { untagged } from './entity-tag';
 import { type IdempotentRequest, requestHash } from './idempotency';
 import { notFound, type OwnedEntity, type OwnedResource } from './owned-resource';
+import { pageMemory } from './page-memory';
 import {
   FIELDS_SENT,
   fromColumnNames,
@@ -43,6 +46,8 @@ export interface Page<E, Sort extends string> {
   items: E[];
   /** Set when more items follow the last one returned. */
   next: Cursor<Sort> | null;
+  /** The page's size as the statement counted it (database/page-budget.ts). */
+  bytes: number;
 }
 
 /**
@@ -57,6 +62,8 @@ export interface ChangesPage<E> {
   changes: Change<E>[];
   next: FeedPosition;
   hasMore: boolean;
+  /** The page's size as the statement counted it (database/page-budget.ts). */
+  bytes: number;
 }
 
 /**
@@ -159,7 +166,12 @@ export class TypeOrmOwnedRepository<
         if (!(error instanceof DataLayerError && error.sqlState === UNIQUE_VIOLATION)) throw error;
       }
       const [stored] = await this.statements.rows<
-        Record<string, unknown> & { request_hash: string; expired: boolean },
+        Record<string, unknown> & {
+          request_hash: string;
+          expired: boolean;
+          version: number;
+          current_version: number | null;
+        },
         Record<string, never>
       >(this.queries.replay as NonNullable<OwnedStatements['replay']>, {}, { userId, key });
       if (!stored) continue;
@@ -168,7 +180,9 @@ export class TypeOrmOwnedRepository<
         continue;
       }
       if (stored.request_hash !== hash) throw new IdempotencyKeyReusedError(key);
-      return this.fromColumns(stored);
+      const replayed = this.fromColumns(stored);
+      if (stored.current_version !== stored.version) untagged(replayed);
+      return replayed;
     }
     throw new IdempotencyKeyInUseError(key);
   }
@@ -181,6 +195,7 @@ export class TypeOrmOwnedRepository<
     assertOwner(userId);
     if (!this.queries.changes) throw new Error(`${this.resource.table} has no changes feed`);
     const requested = since ?? FEED_START;
+    const { maxBytes } = pageMemory.limits;
     const rows = await this.statements.rows<
       ChangeRow & Record<string, unknown> & { deleted: boolean | null },
       Record<string, never>
@@ -193,10 +208,11 @@ export class TypeOrmOwnedRepository<
         sinceId: requested.id,
         limit,
         incremental: since !== undefined,
+        maxBytes,
       },
     );
     if (rows[0]?.expired) throw new SyncTokenExpiredError(this.resource.table);
-    const page = pageOfChanges(rows, limit, requested);
+    const page = pageOfChanges(rows, limit, maxBytes, requested);
     return {
       changes: page.changes.map((row): Change<E> => {
         const position = { xid: row.change_xid as string, id: row.id as string };
@@ -206,6 +222,7 @@ export class TypeOrmOwnedRepository<
       }),
       next: page.next,
       hasMore: page.hasMore,
+      bytes: page.bytes,
     };
   }
 
@@ -225,26 +242,40 @@ export class TypeOrmOwnedRepository<
     // The first indexed filter given picks its statement; the others are predicates in each.
     const [indexedFilter = NO_INDEXED_FILTER] = present(where, this.resource.indexedFilters ?? []);
     if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
-    const rows = await this.statements.rows<E, NonNullable<OwnedStatements['list']>['shapes']>(
+    const page = await this.pageOf(
       this.queries.list,
       { sort: query.sort, indexedFilter, resumed: query.after !== undefined },
-      {
-        ...where,
-        userId,
-        afterValue: query.after?.value,
-        afterId: query.after?.id,
-        limit: query.limit + 1,
-      },
+      { ...where, userId, afterValue: query.after?.value, afterId: query.after?.id },
+      query.limit,
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const last = page.more ? page.rows[page.rows.length - 1] : null;
     const key = this.resource.sorts[query.sort];
     if (key.type === 'composite')
       throw new Error(`${this.resource.table} lists by its own statement`);
     return {
-      items,
+      items: page.rows,
       next: last ? { sort: query.sort, value: String(last[key.property]), id: last.id } : null,
+      bytes: page.bytes,
     };
+  }
+
+  /**
+   * Runs a statement of pages (one with `limit` and `budget`, database/page-budget.ts) for at most
+   * `limit` items within the process's page budget: the page, and whether more rows follow.
+   */
+  protected async pageOf<S extends ShapeSpace>(
+    definition: StatementDefinition<S>,
+    shape: Shape<S>,
+    values: Record<string, unknown>,
+    limit: number,
+  ): Promise<BudgetedPage<E>> {
+    const { maxBytes } = pageMemory.limits;
+    const rows = await this.statements.rows<E & PageAccounting, S>(definition, shape, {
+      ...values,
+      limit: limit + 1,
+      maxBytes,
+    });
+    return takeBudgetedPage<E>(rows, limit, maxBytes);
   }
 
   async update(userId: string, id: string, patch: Patch, expectedVersion?: number): Promise<E> {

@@ -1,3 +1,4 @@
+import { type PageAccounting, takeBudgetedPage } from '../database/page-budget';
 import { NIL_UUID } from './sync.statements';
 
 /**
@@ -12,8 +13,8 @@ export interface FeedPosition {
 /** Where a first sync starts. */
 export const FEED_START: FeedPosition = { xid: '0', id: NIL_UUID };
 
-/** One row of `changesStatement`, as far as positions go. */
-export interface ChangeRow {
+/** One row of `changesStatement`, as far as positions and the page's size go. */
+export interface ChangeRow extends PageAccounting {
   snapshot_xmin: string;
   expired: boolean;
   change_xid: string | null;
@@ -28,8 +29,8 @@ export const comparePositions = (a: FeedPosition, b: FeedPosition): number => {
 };
 
 /**
- * A page of `changesStatement`'s rows (fetched with `limit` + 1) and the position to ask from
- * next. The next position never passes the snapshot's xmin: a transaction below it has ended, so
+ * A page of `changesStatement`'s rows (fetched with `limit` + 1 and the byte budget `maxBytes`)
+ * and the position to ask from next. The next position never passes the snapshot's xmin: a transaction below it has ended, so
  * nothing can appear there later; a change at or above it is delivered again next time
  * (duplicates are harmless: the client applies changes idempotently), because a transaction
  * still running may commit a smaller id after it. `hasMore` is false when the next position
@@ -39,22 +40,35 @@ export const comparePositions = (a: FeedPosition, b: FeedPosition): number => {
 export function pageOfChanges<Row extends ChangeRow>(
   rows: Row[],
   limit: number,
+  maxBytes: number,
   requested: FeedPosition,
-): { changes: Row[]; next: FeedPosition; hasMore: boolean } {
-  const changes = rows.filter((row) => row.id !== null);
+): {
+  changes: Omit<Row, keyof PageAccounting>[];
+  next: FeedPosition;
+  hasMore: boolean;
+  bytes: number;
+} {
+  const {
+    rows: page,
+    more,
+    bytes,
+  } = takeBudgetedPage<Omit<Row, keyof PageAccounting>>(
+    rows.filter((row) => row.id !== null),
+    limit,
+    maxBytes,
+  );
   const settled: FeedPosition = { xid: rows[0]?.snapshot_xmin ?? requested.xid, id: NIL_UUID };
   const atLeastRequested = (position: FeedPosition): FeedPosition =>
     comparePositions(position, requested) < 0 ? requested : position;
 
-  if (changes.length <= limit) {
-    return { changes, next: atLeastRequested(settled), hasMore: false };
+  if (!more) {
+    return { changes: page, next: atLeastRequested(settled), hasMore: false, bytes };
   }
-  const page = changes.slice(0, limit);
   const last = page[page.length - 1];
   const lastPosition = { xid: last.change_xid as string, id: last.id as string };
   if (comparePositions(lastPosition, settled) < 0) {
-    return { changes: page, next: lastPosition, hasMore: true };
+    return { changes: page, next: lastPosition, hasMore: true, bytes };
   }
   const next = atLeastRequested(settled);
-  return { changes: page, next, hasMore: comparePositions(next, requested) > 0 };
+  return { changes: page, next, hasMore: comparePositions(next, requested) > 0, bytes };
 }

@@ -6,6 +6,7 @@
  */
 
 import { isoTimestamp } from '../database/iso-timestamp';
+import { pageAccounting, rowBytes } from '../database/page-budget';
 
 /** An owned table as these statements see it. */
 export interface SyncedResource {
@@ -17,6 +18,8 @@ export interface SyncedResource {
   timestamps: readonly string[];
   /** The table has `deleted_at` (a trash): trashed rows are reported as deleted. */
   trash: boolean;
+  /** Its text columns, whose sizes count against a page's byte budget. */
+  texts: readonly string[];
 }
 
 /** The nil UUID: below every generated id, so `(xid, nil)` is the start of transaction `xid`. */
@@ -38,16 +41,25 @@ const answered = (alias: string, columns: readonly string[], timestamps: readonl
 /**
  * The changes feed. Parameters: $1 owner, $2 position's `change_xid` (bigint, as text), $3
  * position's id (uuid; `NIL_UUID` from the start of $2), $4 limit, $5 incremental (false for the
- * first sync: live rows only, no tombstones, never expired).
+ * first sync: live rows only, no tombstones, never expired), $6 the page's byte budget.
  *
  * Every result row carries `snapshot_xmin` (no transaction below it is still running, so no row
  * can still appear below it) and `expired` (tombstones after the position were purged: answer
  * 410). The change rows follow in `(change_xid, id)` order, at most $4 + 1 of them (one more than
- * a page says whether there are more); without any, one row with `id` NULL carries the two flags.
+ * a page says whether there are more), cut like a list's page by the byte budget
+ * (database/page-budget.ts: the rows starting within it, and at least two), each with the columns
+ * of `PageAccounting`; without any, one row with `id` NULL carries the two flags.
  */
-export function changesStatement({ table, columns, timestamps, trash }: SyncedResource): string {
+export function changesStatement({
+  table,
+  columns,
+  timestamps,
+  trash,
+  texts,
+}: SyncedResource): string {
   const data = columns.filter((column) => column !== 'id');
   const trashed = trash ? 'r.deleted_at IS NOT NULL' : 'false';
+  const accounting = pageAccounting(rowBytes(texts, 'changes'), 'changes.change_xid, changes.id');
   return `
     WITH horizon AS (
       SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS snapshot_xmin,
@@ -74,13 +86,20 @@ export function changesStatement({ table, columns, timestamps, trash }: SyncedRe
        ORDER BY g.change_xid, g.id
        LIMIT $4::int + 1
     ),
-    page AS (
-      SELECT * FROM (SELECT * FROM live UNION ALL SELECT * FROM gone) changes
-       ORDER BY change_xid, id
+    counted AS (
+      SELECT changes.*, ${accounting.row_bytes} AS row_bytes,
+             ${accounting.page_bytes} AS page_bytes, ${accounting.page_ordinal} AS page_ordinal
+        FROM (SELECT * FROM live UNION ALL SELECT * FROM gone) changes
+       ORDER BY changes.change_xid, changes.id
        LIMIT $4::int + 1
+    ),
+    page AS (
+      SELECT * FROM counted
+       WHERE page_ordinal <= 2 OR page_bytes - row_bytes <= $6::bigint
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, ${answered('p', data, timestamps)}
+           p.change_xid::text AS change_xid, p.id, p.deleted, ${answered('p', data, timestamps)},
+           p.row_bytes, p.page_bytes, p.page_ordinal
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired
      ORDER BY p.change_xid, p.id`;
@@ -118,13 +137,18 @@ export function idempotentCreateStatement(
 
 /**
  * The stored answer of a key ($1 owner, $2 key), as the create's row again (same columns and
- * types, for the same mapper) with the request hash, status and Location. No row: the key was
- * never used (or was purged). `expired`: release it with `RELEASE_EXPIRED_KEY` and create again.
+ * types, for the same mapper) with the request hash, status and Location, and `current_version`:
+ * the version the resource is at now (NULL when it is gone or in the trash), so that a replay
+ * carries an ETag only while it is true. No row: the key was never used (or was purged).
+ * `expired`: release it with `RELEASE_EXPIRED_KEY` and create again.
  */
-export function replayStatement({ table, columns, timestamps }: SyncedResource): string {
+export function replayStatement({ table, columns, timestamps, trash }: SyncedResource): string {
   return `
     SELECT k.request_hash, k.status, k.resource_path, k.expires_at <= now() AS expired,
-           ${answered('r', columns, timestamps)}
+           ${answered('r', columns, timestamps)},
+           (SELECT c.version FROM ${table} c
+             WHERE c.user_id = $1 AND c.id = r.id${trash ? ' AND c.deleted_at IS NULL' : ''}
+           ) AS current_version
       FROM idempotency_keys k,
            jsonb_populate_record(NULL::${table}, k.response) r
      WHERE k.user_id = $1 AND k.key = $2`;

@@ -1,5 +1,10 @@
 import { defineStatement } from '../database/compiled-statements';
-import { columnList, ownerScope } from '../owned-resources/owned-statements';
+import {
+  columnList,
+  ownerScope,
+  rowBytesOf,
+  withPageAccounting,
+} from '../owned-resources/owned-statements';
 import { TASK_SORTS, TASKS, type TaskSort } from './tasks.resource';
 
 /**
@@ -91,7 +96,8 @@ const FILTERS: Record<string, { given: string; predicate: string }> = {
 /**
  * Parameters: userId; completed, listId, priorities (task_priority[]), dueFrom, dueTo, hasDue,
  * tags (all required, any case), words (q split at white space), each null for no filter;
- * after0, after1, afterId when resumed; limit.
+ * after0, after1, afterId when resumed; limit; maxBytes, the page's byte budget
+ * (database/page-budget.ts).
  */
 export const LIST_TASKS = defineStatement({
   name: 'tasks.list',
@@ -101,6 +107,7 @@ export const LIST_TASKS = defineStatement({
     resumed: CHECKED,
   },
   limit: 'limit',
+  budget: 'maxBytes',
   // Planned with each call's values: which filters are on decides the index (a generic plan
   // estimates every switched-off filter as halving the rows, and then sorts all the owner's).
   prepared: false,
@@ -132,6 +139,8 @@ export const LIST_TASKS = defineStatement({
       );
     }
     const direction = descending ? 'DESC' : 'ASC';
+    const order = [...terms.map((term) => term.key), 'id'].map((key) => `${key} ${direction}`);
+    withPageAccounting(builder, rowBytesOf(dataSource, TASKS), order.join(', '));
     for (const term of terms) builder.addOrderBy(term.key, direction);
     return builder.addOrderBy('id', direction);
   },

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam } from '@nestjs/swagger';
+import { DescribedTag } from '../http/openapi-tags';
 import { ApiProblemResponse } from '../http/problem-details.dto';
 import { TagResponse, TagsUpdatedResponse } from './dto/tag.dto';
 import { TAG_MAX_LENGTH } from './dto/task-fields';
@@ -15,7 +16,7 @@ const tagParameter = () =>
 export const TaskTagsApi = {
   Controller: () =>
     applyDecorators(
-      ApiTags('tags'),
+      DescribedTag('tags', "The tags on the caller's tasks; every route needs a bearer token"),
       ApiBearerAuth(),
       ApiParam({
         name: 'userId',

@@ -5,10 +5,12 @@ import {
   FIELDS_SENT,
   ownerScope,
   returningWritten,
+  rowBytesOf,
   sentChanges,
   sentParameters,
   withExpectedVersion,
   withFollowUpChanges,
+  withPageAccounting,
 } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
 import { TASKS } from './tasks.resource';
@@ -66,6 +68,7 @@ export const LIST_TRASH = defineStatement({
   name: 'tasks.listTrash',
   shapes: { resumed: CHECKED },
   limit: 'limit',
+  budget: 'maxBytes',
   build: (dataSource, shape, p) => {
     const builder = trashedOf(dataSource, p).select(columnList(dataSource, TASKS));
     if (shape.resumed) {
@@ -74,7 +77,9 @@ export const LIST_TRASH = defineStatement({
         afterId: p('afterId'),
       });
     }
-    return builder.orderBy('deleted_at', 'DESC').addOrderBy('id', 'DESC');
+    return withPageAccounting(builder, rowBytesOf(dataSource, TASKS), 'deleted_at DESC, id DESC')
+      .orderBy('deleted_at', 'DESC')
+      .addOrderBy('id', 'DESC');
   },
 });
 

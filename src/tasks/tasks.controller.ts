@@ -1,6 +1,5 @@
 import {
   Body,
-  Controller,
   Delete,
   Get,
   Headers,
@@ -16,19 +15,14 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentUser } from '../auth/current-user.decorator';
-import {
-  ChangesQueryDto,
-  type ChangesResponse,
-  changesSince,
-} from '../owned-resources/changes-feed';
+import { NoBody } from '../http/no-body';
+import { RequestValidationError } from '../http/request-errors';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
 import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
-import { notFound } from '../owned-resources/owned-resource';
+import { ownedCrudController } from '../owned-resources/owned-crud.controller';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
-import { NoBody } from '../http/no-body';
-import { RequestValidationError } from '../http/request-errors';
 import { BulkUpdateTasksDto } from './dto/bulk-update-tasks.dto';
 import { ClearCompletedQueryDto, ClearedTasksResponse } from './dto/clear-completed-query.dto';
 import { CreateTaskDto } from './dto/create-task.dto';
@@ -54,22 +48,46 @@ const TASK_ID = resourceIdPipe('task');
 const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'task');
 
 /**
- * The tasks REST API (specification §3). Every route is under `/api/:userId`, which the global
- * guard checks against the token's subject; the repository scopes every statement to that owner,
- * so another user's task is simply not found. Each handler makes exactly one repository call.
+ * The tasks REST API (specification §3): the routes every owned resource has, with the list's
+ * filters and trash, and the routes of tasks' own: the toggle, restore, bulk changes and clearing
+ * the completed ones. Every route is under `/api/:userId`, which the global guard checks against
+ * the token's subject; the repository scopes every statement to that owner, so another user's
+ * task is simply not found. Each handler makes exactly one repository call.
  */
-@TasksApi.Controller()
-@Controller('api/:userId/tasks')
-export class TasksController {
-  constructor(private readonly tasks: TasksRepository) {}
-
+export class TasksController extends ownedCrudController({
+  resource: TASKS,
+  repository: TasksRepository,
+  createBody: CreateTaskDto,
+  updateBody: UpdateTaskDto,
+  response: TaskResponse,
+  toResponse: toTaskResponse,
+  api: TasksApi,
+  describe: {
+    changes: {
+      description:
+        'Without `since`: every live task. With it: every task created or changed since, with `deleted: false`, and every task deleted or moved to the trash since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
+    },
+    findOne: {
+      description: "404 when there is no such task, it is in the trash, or it is another user's.",
+    },
+    update: {
+      description:
+        'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
+    },
+    remove: {
+      summary: 'Move a task to the trash',
+      description:
+        'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
+    },
+  },
+}) {
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
     description: `Newest first unless \`sort\` says otherwise (by relevance with \`q\`); the filters (\`completed\`, \`list_id\`, \`priority\`, \`tag\`, \`due_from\`, \`due_to\`, \`has_due\`, \`q\`) combine with AND. \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
     badQuery: 'Bad filter, search, trashed, sort, limit or cursor',
   })
-  async list(
+  override async list(
     @CurrentUser() userId: string,
     @Query() query: ListTasksQueryDto,
     @Req() request: FastifyRequest,
@@ -77,7 +95,7 @@ export class TasksController {
   ): Promise<TaskResponse[]> {
     if (query.trashed) return this.listTrash(userId, query, request, reply);
     const sort = listSort(query, request);
-    const page = await this.tasks.list(userId, {
+    const page = await this.repository.list(userId, {
       sort,
       limit: query.limit,
       after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort, TASKS),
@@ -100,46 +118,18 @@ export class TasksController {
     summary: 'Create a task',
     description: 'Answers 201 with the task, its URL in `Location` and its version in `ETag`.',
   })
-  async create(
+  override async create(
     @CurrentUser() userId: string,
     @Body() body: CreateTaskDto,
     @IdempotencyKey() idempotency: IdempotentRequest | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.create(
+    const task = await this.repository.create(
       userId,
       { ...toTaskPatch(body, 'create'), title: body.title },
       idempotency,
     );
     reply.header('Location', taskPath(task));
-    return withEntityTag(reply, task, toTaskResponse);
-  }
-
-  @Get('changes')
-  @TasksApi.Changes({
-    summary: "What changed in the caller's tasks since a sync token",
-    description:
-      'Without `since`: every live task. With it: every task created or changed since, with `deleted: false`, and every task deleted or moved to the trash since, as `{"id", "deleted": true}`. Apply them in order and ask again with `next`; no change is skipped, one may come twice.',
-  })
-  changes(
-    @CurrentUser() userId: string,
-    @Query() query: ChangesQueryDto,
-  ): Promise<ChangesResponse<TaskResponse>> {
-    return changesSince(this.tasks, TASKS, userId, query, toTaskResponse);
-  }
-
-  @Get(':id')
-  @TasksApi.Get({
-    summary: 'Get one task',
-    description: "404 when there is no such task, it is in the trash, or it is another user's.",
-  })
-  async findOne(
-    @CurrentUser() userId: string,
-    @Param('id', TASK_ID) id: string,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<TaskResponse> {
-    const task = await this.tasks.findOne(userId, id);
-    if (!task) throw notFound(TASKS, id);
     return withEntityTag(reply, task, toTaskResponse);
   }
 
@@ -149,14 +139,14 @@ export class TasksController {
     description:
       'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
   })
-  async update(
+  override async update(
     @CurrentUser() userId: string,
     @Param('id', TASK_ID) id: string,
     @Body() body: UpdateTaskDto,
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.update(
+    const task = await this.repository.update(
       userId,
       id,
       toTaskPatch(body, 'update'),
@@ -178,23 +168,8 @@ export class TasksController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.toggleCompleted(userId, id, ifMatchVersion(ifMatch));
+    const task = await this.repository.toggleCompleted(userId, id, ifMatchVersion(ifMatch));
     return withEntityTag(reply, task, toTaskResponse);
-  }
-
-  @Delete(':id')
-  @HttpCode(HttpStatus.NO_CONTENT)
-  @TasksApi.Delete({
-    summary: 'Move a task to the trash',
-    description:
-      'The task disappears from every route but the trash (`?trashed=true`) and `POST …/restore`, and is purged for good after the retention period.',
-  })
-  async remove(
-    @CurrentUser() userId: string,
-    @Param('id', TASK_ID) id: string,
-    @Headers('if-match') ifMatch: string | undefined,
-  ): Promise<void> {
-    await this.tasks.remove(userId, id, ifMatchVersion(ifMatch));
   }
 
   @Post(':id/restore')
@@ -206,7 +181,7 @@ export class TasksController {
     @Param('id', TASK_ID) id: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse> {
-    const task = await this.tasks.restore(userId, id);
+    const task = await this.repository.restore(userId, id);
     return withEntityTag(reply, task, toTaskResponse);
   }
 
@@ -229,7 +204,7 @@ export class TasksController {
         'a bulk update must set completed, list_id, priority, add_tags or remove_tags',
       );
     }
-    const tasks = await this.tasks.bulkUpdate(userId, body.ids, changes);
+    const tasks = await this.repository.bulkUpdate(userId, body.ids, changes);
     return tasks.map(toTaskResponse);
   }
 
@@ -241,7 +216,7 @@ export class TasksController {
     @CurrentUser() userId: string,
     @Query() query: ClearCompletedQueryDto,
   ): Promise<ClearedTasksResponse> {
-    return { deleted: await this.tasks.clearCompleted(userId, query.list_id) };
+    return { deleted: await this.repository.clearCompleted(userId, query.list_id) };
   }
 
   /** `GET …/tasks?trashed=true`: the trash has one order and no filters. */
@@ -271,7 +246,7 @@ export class TasksController {
         })),
       );
     }
-    const page = await this.tasks.listTrash(userId, {
+    const page = await this.repository.listTrash(userId, {
       limit: query.limit,
       after:
         query.cursor === undefined

@@ -4,6 +4,7 @@ import { Task } from './task.entity';
 import { TaskTagsController } from './task-tags.controller';
 import { TasksController } from './tasks.controller';
 import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
+import { TASKS } from './tasks.resource';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task])],
@@ -11,4 +12,7 @@ import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
   providers: [{ provide: TasksRepository, useClass: TypeOrmTasksRepository }],
   exports: [TasksRepository],
 })
-export class TasksModule {}
+export class TasksModule {
+  /** What the registry of resources (src/resources.ts) reads. */
+  static readonly resource = TASKS;
+}

@@ -152,7 +152,7 @@ export class TypeOrmTasksRepository
         : TASKS.sorts[query.sort].type === 'composite'
           ? cursorParts(after.value)
           : [after.value];
-    const rows = await this.statements.rows<ListedTask, typeof LIST_TASKS.shapes>(
+    const page = await this.pageOf(
       LIST_TASKS,
       {
         sort: query.sort,
@@ -172,14 +172,15 @@ export class TypeOrmTasksRepository
         after0: afterValues[0],
         after1: afterValues[1],
         afterId: after?.id,
-        limit: query.limit + 1,
       },
+      query.limit,
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const rows = page.rows as ListedTask[];
+    const last = page.more ? rows[rows.length - 1] : null;
     return {
-      items,
+      items: rows,
       next: last ? { sort: query.sort, value: sortValue(query.sort, last), id: last.id } : null,
+      bytes: page.bytes,
     };
   }
 
@@ -250,16 +251,17 @@ export class TypeOrmTasksRepository
     userId: string,
     query: { limit: number; after?: Cursor<TrashSort> },
   ): Promise<Page<Task, TrashSort>> {
-    const rows = await this.statements.rows<Task, typeof LIST_TRASH.shapes>(
+    const page = await this.pageOf(
       LIST_TRASH,
       { resumed: query.after !== undefined },
-      { userId, afterValue: query.after?.value, afterId: query.after?.id, limit: query.limit + 1 },
+      { userId, afterValue: query.after?.value, afterId: query.after?.id },
+      query.limit,
     );
-    const items = rows.slice(0, query.limit);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : null;
+    const last = page.more ? page.rows[page.rows.length - 1] : null;
     return {
-      items,
+      items: page.rows,
       next: last?.deletedAt ? { sort: TASK_TRASH_SORT, value: last.deletedAt, id: last.id } : null,
+      bytes: page.bytes,
     };
   }
 

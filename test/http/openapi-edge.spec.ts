@@ -94,8 +94,18 @@ describe('OpenAPI document at the edge', () => {
           at: `${name} ${status}`,
           requestId: true,
         });
+        // A create that takes Idempotency-Key: its replay has no ETag once the resource changed.
+        const replayable = operation.parameters?.some((p) => p.name === 'Idempotency-Key');
         for (const header of ['ETag', 'Location', 'WWW-Authenticate', 'Retry-After']) {
-          if (response.headers?.[header]) expect(response.headers[header].required).toBe(true);
+          if (response.headers?.[header]) {
+            expect({
+              at: `${name} ${status} ${header}`,
+              required: response.headers[header].required,
+            }).toEqual({
+              at: `${name} ${status} ${header}`,
+              required: !(replayable && header === 'ETag' && status === '201'),
+            });
+          }
         }
         if (name.includes(' /api/'))
           expect(response.headers?.['Cache-Control']?.required).toBe(true);

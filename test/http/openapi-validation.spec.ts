@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { ApiOkResponse, ApiProperty } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import request from 'supertest';
+import { DescribedTag } from '../../src/http/openapi-tags';
 import {
   takeOpenApiViolations,
   validateResponsesAgainstOpenApi,
@@ -16,6 +17,8 @@ class Thing {
 
 const etag = { ETag: { description: 'version', required: true, schema: { type: 'string' } } };
 
+// Described as every route of the service is (openapi.spec.ts checks): a tag with a description.
+@DescribedTag('things', 'Routes of this test')
 @Controller('things')
 class ThingsController {
   @Get('right')
@@ -51,7 +54,16 @@ class ThingsController {
   }
 }
 
-@Module({ controllers: [ThingsController] })
+/** What `nest g resource notes` writes: no OpenAPI decorator, a text answer. */
+@Controller('notes')
+class NotesController {
+  @Get()
+  findAll(): string {
+    return 'This action returns all notes';
+  }
+}
+
+@Module({ controllers: [ThingsController, NotesController] })
 class ThingsModule {}
 
 // The check every API test gets from test-app.ts: it must catch what the document does not say.
@@ -91,5 +103,14 @@ describe('response validation against the OpenAPI document', () => {
     await get(path);
     const violations = takeOpenApiViolations();
     expect(violations).toEqual([expect.stringMatching(violation)]);
+  });
+
+  it('says what to do about a route no decorator describes (as `nest g resource` writes)', async () => {
+    await request(app.getHttpServer()).get('/notes').expect(200);
+    const violations = takeOpenApiViolations();
+    expect(violations).toEqual([
+      expect.stringMatching(/^GET \/notes → 200: media type text\/plain is not documented$/),
+      expect.stringMatching(/not owner-scoped.*npm run new:resource -- <plural-name>/),
+    ]);
   });
 });

@@ -72,6 +72,21 @@ class Validator {
   }
 
   check(request: FastifyRequest, reply: FastifyReply, payload: unknown): string[] {
+    const problems = this.problemsOf(request, reply, payload);
+    const route = request.routeOptions.url ?? '';
+    const path = route.replace(/:(\w+)/g, '{$1}');
+    const method = request.method === 'HEAD' ? 'get' : request.method.toLowerCase();
+    const operation = (
+      this.document.paths[path] as Record<string, { tags?: string[] }> | undefined
+    )?.[method];
+    // Every route of ours carries a described tag; Swagger tags any other by its class name.
+    const described = (this.document.tags ?? []).filter((tag) => tag.description);
+    const tagged = operation?.tags?.some((tag) => described.some(({ name }) => name === tag));
+    if (problems.length > 0 && operation && !tagged) problems.push(UNDESCRIBED_ROUTE);
+    return problems;
+  }
+
+  private problemsOf(request: FastifyRequest, reply: FastifyReply, payload: unknown): string[] {
     const route = request.routeOptions.url;
     const status = String(reply.statusCode);
     if (route === undefined || route === '*') return this.checkUnrouted(request, reply, payload);
@@ -127,6 +142,14 @@ class Validator {
     return code === expected ? missing : [...missing, `code ${String(code)} is not ${expected}`];
   }
 }
+
+/** What to do about a controller that no decorator describes, such as `nest g resource` makes. */
+const UNDESCRIBED_ROUTE =
+  'the route has no OpenAPI description at all. A plain Nest resource (`nest g resource`) is ' +
+  'authenticated by the global guard but not owner-scoped (no /api/:userId, no owner in its ' +
+  'SQL) and documents none of its answers: make an owned resource with ' +
+  '`npm run new:resource -- <plural-name>` instead (docs/extending.md), or describe every ' +
+  'answer of this route with @nestjs/swagger decorators';
 
 function missingRequiredHeaders(headers: object | undefined, reply: FastifyReply): string[] {
   return Object.entries(headers ?? {})

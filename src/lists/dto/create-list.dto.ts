@@ -1,7 +1,8 @@
-import { ListNameField } from './list-fields';
+import { NameField } from '../../owned-resources/text-fields';
+import { NAME_MAX_LENGTH } from '../lists.resource';
 
 /** Body of `POST /api/:userId/lists`. */
 export class CreateListDto {
-  @ListNameField()
+  @NameField({ name: 'name', required: true, maxLength: NAME_MAX_LENGTH, example: 'Groceries' })
   name!: string;
 }

@@ -1,7 +1,4 @@
-import { ListNameField } from './list-fields';
+import { CreateListDto } from './create-list.dto';
 
 /** Body of `PUT /api/:userId/lists/:id`: the new name (a list has no other field to change). */
-export class UpdateListDto {
-  @ListNameField()
-  name!: string;
-}
+export class UpdateListDto extends CreateListDto {}

@@ -41,24 +41,18 @@ export class ListTagsQueryDto extends OmitType(PageQueryDto(['name'], 'name'), [
 
 // A tag key is at most 64 characters (two UTF-16 units each); its cursor a few hundred bytes.
 const MAX_CURSOR_LENGTH = 1024;
+const PURPOSE = 'tag-cursor';
 
 /** The cursor of the tags collection: the lower-cased name the previous page ended with. */
-export const encodeTagCursor = (key: string): string => seal(['tags', key]);
+export const encodeTagCursor = (key: string): string => seal(PURPOSE, key);
 
 export function decodeTagCursor(cursor: string): string {
-  const decoded = unseal(cursor, MAX_CURSOR_LENGTH);
-  if (
-    !Array.isArray(decoded) ||
-    decoded.length !== 2 ||
-    decoded[0] !== 'tags' ||
-    typeof decoded[1] !== 'string' ||
-    decoded[1].length === 0 ||
-    decoded[1].length > 2 * TAG_MAX_LENGTH
-  ) {
+  const decoded = unseal(PURPOSE, cursor, MAX_CURSOR_LENGTH);
+  if (typeof decoded !== 'string' || decoded.length === 0 || decoded.length > 2 * TAG_MAX_LENGTH) {
     throw RequestValidationError.of(
       'cursor',
       'cursor is not a cursor this service issued; use the URL of the Link header as is',
     );
   }
-  return decoded[1];
+  return decoded;
 }

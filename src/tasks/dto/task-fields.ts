@@ -5,12 +5,10 @@ import {
   ArrayMaxSize,
   buildMessage,
   IsArray,
-  IsBoolean,
   IsIn,
   IsNotEmpty,
   IsOptional,
   IsString,
-  IsUUID,
   Matches,
   MaxLength,
   ValidateBy,
@@ -19,6 +17,7 @@ import {
 import { Temporal } from 'temporal-polyfill';
 import { RECURRENCE_MAX_LENGTH } from '../recurrence';
 import { TASK_PRIORITIES } from '../task.entity';
+import { BooleanField, ReferenceField } from '../../owned-resources/fields';
 import {
   IsOptionalButNotNull,
   IsWellFormedText,
@@ -39,19 +38,11 @@ export const DescriptionField = () =>
 
 /** A JSON boolean: the string "true" is refused, never coerced. */
 export const CompletedField = ({ description }: { description: string }) =>
-  applyDecorators(
-    ApiProperty({ required: false, type: Boolean, description }),
-    IsOptionalButNotNull(),
-    IsBoolean(),
-  );
+  BooleanField({ description });
 
 /** The task's list: a list id of the caller's, or null for none (specification §8). */
 export const ListIdField = ({ description }: { description: string }) =>
-  applyDecorators(
-    ApiProperty({ required: false, type: String, format: 'uuid', nullable: true, description }),
-    IsOptional(),
-    IsUUID('all', { message: 'list_id must be a UUID or null' }),
-  );
+  ReferenceField({ name: 'list_id', description });
 
 export const MAX_TAGS = 20;
 export const TAG_MAX_LENGTH = 64;
