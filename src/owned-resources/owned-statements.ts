@@ -89,6 +89,12 @@ export function columnList<E extends OwnedEntity>(
 const isTimestamp = (column: ColumnMetadata): boolean => column.type === 'timestamptz';
 const isText = (column: ColumnMetadata): boolean =>
   column.type === 'varchar' || column.type === 'text';
+/**
+ * A text column as `octet_length` sizes it: an array of texts (`text[]`) by its literal, which
+ * is about the size of its JSON; a plain text as it is, so that a TOASTed one is not fetched.
+ */
+const sizedText = (column: ColumnMetadata): string =>
+  column.isArray ? `${column.databaseName}::text` : column.databaseName;
 
 /** The SQL size of a row of `resource` in a page (database/page-budget.ts): its texts. */
 export const rowBytesOf = <E extends OwnedEntity>(
@@ -97,9 +103,7 @@ export const rowBytesOf = <E extends OwnedEntity>(
   alias?: string,
 ): string =>
   rowBytes(
-    selectedColumns(dataSource, resource)
-      .filter(isText)
-      .map((column) => column.databaseName),
+    selectedColumns(dataSource, resource).filter(isText).map(sizedText),
     alias,
   );
 
@@ -125,7 +129,7 @@ export function syncedResource<E extends OwnedEntity>(
     table: resource.table,
     columns: columns.map((column) => column.databaseName),
     timestamps: columns.filter(isTimestamp).map((column) => column.databaseName),
-    texts: columns.filter(isText).map((column) => column.databaseName),
+    texts: columns.filter(isText).map(sizedText),
     trash: resource.changesFeed?.trash ?? false,
   };
 }
