@@ -245,8 +245,14 @@ describe('OpenAPI', () => {
     expect(Object.keys(schemas.UpdateTaskDto.properties ?? {}).sort()).toEqual([
       'completed',
       'description',
+      'due_date',
+      'due_time',
       'list_id',
+      'priority',
+      'recurrence',
       'remind_at',
+      'tags',
+      'time_zone',
       'title',
     ]);
     expect(Object.keys(schemas.ListResponse.properties ?? {}).sort()).toEqual([
