@@ -73,7 +73,9 @@ describe('the generic plans of the task statements, with a trash', () => {
     const { text, order } = compileStatement(dataSource, definition, shape);
     const runner = dataSource.createQueryRunner();
     try {
-      await runner.query('SET plan_cache_mode = force_generic_plan');
+      // A statement sent unnamed (`prepared: false`) is planned with each call's values.
+      const mode = definition.prepared === false ? 'force_custom_plan' : 'force_generic_plan';
+      await runner.query(`SET plan_cache_mode = ${mode}`);
       await runner.query(`PREPARE probe AS ${text}`);
       const rows: { 'QUERY PLAN': string }[] = await runner.query(
         `EXPLAIN EXECUTE probe(${order.map((name) => literal(values[name])).join(', ')})`,

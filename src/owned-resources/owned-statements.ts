@@ -101,11 +101,7 @@ export const rowBytesOf = <E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
   alias?: string,
-): string =>
-  rowBytes(
-    selectedColumns(dataSource, resource).filter(isText).map(sizedText),
-    alias,
-  );
+): string => rowBytes(selectedColumns(dataSource, resource).filter(isText).map(sizedText), alias);
 
 /** Adds the columns of `pageAccounting` for a statement ordered by `order`. */
 export function withPageAccounting<B extends SelectQueryBuilder<ObjectLiteral>>(

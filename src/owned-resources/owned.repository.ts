@@ -90,7 +90,8 @@ export abstract class OwnedRepository<E, Sort extends string, Create, Patch> {
 const IDEMPOTENT_CREATE_ATTEMPTS = 3;
 const UNIQUE_VIOLATION = '23505';
 
-const assertOwner = (userId: string): void => {
+/** Refuses a blank owner id before any SQL runs. */
+export const assertOwner = (userId: string): void => {
   if (typeof userId !== 'string' || userId.trim() === '') {
     throw new InvalidInputError('The owner id must not be blank', 'user_id');
   }

@@ -8,6 +8,7 @@ import {
 } from '../owned-resources/owned-statements';
 import { compositeValue, cursorParts } from '../owned-resources/cursor';
 import {
+  assertOwner,
   type Cursor,
   type ListQuery,
   OwnedRepository,
@@ -144,7 +145,12 @@ export class TypeOrmTasksRepository
   }
 
   override async list(userId: string, query: TaskListQuery): Promise<Page<Task, TaskSort>> {
-    const filters = query.filters ?? {};
+    assertOwner(userId);
+    // The shared routes' equality filters (`where`) are two of the tasks' own.
+    const filters: TaskFilters = query.filters ?? {
+      completed: query.where?.completed,
+      listId: query.where?.listId ?? undefined,
+    };
     const after = query.after;
     const afterValues =
       after === undefined
