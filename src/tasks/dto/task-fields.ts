@@ -270,7 +270,7 @@ export const RemindAtField = () =>
       nullable: true,
       example: '2025-01-31T09:00:00.000Z',
       description:
-        'When to send a `reminder` event on `GET /api/{userId}/events` (RFC 3339, with an offset); null: none. Changing it re-arms the reminder.',
+        'When to send a `reminder` event on the caller’s event stream (`GET …/events`) (RFC 3339, with an offset); null: none. Changing it re-arms the reminder.',
     }),
     IsOptional(),
     ValidateBy({

@@ -80,7 +80,8 @@ export class TaskResponse {
     type: String,
     format: 'date-time',
     nullable: true,
-    description: 'When a `reminder` event is sent for the task (GET /api/{userId}/events).',
+    description:
+      'When a `reminder` event is sent for the task (the caller’s event stream, `GET …/events`).',
   })
   remind_at!: string | null;
 
