@@ -95,11 +95,17 @@ describe('the generic plans of the task statements, with a trash', () => {
     ['-updated_at', 'ix_tasks_user_id_updated_at'],
   ])('the live list sort=%s reads the partial index %s', async (sort, index) => {
     const shape = { sort, indexedFilter: 'none', resumed: false };
-    for (const completed of [undefined, true]) {
-      const plan = await planOf(byName('tasks.list'), shape, { ...owner, completed });
-      expect(plan).toMatch(new RegExp(`Index (Only )?Scan (Backward )?using ${index} on tasks`));
-      expect(plan).not.toMatch(/Seq Scan/);
-    }
+    const plan = await planOf(byName('tasks.list'), shape, owner);
+    expect(plan).toMatch(new RegExp(`Index (Only )?Scan (Backward )?using ${index} on tasks`));
+    expect(plan).not.toMatch(/Seq Scan/);
+    // Filtered to a third of the owner's 90 live tasks, the page (51) holds them all: the list is
+    // planned with its values, and reading them through a partial index of live tasks and sorting
+    // those 30 is as good as reading them in order.
+    const completed = await planOf(byName('tasks.list'), shape, { ...owner, completed: true });
+    expect(completed).toMatch(
+      /(Index (Only )?Scan (Backward )?using|Bitmap Index Scan on) ix_tasks_/,
+    );
+    expect(completed).not.toMatch(/Seq Scan/);
   });
 
   it.each(['-created_at', 'title', '-updated_at'])(
