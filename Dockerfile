@@ -6,8 +6,9 @@
 #   migrations: docker run ... tasks-service node node_modules/typeorm/cli.js -d dist/ormconfig.js migration:run
 #
 # Node 22: several production dependencies declare it (nestjs-pino >=22.12, cookie and file-type
-# >=22; typeorm ^22.13 on that line), although the code also runs on 20.19+. Pin a patch version
-# or a digest in your registry mirror for reproducible builds.
+# >=22; typeorm ^22.13 on that line), although the code also runs on 20.19+ (CI's Node; see the
+# README's "Node versions"). Pin a patch version or a digest in your registry mirror for
+# reproducible builds.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- build: every dependency, TypeScript compiled to dist/ ----

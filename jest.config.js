@@ -45,7 +45,8 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  testTimeout: 30_000,
+  // 30 s per test, stretched by the machine's load (test/support/load-timeout.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/load-timeout.ts'],
   collectCoverageFrom: ['src/**/*.ts'],
   coverageProvider: 'v8',
   coverageReporters: ['text-summary', 'text'],

@@ -3,6 +3,7 @@ import { AppConfig, type DatabaseSettings } from './src/config/app-config';
 import { InvalidEnvironmentError, validateEnvironment } from './src/config/environment';
 import { readEnvironment } from './src/config/environment-file';
 import { buildDataSourceOptions } from './src/database/database-options';
+import { createDatabaseRemedy, describeConnectionError } from './src/database/database-startup';
 import { TasksDataSource } from './src/database/tasks-data-source';
 import { ENTITIES } from './src/entities';
 
@@ -37,5 +38,21 @@ function exitWith(message: string): never {
   process.exit(1);
 }
 
+/** A database that is missing or cannot be reached is one line too, with what to do about it. */
+class CliDataSource extends TasksDataSource {
+  override async initialize(): Promise<this> {
+    try {
+      return await super.initialize();
+    } catch (error) {
+      // Errors of the driver or the network carry a code; anything else keeps its stack trace.
+      if (typeof (error as { code?: unknown }).code !== 'string') throw error;
+      const reason = describeConnectionError(error);
+      if (reason === '3D000') exitWith(createDatabaseRemedy(url));
+      const { hostname, port } = new URL(url);
+      return exitWith(`cannot connect to the database on ${hostname}:${port || 5432} (${reason})`);
+    }
+  }
+}
+
 const { database, url } = connectionUrl();
-export default new TasksDataSource(buildDataSourceOptions({ ...database, url }, ENTITIES));
+export default new CliDataSource(buildDataSourceOptions({ ...database, url }, ENTITIES));

@@ -17,21 +17,22 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function main(): Promise<void> {
-  const userId = process.argv[2];
-  if (!userId || userId.trim() === '' || process.argv.length > 3) {
-    fail('Usage: npm run -s token -- <userId>');
-  }
+/**
+ * A development token for `userId`, signed as the service configured from this environment
+ * verifies it. Throws, with the reason, in production and when tokens come from a JWKS.
+ */
+export async function mintDevelopmentToken(userId: string): Promise<string> {
   // Like the service: `.env` is read in development; variables already set win.
   const config = AppConfig.fromEnvironment(validateEnvironment(readEnvironment()));
-  if (config.nodeEnv === 'production') fail('Refusing to mint tokens with NODE_ENV=production.');
+  if (config.nodeEnv === 'production') {
+    throw new Error('Refusing to mint tokens with NODE_ENV=production.');
+  }
   const { jwtSecret, issuer, audience, jwksUrl } = config.auth;
   if (!jwtSecret) {
-    fail(
+    throw new Error(
       `Tokens are verified with ${jwksUrl ?? 'AUTH_JWKS_URL'}: get one from that identity provider.`,
     );
   }
-
   const token = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
@@ -39,7 +40,17 @@ async function main(): Promise<void> {
     .setExpirationTime(TOKEN_LIFETIME);
   if (issuer) token.setIssuer(issuer);
   if (audience) token.setAudience(audience);
-  process.stdout.write(`${await token.sign(new TextEncoder().encode(jwtSecret))}\n`);
+  return token.sign(new TextEncoder().encode(jwtSecret));
 }
 
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+async function main(): Promise<void> {
+  const userId = process.argv[2];
+  if (!userId || userId.trim() === '' || process.argv.length > 3) {
+    fail('Usage: npm run -s token -- <userId>');
+  }
+  process.stdout.write(`${await mintDevelopmentToken(userId)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+}

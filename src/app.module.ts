@@ -20,7 +20,8 @@ export interface AppModuleOptions {
   imports?: ModuleMetadata['imports'];
 }
 
-@Module({})
+// `nest g resource` adds the module it generates here (the service's own modules are in forRoot).
+@Module({ imports: [] })
 export class AppModule {
   /** Configuration is read and validated first: a bad environment throws here. */
   static forRoot({ config, imports = [] }: AppModuleOptions = {}): DynamicModule {

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp, isStartupMisconfiguration } from './app.factory';
 import { AppConfig } from './config/app-config';
+import { loadAppConfig } from './config/config.module';
+import { refuseEmbeddedDatabaseInUse } from './database/embedded-postgres';
 import { ShutdownService } from './health/shutdown.service';
 import { DOCS_PATH } from './http/openapi';
 
@@ -25,8 +27,14 @@ function exitOnStartupFailure(error: unknown): never {
 
 async function bootstrap(): Promise<void> {
   const started = performance.now();
-  const app = await createApp().catch(exitOnStartupFailure);
-  const config = app.get(AppConfig);
+  let config: AppConfig;
+  try {
+    config = loadAppConfig();
+    refuseEmbeddedDatabaseInUse(config);
+  } catch (error) {
+    exitOnStartupFailure(error);
+  }
+  const app = await createApp({ config }).catch(exitOnStartupFailure);
   const shutdown = app.get(ShutdownService);
   const logger = new Logger('Bootstrap');
 

@@ -40,11 +40,18 @@ describe('environment validation', () => {
     expect(env).toMatchObject({
       NODE_ENV: 'development',
       PORT: 3000,
-      HOST: '0.0.0.0',
+      HOST: '127.0.0.1',
       DATABASE_POOL_MAX: 10,
       LOG_LEVEL: 'info',
     });
     expect(env.DATABASE_URL).toBeUndefined();
+  });
+
+  it('listens on loopback unless in production: the development secret is public', () => {
+    expect(validateEnvironment({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1');
+    const production = { DATABASE_URL: 'postgresql://db/tasks', AUTH_JWKS_URL: 'https://id/jwks' };
+    expect(validateEnvironment({ NODE_ENV: 'production', ...production }).HOST).toBe('0.0.0.0');
+    expect(validateEnvironment({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
   });
 
   it('keeps idempotency keys 24 hours and the trash 30 days unless told otherwise', () => {

@@ -649,6 +649,16 @@ describe('the Dockerfile', () => {
 });
 
 describe('the npm start scripts', () => {
+  // Watch mode restarts the app on every save with SIGTERM: waiting out a load balancer that
+  // does not exist there cost 10 s per save. Production keeps its default.
+  it('give the app no shutdown grace period in watch mode only', () => {
+    expect(packageJson.scripts['start:dev']).toMatch(/^exec env SHUTDOWN_GRACE_MS=0 nest start /);
+    for (const name of ['start', 'start:prod']) {
+      expect(packageJson.scripts[name]).not.toMatch(/SHUTDOWN_GRACE_MS/);
+    }
+    expect(validateEnvironment({ AUTH_JWT_SECRET: 'x'.repeat(32) }).SHUTDOWN_GRACE_MS).toBe(10_000);
+  });
+
   // npm runs a script through `sh -c` and forwards SIGTERM to that shell, which dies of it
   // without passing it on; the Nest CLI forwards it to its child, which by default is a shell
   // too. Without `exec` and `--no-shell`, SIGTERM to `npm start` orphans a serving app.
@@ -656,11 +666,16 @@ describe('the npm start scripts', () => {
     for (const name of ['start', 'start:dev', 'start:prod']) {
       expect([name, packageJson.scripts[name]]).toEqual([name, expect.stringMatching(/^exec /)]);
     }
-    expect(packageJson.scripts['start:dev']).toMatch(/^exec nest start\b.*\s--no-shell\b/);
+    expect(packageJson.scripts['start:dev']).toMatch(/^exec .*\bnest start\b.*\s--no-shell\b/);
     // `npm start` compiles first (`prestart`, SWC with the Nest CLI's own settings), then runs
     // node itself: the Nest CLI takes longer to load than the compile and the start together.
     expect(packageJson.scripts.start).toMatch(/^exec node .*dist\/src\/main\.js$/);
-    expect(packageJson.scripts.prestart).toMatch(/\bswc src migrations ormconfig\.ts -d dist\b/);
+    // It compiles beside dist/ and refuses, before replacing it, while another process serves
+    // the embedded database (test/start-refusals.spec.ts runs it).
+    expect(packageJson.scripts.prestart).toBe('bash scripts/compile-for-start.sh');
+    expect(readFileSync(join(ROOT, 'scripts/compile-for-start.sh'), 'utf8')).toMatch(
+      /\bswc src migrations ormconfig\.ts .*-d dist\.next --config-file \.swcrc\b/,
+    );
   });
 });
 

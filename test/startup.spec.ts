@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { listeningUrl, spawnApp } from './support/app-process';
 import { createTestDatabase } from './support/test-database';
+import { loadSlack } from './support/machine-load';
 
 // FR-003, SC-001, SC-004 and specification §6, seen from outside the process.
 describe('start-up and shutdown of the process', () => {
@@ -31,7 +32,7 @@ describe('start-up and shutdown of the process', () => {
     const firstRetryAt = performance.now();
     const { code } = await app.exit;
     expect(code).toBe(1);
-    expect(performance.now() - firstRetryAt).toBeLessThan(retryMs + 1000);
+    expect(performance.now() - firstRetryAt).toBeLessThan(retryMs + loadSlack(1000));
     expect(booted).toMatch(/ECONNREFUSED/);
     const fatal = app.lines.find((line) => line.includes('"fatal"'));
     expect(fatal).toMatch(/The database stayed unreachable for 1500 ms/);
@@ -64,8 +65,10 @@ describe('start-up and shutdown of the process', () => {
       expect(code).toBe(0);
       const tookMs = performance.now() - signalledAt;
       expect(tookMs).toBeGreaterThanOrEqual(graceMs - 100);
-      expect(tookMs).toBeLessThan(graceMs + 3000);
+      expect(tookMs).toBeLessThan(graceMs + loadSlack(3000));
       await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+      // Readiness failed on purpose: a normal shutdown logs no health-check error.
+      expect(app.lines.filter((line) => /Health Check has failed/.test(line))).toEqual([]);
     } finally {
       app.child.kill('SIGKILL');
       await database.drop();
@@ -100,7 +103,8 @@ describe('start-up and shutdown of the process', () => {
         const listening = JSON.parse(
           first.lines.find((line) => line.includes('tasks service listening')) as string,
         ) as { startupMs: number };
-        expect(listening.startupMs).toBeLessThan(10_000);
+        // 10 s on an idle machine, the specification's figure; a busy one is given its load.
+        expect(listening.startupMs).toBeLessThan(loadSlack(10_000));
         embeddedHost = /embedded PostgreSQL listening on ([\d.:]+)/.exec(
           first.lines.join('\n'),
         )?.[1] as string;

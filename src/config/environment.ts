@@ -83,9 +83,15 @@ export class Environment {
   @Max(65535)
   PORT = 3000;
 
+  /**
+   * Set by `validateEnvironment` when absent: 0.0.0.0 in production (a container's port is
+   * published), else 127.0.0.1, since a development instance accepts tokens signed with the
+   * public development secret and must not be reachable from the network by default.
+   */
   @Transform(emptyToUndefined)
+  @IsOptional()
   @IsString()
-  HOST = '0.0.0.0';
+  HOST!: string;
 
   /** A port of its own for `/health/live`, answered by a thread of its own; unset, none. */
   @Transform((params) => toInteger({ value: emptyToUndefined(params) }))
@@ -271,6 +277,7 @@ export function validateEnvironment(
     if (raw[key] !== undefined) input[key] = raw[key];
   }
   const env = plainToInstance(Environment, input, { exposeDefaultValues: true });
+  env.HOST ??= env.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1';
   const problems = validateSync(env, { skipMissingProperties: false }).map(describe);
 
   if (env.NODE_ENV === 'production') {

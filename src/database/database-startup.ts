@@ -46,6 +46,22 @@ export function poolClientConfig(settings: ConnectionSettings): ClientConfig {
 const roleOf = (url: string): string =>
   `"${decodeURIComponent(new URL(url).username || 'postgres').replace(/"/g, '""')}"`;
 
+/** SQLSTATE invalid_catalog_name: the URL names a database the server does not have. */
+const UNDEFINED_DATABASE = '3D000';
+
+/** What to run when the database in `url` does not exist (no password in it). */
+export function createDatabaseRemedy(url: string): string {
+  const { hostname, port, pathname, username } = new URL(url);
+  const database = decodeURIComponent(pathname.slice(1));
+  const role = decodeURIComponent(username || 'postgres');
+  const quoted = `"${database.replace(/"/g, '""')}"`;
+  return (
+    `database ${quoted} does not exist on ${hostname}:${port || 5432}: create it, for example with ` +
+    `psql -h ${hostname} -p ${port || 5432} -U ${role} -d postgres -c 'CREATE DATABASE ${quoted}' ` +
+    `(or createdb), then try again`
+  );
+}
+
 /**
  * The one-line remedy for a server-side statement timeout that is not in effect. A role's setting
  * reaches new sessions only: PgBouncer keeps the server connections it already holds until
@@ -94,6 +110,9 @@ export async function waitForDatabase(options: StartupCheckOptions): Promise<num
           reason,
         );
       }
+      // The server answered that the database is not there: waiting will not create it.
+      if (reason === UNDEFINED_DATABASE)
+        throw new DatabaseMisconfiguredError(createDatabaseRemedy(options.url));
       const delay = Math.min(250 * 2 ** (attempt - 1), 2000);
       if (Date.now() + delay >= deadline) {
         throw new DatabaseUnavailableError(

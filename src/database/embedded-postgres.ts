@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
+import type { AppConfig } from '../config/app-config';
 import { DataLayerError } from './data-layer.errors';
 
 export interface EmbeddedPostgresOptions {
@@ -60,6 +61,15 @@ const ORPHAN_STOP_TIMEOUT_MS = 30_000;
 
 /** A second process asked for a data directory that a live one serves. */
 export class EmbeddedDatabaseInUseError extends DataLayerError {}
+
+/**
+ * Throws `EmbeddedDatabaseInUseError` when `config` means the embedded database (no
+ * DATABASE_URL) and a live process serves its data directory: checked before anything else
+ * happens, by `npm start` before it compiles and by the service before Nest starts.
+ */
+export function refuseEmbeddedDatabaseInUse(config: AppConfig): void {
+  if (!config.database.url) EmbeddedPostgresServer.assertNotInUse(embeddedDataDir(config.nodeEnv));
+}
 
 /** The pid and port of a live server using `dataDir`, from its `postmaster.pid`. */
 function runningPostmaster(dataDir: string): { pid: number; port: number } | null {
@@ -195,14 +205,15 @@ export class EmbeddedPostgresServer {
   }
 
   /**
-   * Makes sure no other process serves `dataDir`. One data directory has one owner: a second
-   * process sharing it would lose its database when the first one stops. A server left running
-   * by an owner that died without stopping it (killed with SIGKILL) is stopped and taken over.
+   * Throws `EmbeddedDatabaseInUseError` when a live process serves `dataDir`; returns the server
+   * left running by an owner that died, if any. Reads two pid files and nothing else.
    */
-  private static async claim(dataDir: string, log: (message: string) => void): Promise<void> {
-    const live = runningPostmaster(dataDir);
-    if (!live) return;
-    const owner = ownerOf(dataDir);
+  static assertNotInUse(
+    dataDir: string,
+  ): { live: { pid: number; port: number }; owner: number } | null {
+    const live = runningPostmaster(resolve(dataDir));
+    if (!live) return null;
+    const owner = ownerOf(resolve(dataDir));
     if (owner === null || isAlive(owner)) {
       throw new EmbeddedDatabaseInUseError(
         `the embedded PostgreSQL in ${dataDir} is in use by ${owner === null ? 'another process' : `process ${owner}`} ` +
@@ -210,6 +221,18 @@ export class EmbeddedPostgresServer {
           'to use another database',
       );
     }
+    return { live, owner };
+  }
+
+  /**
+   * Makes sure no other process serves `dataDir`. One data directory has one owner: a second
+   * process sharing it would lose its database when the first one stops. A server left running
+   * by an owner that died without stopping it (killed with SIGKILL) is stopped and taken over.
+   */
+  private static async claim(dataDir: string, log: (message: string) => void): Promise<void> {
+    const orphan = EmbeddedPostgresServer.assertNotInUse(dataDir);
+    if (!orphan) return;
+    const { live, owner } = orphan;
     log(`stopping the embedded PostgreSQL (pid ${live.pid}) left running by process ${owner}`);
     // SIGINT is PostgreSQL's "fast" shutdown: sessions end, data is flushed, the pid file removed.
     process.kill(live.pid, 'SIGINT');

@@ -7,10 +7,31 @@ import {
   MigrationLockTimeoutError,
 } from '../../src/database/tasks-data-source';
 import { MIGRATIONS } from '../../migrations';
-import { adminQuery, TEST_ADMIN_URL_VAR, withDatabase } from '../support/test-database';
+import {
+  adminQuery,
+  TEST_ADMIN_URL_VAR,
+  TEST_TEMPLATE_VAR,
+  withDatabase,
+} from '../support/test-database';
 import { openDataSource } from '../support/test-data-source';
+import { loadSlack } from '../support/machine-load';
 
 const run = promisify(execFile);
+
+/** The triggers and index definitions of `tasks`, by name. */
+async function tasksSchema(dataSource: {
+  query: (sql: string) => Promise<unknown[]>;
+}): Promise<{ triggers: unknown[]; indexes: unknown[] }> {
+  return {
+    triggers: await dataSource.query(
+      `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal
+        ORDER BY tgname`,
+    ),
+    indexes: await dataSource.query(
+      `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' ORDER BY indexname`,
+    ),
+  };
+}
 const ROOT = resolve(__dirname, '../..');
 
 // Several pods (or a Job and a pod) starting at once: the advisory lock serialises the runners.
@@ -48,27 +69,18 @@ describe('three migration processes at once on an empty database', () => {
     expect([executed.length, idle.length]).toEqual([1, 2]);
 
     const dataSource = await openDataSource(withDatabase(adminUrl(), name));
+    const template = await openDataSource(
+      withDatabase(adminUrl(), process.env[TEST_TEMPLATE_VAR] as string),
+    );
     try {
       const [{ count }] = await dataSource.query('SELECT count(*)::int AS count FROM migrations');
       expect(count).toBe(MIGRATIONS.length);
-      const triggers = await dataSource.query(
-        `SELECT tgname FROM pg_trigger WHERE tgrelid = 'tasks'::regclass AND NOT tgisinternal
-         ORDER BY tgname`,
-      );
-      // updated_at, and the changes feed's stamp and tombstone (specification §10).
-      expect(triggers).toEqual([
-        { tgname: 'record_tasks_tombstone' },
-        { tgname: 'stamp_tasks_change_xid' },
-        { tgname: 'update_tasks_updated_at' },
-      ]);
-      const [{ indexes }] = await dataSource.query(
-        `SELECT count(*)::int AS indexes FROM pg_indexes WHERE tablename = 'tasks'`,
-      );
-      // The primary key, the three sort orders, the list filter, the changes feed, the trash and
-      // its purge.
-      expect(indexes).toBe(8);
+      // The same triggers and indexes on tasks as the template that the global set-up migrated
+      // once, alone: three runners at once built the schema once, completely.
+      expect(await tasksSchema(dataSource)).toEqual(await tasksSchema(template));
     } finally {
       await dataSource.destroy();
+      await template.destroy();
     }
   }, 120_000);
 });
@@ -108,14 +120,14 @@ describe('a migration lock held by another session', () => {
           (error: unknown) => error,
         ),
         new Promise((late) => {
-          deadline = setTimeout(() => late('still waiting'), 20_000);
+          deadline = setTimeout(() => late('still waiting'), 60_000);
         }),
       ]);
       clearTimeout(deadline);
       expect(outcome).toBeInstanceOf(MigrationLockTimeoutError);
       expect((outcome as Error).message).toContain(`pg_terminate_backend(${pid})`);
       expect((outcome as Error).message).toContain('leaked-lock-holder');
-      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(performance.now() - started).toBeLessThan(1000 + loadSlack(9000));
       // Nothing was migrated, and the runner left no lock or session behind.
       const { rows } = await holder.query(`SELECT to_regclass('migrations') AS table`);
       expect(rows).toEqual([{ table: null }]);
@@ -127,5 +139,5 @@ describe('a migration lock held by another session', () => {
       await dataSource.destroy();
       await holder.end();
     }
-  }, 30_000);
+  }, 90_000);
 });

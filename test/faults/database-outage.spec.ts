@@ -17,14 +17,17 @@ import {
   steadyLoad,
   takeDatabaseAway,
 } from './fault-support';
+import { loadSlack, waitUntil } from '../support/machine-load';
 import { authHeader } from '../support/tokens';
 import { TcpProxy } from '../support/tcp-proxy';
 
 const CONNECT_TIMEOUT_MS = 1000;
 const STATEMENT_TIMEOUT_MS = 2000;
-/** The longest any request may take: waiting for a connection, then the statement. */
-const REQUEST_BOUND_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS + 500;
+/** The service's own bound on a request: waiting for a connection, then the statement. */
+const REQUEST_TIMERS_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS;
 const OUTAGE_MS = 2000;
+/** Successes counted before the outage, and after the last failure once the database is back. */
+const SUCCESSES_AROUND_OUTAGE = 20;
 
 type Kind = 'create' | 'list' | 'update' | 'toggle';
 
@@ -141,11 +144,13 @@ describe('database outage under load', () => {
 
       let running = true;
       const kinds: Kind[] = ['create', 'list', 'update', 'toggle'];
+      const answered: Outcome[] = [];
       const load = steadyLoad<Outcome>({
         concurrency: 8,
         running: () => running,
         send: async (sequence) => {
           const outcome = await send(kinds[sequence % 4], `w-${sequence}`, sequence);
+          answered.push(outcome);
           // While the database is away, 503s come back at once: pace the loop a little.
           if (outcome.status === 503) await sleep(10);
           return outcome;
@@ -162,20 +167,44 @@ describe('database outage under load', () => {
         }
       })();
 
-      await sleep(1000);
+      // Each phase lasts until it has shown what it is for (counts, not a time that holds only on
+      // an idle machine); the time-outs below only guard against a hang.
+      const successesSince = (since: number): number =>
+        answered.filter((outcome) => outcome.status < 400 && outcome.sentAt > since).length;
+      await waitUntil(() => successesSince(0) >= SUCCESSES_AROUND_OUTAGE, { timeoutMs: 60_000 });
+      // How long a request takes on this machine now, with the database there: the slack of the
+      // bound below, so that a busy machine's slower answers are not mistaken for waiting.
+      const healthySlowest = Math.max(...answered.map((outcome) => outcome.ms));
       const wentAwayAt = performance.now();
       await takeDatabaseAway(database.name);
-      await sleep(OUTAGE_MS);
+      await waitUntil(
+        () =>
+          performance.now() - wentAwayAt >= OUTAGE_MS &&
+          answered.some((outcome) => outcome.status === 503 && outcome.sentAt > wentAwayAt) &&
+          health.some((probe) => probe.status === 503),
+        { timeoutMs: 60_000 },
+      );
       const cameBackAt = performance.now();
       await bringDatabaseBack(database.name);
-      await sleep(2500);
+      const lastFailureSoFar = (): number =>
+        Math.max(
+          cameBackAt,
+          ...answered.filter((outcome) => outcome.status >= 400).map((o) => o.sentAt),
+        );
+      await waitUntil(
+        () =>
+          successesSince(lastFailureSoFar()) >= SUCCESSES_AROUND_OUTAGE &&
+          health.some((probe) => probe.at > cameBackAt && probe.status === 200),
+        { timeoutMs: 60_000 },
+      );
       running = false;
       const outcomes = await load;
       await probes;
 
       // Every request was answered within the timeouts, with success or a 503 problem.
+      const requestBoundMs = REQUEST_TIMERS_MS + Math.max(loadSlack(500), 2 * healthySlowest);
       const slowest = Math.max(...outcomes.map((outcome) => outcome.ms));
-      expect(slowest).toBeLessThan(REQUEST_BOUND_MS);
+      expect(slowest).toBeLessThan(requestBoundMs);
       const failed = outcomes.filter((outcome) => outcome.status >= 400);
       expect(failed.length).toBeGreaterThan(0);
       expect(
@@ -191,16 +220,16 @@ describe('database outage under load', () => {
       const lastFailureSent = Math.max(...failed.map((outcome) => outcome.sentAt));
       const recoveryMs = Math.max(0, lastFailureSent - cameBackAt);
       expect(failed.filter((outcome) => outcome.sentAt < wentAwayAt - 50)).toEqual([]);
-      expect(recoveryMs).toBeLessThan(5000);
+      expect(recoveryMs).toBeLessThan(loadSlack(5000));
       const afterRecovery = outcomes.filter((outcome) => outcome.sentAt > lastFailureSent);
-      expect(afterRecovery.length).toBeGreaterThan(20);
+      expect(afterRecovery.length).toBeGreaterThanOrEqual(SUCCESSES_AROUND_OUTAGE);
 
       // /health: 200, then 503 while the database was away, then 200 again.
       const states = health.map((probe) => probe.status).filter((s, i, all) => s !== all[i - 1]);
       expect(states).toEqual([200, 503, 200]);
       const healthBack = health.find((probe) => probe.at > cameBackAt && probe.status === 200);
       expect(healthBack).toBeDefined();
-      expect(Math.max(...health.map((probe) => probe.ms))).toBeLessThan(REQUEST_BOUND_MS);
+      expect(Math.max(...health.map((probe) => probe.ms))).toBeLessThan(requestBoundMs);
 
       await inspector.end();
       inspector = await inspect(database.url);
@@ -248,7 +277,7 @@ describe('database outage under load', () => {
         ),
         maxMsDuringOutage: round(Math.max(...during.map((outcome) => outcome.ms))),
         slowestMs: round(slowest),
-        boundMs: REQUEST_BOUND_MS,
+        boundMs: round(requestBoundMs),
         recoveryMs: round(recoveryMs),
         healthBackAfterMs: round((healthBack?.at ?? 0) - cameBackAt),
         failedCreatesStored: failedButStored.length,
@@ -261,7 +290,7 @@ describe('database outage under load', () => {
       await database.drop();
       await admin(`DROP ROLE IF EXISTS ${role.name}`);
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 // A statement cut by DATABASE_STATEMENT_TIMEOUT_MS is a 503 too, and its connection goes back to
@@ -325,7 +354,7 @@ describe('a statement that outlives DATABASE_STATEMENT_TIMEOUT_MS', () => {
       }
       // Two statements, one after the other on the single connection, each cut at the timeout.
       expect(tookMs).toBeGreaterThanOrEqual(statementTimeoutMs);
-      expect(tookMs).toBeLessThan(2 * statementTimeoutMs + 2000);
+      expect(tookMs).toBeLessThan(2 * statementTimeoutMs + loadSlack(2000));
 
       const after = await inject({ method: 'GET', url: path, headers: auth });
       expect(after.statusCode).toBe(200);
@@ -388,16 +417,34 @@ describe('connections that go silent', () => {
             response.statusCode === 200 ? undefined : (response.json() as { code: string }).code,
         };
       };
-      // Fill the pool, then cut every one of its connections.
-      await Promise.all(Array.from({ length: poolMax * 2 }, get));
+      // Fill the pool, then cut every one of its connections. The slowest of those healthy
+      // requests is how long the machine itself takes now: the slack of the bound below.
+      const healthy = await Promise.all(Array.from({ length: poolMax * 2 }, get));
+      const healthySlowest = Math.max(...healthy.map((outcome) => outcome.ms));
       const frozen = proxy.freeze();
       expect(frozen).toBe(poolMax);
       const frozenAt = performance.now();
       // As many clients as connections: the first round draws every dead connection at once.
+      // The load runs until every dead connection has had time to fail and 20 requests have
+      // succeeded after the last failure (a hang guard, not a budget, ends it otherwise).
+      const answered: Awaited<ReturnType<typeof get>>[] = [];
+      const recovered = (): boolean => {
+        const failures = answered.filter((outcome) => outcome.status !== 200);
+        const lastFailure = Math.max(frozenAt, ...failures.map((outcome) => outcome.sentAt));
+        return (
+          performance.now() - frozenAt >= 2 * queryTimeoutMs &&
+          answered.filter((outcome) => outcome.status === 200 && outcome.sentAt > lastFailure)
+            .length >= 20
+        );
+      };
       const outcomes = await steadyLoad({
         concurrency: poolMax,
-        running: () => performance.now() - frozenAt < 2 * queryTimeoutMs,
-        send: get,
+        running: () => !recovered() && performance.now() - frozenAt < 60_000,
+        send: async () => {
+          const outcome = await get();
+          answered.push(outcome);
+          return outcome;
+        },
       });
 
       const failed = outcomes.filter((outcome) => outcome.status !== 200);
@@ -407,14 +454,16 @@ describe('connections that go silent', () => {
       // One failure per dead connection, each within statement + connect timeout.
       expect(failed.length).toBeGreaterThan(0);
       expect(failed.length).toBeLessThanOrEqual(poolMax);
-      expect(Math.max(...outcomes.map((outcome) => outcome.ms))).toBeLessThan(queryTimeoutMs + 500);
+      expect(Math.max(...outcomes.map((outcome) => outcome.ms))).toBeLessThan(
+        queryTimeoutMs + Math.max(loadSlack(500), 2 * healthySlowest),
+      );
       const recoveredAfterMs =
         Math.max(...failed.map((outcome) => outcome.sentAt + outcome.ms)) - frozenAt;
-      expect(recoveredAfterMs).toBeLessThan(5000);
+      expect(recoveredAfterMs).toBeLessThan(loadSlack(5000));
       const afterRecovery = outcomes.filter(
         (outcome) => outcome.sentAt > frozenAt + recoveredAfterMs,
       );
-      expect(afterRecovery.length).toBeGreaterThan(20);
+      expect(afterRecovery.length).toBeGreaterThanOrEqual(20);
       reportFigures('silent-connections', {
         poolMax,
         queryTimeoutMs,
@@ -427,5 +476,5 @@ describe('connections that go silent', () => {
       await proxy.close();
       await database.drop();
     }
-  });
+  }, 120_000);
 });

@@ -21,6 +21,7 @@ import {
   steadyLoad,
   taskCycle,
 } from './fault-support';
+import { waitUntil } from '../support/machine-load';
 
 const STATEMENT_TIMEOUT_MS = 1000;
 const CONNECT_TIMEOUT_MS = 1000;
@@ -71,20 +72,30 @@ async function startupFailure(app: ReturnType<typeof spawnApp>): Promise<string>
   return (JSON.parse(fatal[0]) as { msg: string }).msg;
 }
 
-/** 8 clients running task cycles as `user` until `stop()`, which returns every answer. */
+/**
+ * 8 clients running task cycles as `user` until `stop()`, which first waits for `minCycles`
+ * finished cycles (however long a loaded machine takes), then returns every answer.
+ */
 function mixedLoad(
   url: string,
   user: string,
   headers: Record<string, string>,
+  minCycles = 0,
 ): { stop: () => Promise<MixedOutcome[]> } {
   let loading = true;
+  let cycles = 0;
   const load = steadyLoad<MixedOutcome[]>({
     concurrency: 8,
     running: () => loading,
-    send: (sequence) => taskCycle(url, user, headers, `${user}-${sequence}`),
+    send: async (sequence) => {
+      const cycle = await taskCycle(url, user, headers, `${user}-${sequence}`);
+      cycles++;
+      return cycle;
+    },
   });
   return {
     stop: async () => {
+      await waitUntil(() => cycles >= minCycles, { timeoutMs: 60_000 });
       loading = false;
       return (await load).flat();
     },
@@ -228,7 +239,8 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
 
       // Mixed load through the pooler, while three migration runners at a time migrate empty
       // databases through the same pooler.
-      const load = mixedLoad(url, 'pooled-user', headers);
+      // 11 create-read-update-list-delete cycles (over 50 requests) met by the migrations.
+      const load = mixedLoad(url, 'pooled-user', headers, 11);
       let outcomes: MixedOutcome[] = [];
       const migrationRounds: number[][] = [];
       const leakedLocks: number[] = [];

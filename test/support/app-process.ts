@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 
+import { loadSlack } from './machine-load';
 import { TEST_JWT_SECRET } from './test-app';
 
 const ROOT = resolve(__dirname, '../..');
@@ -59,7 +60,7 @@ export function spawnApp(env: Record<string, string>, cwd = ROOT): AppProcess {
     signal: signal as NodeJS.Signals | null,
     atMs: performance.now() - startedAt,
   }));
-  const waitForLine = (pattern: RegExp, timeoutMs = 30_000): Promise<string> =>
+  const waitForLine = (pattern: RegExp, timeoutMs = loadSlack(30_000)): Promise<string> =>
     new Promise((resolveLine, reject) => {
       const seen = lines.find((line) => pattern.test(line));
       if (seen) return resolveLine(seen);

@@ -5,6 +5,7 @@ import { type ApplicationBuilder, createApp } from '../../src/app.factory';
 import { AppConfig } from '../../src/config/app-config';
 import { validateEnvironment } from '../../src/config/environment';
 import { takeOpenApiViolations, validateResponsesAgainstOpenApi } from './openapi-validation';
+import { loadSlack } from './machine-load';
 import { createTestDatabase, TestDatabase } from './test-database';
 
 // Every response an API test receives is checked against the OpenAPI document: a test that
@@ -38,6 +39,9 @@ export function testConfig(
     DB_MIGRATIONS_RUN: 'false',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     DATABASE_STARTUP_RETRY_MS: '0',
+    // The default 5 s, stretched by the machine's load: waiting for a pooled connection is what
+    // a busy machine slows first, and a test that means a shorter bound sets its own.
+    DATABASE_CONNECT_TIMEOUT_MS: String(loadSlack(5000)),
     ...env,
   };
   return AppConfig.fromEnvironment(validateEnvironment(variables));
