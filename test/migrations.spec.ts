@@ -4,6 +4,8 @@ import { AddSyncTrashAndIdempotency1733200000000 } from '../migrations/173320000
 import { CreateLists1733000000000 } from '../migrations/1733000000000-create-lists';
 import { CreateTasks1732406400000 } from '../migrations/1732406400000-create-tasks';
 import { AddRemindersAndLiveEvents1733500000000 } from '../migrations/1733500000000-add-reminders-and-live-events';
+import { OrganiseTasks1733400000000 } from '../migrations/1733400000000-organise-tasks';
+import { AddRecurrence1733600000000 } from '../migrations/1733600000000-add-recurrence';
 import { MIGRATIONS } from '../migrations';
 import { TasksDataSource } from '../src/database/tasks-data-source';
 import { startTestApp } from './support/test-app';
@@ -84,11 +86,23 @@ describe('migrations', () => {
       'created_at',
       'deleted_at',
       'description',
+      'due_at',
+      'due_date',
+      'due_time',
       'id',
       'list_id',
+      'next_id',
+      'previous_id',
+      'priority',
+      'recurrence',
+      'recurrence_count',
       'remind_at',
       'reminded_at',
+      'search',
+      'tags',
+      'time_zone',
       'title',
+      'upcoming',
       'updated_at',
       'user_id',
       'version',
@@ -106,11 +120,12 @@ describe('migrations', () => {
         { tgname: 'stamp_tasks_change_xid' },
         { tgname: 'stamp_tasks_change_xid_on_update' },
         { tgname: 'record_tasks_tombstone' },
+        { tgname: 'set_tasks_derived_columns' },
         { tgname: 'arm_tasks_reminder' },
         { tgname: 'notify_tasks_change' },
       ]),
     );
-    expect(schema.triggers).toHaveLength(6);
+    expect(schema.triggers).toHaveLength(7);
     const userIndex = schema.indexes.find((index) => index.indexname === 'ix_tasks_user_id');
     expect(userIndex?.indexdef).toMatch(/\(user_id, created_at DESC, id DESC\)/);
     expect(schema.constraints.map((constraint) => constraint.conname)).toEqual(
@@ -181,12 +196,35 @@ describe('migrations', () => {
       while ((await applied()).includes(migration.name)) await dataSource.undoLastMigration();
     };
 
+    // Reverting recurrence drops its columns, keeping the tasks (a series becomes its tasks).
+    await dataSource.query(
+      `INSERT INTO tasks (user_id, title, priority, tags, due_date, recurrence, upcoming)
+       VALUES ('kept', 'kept', 'high', '{a}', '2025-01-01', 'FREQ=DAILY', '{2025-01-02}')`,
+    );
+    await revertThrough(AddRecurrence1733600000000);
+    const [once] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(once).toMatchObject({ title: 'kept', priority: 'high' });
+    for (const column of ['recurrence', 'recurrence_count', 'upcoming', 'next_id', 'previous_id']) {
+      expect(once).not.toHaveProperty(column);
+    }
+
     // Reverting reminders and live events drops their columns, triggers and table.
-    await dataSource.query(`INSERT INTO tasks (user_id, title) VALUES ('kept', 'kept')`);
     await revertThrough(AddRemindersAndLiveEvents1733500000000);
     expect(await exists('stream_tickets')).toBe(false);
     const [reminderless] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
     expect(reminderless).not.toHaveProperty('remind_at');
+
+    // Reverting the organising fields drops their columns and functions, keeping the tasks.
+    await revertThrough(OrganiseTasks1733400000000);
+    const [plain] = await dataSource.query(`SELECT * FROM tasks WHERE user_id = 'kept'`);
+    expect(plain).toMatchObject({ title: 'kept' });
+    for (const column of ['priority', 'due_date', 'due_at', 'tags', 'search']) {
+      expect(plain).not.toHaveProperty(column);
+    }
+    const [{ leftovers }] = await dataSource.query(
+      `SELECT count(*)::int AS leftovers FROM pg_proc WHERE proname LIKE 'task\\_%' OR proname = 'set_task_derived_columns'`,
+    );
+    expect(leftovers).toBe(0);
 
     // Reverting the sync additions drops their tables and columns, keeping live tasks.
     await revertThrough(AddSyncTrashAndIdempotency1733200000000);

@@ -58,7 +58,9 @@ describe('owned statements: linear in fields', () => {
       }));
       const [none] = counts;
       // An indexed filter adds the list statements of one more index: each sort, resumed or not.
-      const perIndexedFilter = Object.keys(resource.sorts).length * 2;
+      // Tasks list through a statement of their own (src/tasks/task-list.statements.ts), whose
+      // shapes are fixed: sort × its indexed filters × resumed.
+      const perIndexedFilter = resource.ownList ? 0 : Object.keys(resource.sorts).length * 2;
       for (const { extra, plain, indexed } of counts) {
         expect({ extra, plain }).toEqual({ extra, plain: none.plain });
         expect({ extra, indexed }).toEqual({
@@ -95,11 +97,15 @@ describe('owned statements: one write sets only the fields it was sent', () => {
   const rawRow = async (id: string): Promise<Record<string, unknown>> =>
     (await inspector.query('SELECT * FROM tasks WHERE id = $1', [id]))[0];
 
-  /** The row without what every write changes: the version, the timestamps it stamps. */
+  /**
+   * The row without what every write changes (the version, the timestamps it stamps) and the
+   * search document, which PostgreSQL derives from the title and the description.
+   */
   const unchangedPart = ({
     version: _version,
     updated_at: _updatedAt,
     change_xid: _changeXid,
+    search: _search,
     ...rest
   }: Record<string, unknown>) => rest;
 
@@ -200,7 +206,7 @@ describe('owned statements: one write sets only the fields it was sent', () => {
     ];
     for (const input of made) await tasks.create(filterOwner, input);
     const titles = async (where: { completed?: boolean; listId?: string }) =>
-      (await tasks.list(filterOwner, { sort: 'title', limit: 10, where })).items.map(
+      (await tasks.list(filterOwner, { sort: 'title', limit: 10, filters: where })).items.map(
         (task) => task.title,
       );
     expect(await titles({})).toEqual(['listed done', 'listed open', 'loose done', 'loose open']);

@@ -73,7 +73,9 @@ describe('the generic plans of the task statements, with a trash', () => {
     const { text, order } = compileStatement(dataSource, definition, shape);
     const runner = dataSource.createQueryRunner();
     try {
-      await runner.query('SET plan_cache_mode = force_generic_plan');
+      // A statement sent unnamed (`prepared: false`) is planned with each call's values.
+      const mode = definition.prepared === false ? 'force_custom_plan' : 'force_generic_plan';
+      await runner.query(`SET plan_cache_mode = ${mode}`);
       await runner.query(`PREPARE probe AS ${text}`);
       const rows: { 'QUERY PLAN': string }[] = await runner.query(
         `EXPLAIN EXECUTE probe(${order.map((name) => literal(values[name])).join(', ')})`,
@@ -93,11 +95,17 @@ describe('the generic plans of the task statements, with a trash', () => {
     ['-updated_at', 'ix_tasks_user_id_updated_at'],
   ])('the live list sort=%s reads the partial index %s', async (sort, index) => {
     const shape = { sort, indexedFilter: 'none', resumed: false };
-    for (const completed of [undefined, true]) {
-      const plan = await planOf(byName('tasks.list'), shape, { ...owner, completed });
-      expect(plan).toMatch(new RegExp(`Index (Only )?Scan (Backward )?using ${index} on tasks`));
-      expect(plan).not.toMatch(/Seq Scan/);
-    }
+    const plan = await planOf(byName('tasks.list'), shape, owner);
+    expect(plan).toMatch(new RegExp(`Index (Only )?Scan (Backward )?using ${index} on tasks`));
+    expect(plan).not.toMatch(/Seq Scan/);
+    // Filtered to a third of the owner's 90 live tasks, the page (51) holds them all: the list is
+    // planned with its values, and reading them through a partial index of live tasks and sorting
+    // those 30 is as good as reading them in order.
+    const completed = await planOf(byName('tasks.list'), shape, { ...owner, completed: true });
+    expect(completed).toMatch(
+      /(Index (Only )?Scan (Backward )?using|Bitmap Index Scan on) ix_tasks_/,
+    );
+    expect(completed).not.toMatch(/Seq Scan/);
   });
 
   it.each(['-created_at', 'title', '-updated_at'])(
@@ -110,7 +118,7 @@ describe('the generic plans of the task statements, with a trash', () => {
           {
             ...owner,
             listId: someListId,
-            afterValue: sort === 'title' ? 'task' : new Date().toISOString(),
+            after0: sort === 'title' ? 'task' : new Date().toISOString(),
             afterId: someId,
           },
         );

@@ -57,6 +57,12 @@ export interface StatementDefinition<S extends ShapeSpace = ShapeSpace> {
   /** Names a parameter appended as `LIMIT $n` (TypeORM inlines limits as literals). */
   readonly limit?: string;
   /**
+   * false: always sent unnamed, so PostgreSQL plans it with the values of each call. For a
+   * statement whose best plan depends on which optional predicates are switched on: a generic
+   * plan, made without the values, cannot know which index the call needs.
+   */
+  readonly prepared?: false;
+  /**
    * With `limit`: names the parameter of a byte budget. The statement selects the columns of
    * `pageAccounting` and is wrapped by `budgetedPageText` after its LIMIT (database/page-budget.ts).
    */
@@ -105,6 +111,8 @@ export interface CompiledStatement {
   text: string;
   /** Parameter names in the order of `$1, $2, …`. */
   order: string[];
+  /** Whether it may be prepared by name (see `StatementDefinition.prepared`). */
+  prepared: boolean;
 }
 
 /** The cache key of a shape; refuses a value its space does not list. */
@@ -147,7 +155,7 @@ export function compileStatement<S extends ShapeSpace>(
   }
   // One text, one name (and the other way round), in every process: 63 bytes at most.
   const name = `${definition.name}:${hash('sha256', compiled.text, 'base64url').slice(0, 16)}`;
-  return { name, ...compiled };
+  return { name, ...compiled, prepared: definition.prepared !== false };
 }
 
 /** Runs declared statements: on the pool, or on the connection of a transaction. */
@@ -252,7 +260,7 @@ export class CompiledStatements implements StatementRunner {
     // Named, it is prepared the first time a connection runs it (node-postgres remembers which
     // it has), then only bound and executed: PostgreSQL parses and plans each statement once per
     // connection instead of on every request, which was half its CPU time for a "get one".
-    const name = this.prepared ? statement.name : undefined;
+    const name = this.prepared && statement.prepared ? statement.name : undefined;
     return (await client.query({ name, text: statement.text, values: parameters })).rows as Row[];
   }
 

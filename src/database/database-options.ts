@@ -1,3 +1,4 @@
+import { types } from 'pg';
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 import { TimeoutEndingClient } from './pg-client';
@@ -14,6 +15,17 @@ export interface ConnectionSettings {
 
 /** Entity classes, as `src/entities.ts` lists them. */
 export type EntityList = NonNullable<DataSourceOptions['entities']>;
+
+/**
+ * The driver's type parsers, but a `date` stays the text PostgreSQL sends ("2025-01-31"): the
+ * default parser turns it into a Date at local midnight, a day off east or west of UTC.
+ */
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === types.builtins.DATE && format !== 'binary'
+      ? (value: string) => value
+      : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+};
 
 /** Name of the table in which TypeORM records the migrations it has run. */
 export const MIGRATIONS_TABLE = 'migrations';
@@ -46,6 +58,7 @@ export function buildDataSourceOptions(
     installExtensions: false,
     extra: {
       max: settings.poolMax,
+      types: typeParsers,
       // Bounds both a new connection and the wait for a free one from the pool.
       connectionTimeoutMillis: settings.connectTimeoutMs,
       // Server-side bound on every statement; the client-side bound below also covers a server

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: 401,
   /** The path's `:userId` is not the token's subject. */
   FORBIDDEN: 403,
+  /** No live task of this owner carries the tag. */
+  TAG_NOT_FOUND: 404,
   /** No route matches the method and path. */
   NOT_FOUND: 404,
   /** The path exists but does not serve this method; `Allow` lists those it does. */

@@ -1,5 +1,5 @@
 import { RequestValidationError } from '../http/request-errors';
-import type { OwnedEntity, OwnedResource } from './owned-resource';
+import type { CursorPart, OwnedEntity, OwnedResource, SortBy } from './owned-resource';
 import type { Cursor } from './owned.repository';
 import { seal, unseal } from './sealed-json';
 
@@ -12,6 +12,7 @@ const PURPOSE = 'cursor';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The repository writes timestamps with `toISOString()` (millisecond precision, UTC).
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The opaque `cursor` query parameter: the repository's `Cursor`, sealed (sealed-json.ts). */
 export function encodeCursor(cursor: Cursor): string {
@@ -47,18 +48,51 @@ export function decodeCursor<E extends OwnedEntity, Sort extends string>(
       : 'another sort';
     throw invalid(`belongs to ${issuedFor}, not sort=${sort}`);
   }
-  const key = resource.sorts[sort];
-  const validValue =
-    key.type === 'text'
-      ? // Each character is at most two UTF-16 code units.
-        value.length > 0 && value.length <= 2 * key.maxLength && !value.includes('\u0000')
-      : // Round-tripped: Date.parse forgives dates that do not exist (2023-02-30).
-        ISO_TIMESTAMP.test(value) && isRealInstant(value);
-  if (!UUID.test(id) || !validValue) throw notIssued();
+  if (!UUID.test(id) || !isValue(resource.sorts[sort], value)) throw notIssued();
   return { sort, value, id };
 }
+
+// Round-tripped: Date.parse forgives dates that do not exist (2023-02-30).
+const isTimestamp = (value: string): boolean => ISO_TIMESTAMP.test(value) && isRealInstant(value);
+const isDate = (value: string): boolean =>
+  ISO_DATE.test(value) && isRealInstant(`${value}T00:00:00.000Z`);
 
 function isRealInstant(value: string): boolean {
   const instant = new Date(value);
   return !Number.isNaN(instant.getTime()) && instant.toISOString() === value;
 }
+
+const PART_CHECKS: Record<CursorPart, (part: string) => boolean> = {
+  timestamp: isTimestamp,
+  'timestamp?': (part) => part === '' || isTimestamp(part),
+  'date?': (part) => part === '' || isDate(part),
+  boolean: (part) => part === 'true' || part === 'false',
+};
+
+/** Whether `value` is one the sort key can have, as the repository writes it. */
+function isValue<E>(key: SortBy<E>, value: string): boolean {
+  switch (key.type) {
+    case 'text':
+      // Each character is at most two UTF-16 code units.
+      return value.length > 0 && value.length <= 2 * key.maxLength && !value.includes('\u0000');
+    case 'timestamp':
+      return isTimestamp(value);
+    case 'enum':
+      return key.values.includes(value);
+    case 'composite': {
+      const parts = value.split(' ');
+      return (
+        parts.length === key.parts.length &&
+        parts.every((part, index) => PART_CHECKS[key.parts[index]](part))
+      );
+    }
+  }
+}
+
+/** A composite cursor value's parts, an empty part (a null) as null. */
+export const cursorParts = (value: string): (string | null)[] =>
+  value.split(' ').map((part) => (part === '' ? null : part));
+
+/** A composite cursor value of a row's sort key values, null as an empty part. */
+export const compositeValue = (parts: readonly (string | boolean | null)[]): string =>
+  parts.map((part) => (part === null ? '' : String(part))).join(' ');

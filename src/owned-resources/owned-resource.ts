@@ -4,6 +4,22 @@ import { ResourceNotFoundError } from '../database/resource.errors';
 import { type NotFoundCode, registerNotFoundCode } from '../http/error-codes';
 
 /**
+ * A data-modifying statement that runs with each update of a resource, one statement with it: the
+ * update becomes the CTE `written` (the rows as written), this the CTE
+ * `followed`, and the rows answered are `written`'s.
+ */
+export interface WriteFollowUp {
+  /** Columns the update also sets, from `after(property)`: the SQL of a property's new value. */
+  set(after: (property: string) => string): Record<string, string>;
+  /** The columns it reads from `written` beyond the selected ones. */
+  reads: readonly string[];
+  /** The statement, reading `written` (it may return rows, as `followed`). */
+  statement: string;
+  /** SQL over `written` and `followed`, answered with each row as `followUp`. */
+  answered: string;
+}
+
+/**
  * The columns every owned resource has: its owner, a version for `ETag`, and timestamps, which
  * the statements select as ISO-8601 text (database/iso-timestamp.ts).
  */
@@ -15,12 +31,23 @@ export interface OwnedEntity {
   updatedAt: IsoTimestamp;
 }
 
+/** One value of a composite sort key in a cursor; `?`: may be null (an empty part). */
+export type CursorPart = 'timestamp' | 'timestamp?' | 'date?' | 'boolean';
+
 /** What a sort sorts by (then by id), and how a cursor carries the value. */
-export type SortBy<E> = { property: keyof E & string } & (
-  | { type: 'timestamp' }
-  /** At most `maxLength` characters, as the column allows. */
-  | { type: 'text'; maxLength: number }
-);
+export type SortBy<E> =
+  | ({ property: keyof E & string } & (
+      | { type: 'timestamp' }
+      /** At most `maxLength` characters, as the column allows. */
+      | { type: 'text'; maxLength: number }
+      /** One of `values`, in their declared order (a database enum). */
+      | { type: 'enum'; values: readonly string[] }
+    ))
+  /**
+   * Several values, in a resource's own list statement (a due date then a due instant): the
+   * cursor carries them space-separated, each of its `parts` type.
+   */
+  | { type: 'composite'; parts: readonly CursorPart[] };
 
 /** A sort order. */
 export type SortKey<E> = SortBy<E> & { descending: boolean };
@@ -50,6 +77,11 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   notFoundCode: NotFoundCode;
   /** The `sort` values of the collection; a leading "-" means descending, by convention. */
   sorts: Readonly<Record<Sort, SortKey<E>>>;
+  /**
+   * The resource's list statement is its own (filters beyond equality, composite sorts): the
+   * shared one is not declared, and the repository overrides `list`.
+   */
+  ownList?: true;
   /** Properties a collection can be filtered by, with equality (`?completed=true`). */
   filters: readonly (keyof E & string)[];
   /**
@@ -62,6 +94,16 @@ export interface OwnedResource<E extends OwnedEntity, Sort extends string = stri
   insertable: readonly (keyof E & string)[];
   /** Properties an update may change. */
   updatable: readonly (keyof E & string)[];
+  /**
+   * SQL that stores a written property instead of its bare value: `:value` stands for the value,
+   * `:userId` for the owner (tasks' tags take the owner's existing spelling of each name).
+   */
+  writtenAs?: Readonly<Partial<Record<keyof E & string, string>>>;
+  /**
+   * What every update of existing rows (the update, the resource's own writes, bulk changes) also
+   * does in the same statement, such as creating tasks' next occurrences (owned-statements.ts).
+   */
+  writeFollowUp?: WriteFollowUp;
   /** The table's named constraints, and the input field each protects. */
   constraints: ConstraintFields;
   /**

@@ -1,4 +1,10 @@
-import type { DataSource, EntityTarget, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type {
+  DataSource,
+  EntityTarget,
+  ObjectLiteral,
+  SelectQueryBuilder,
+  UpdateQueryBuilder,
+} from 'typeorm';
 import type { WhereExpressionBuilder } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import {
@@ -6,6 +12,7 @@ import {
   type ParameterName,
   sqlText,
   type StatementDefinition,
+  type StatementText,
 } from '../database/compiled-statements';
 import {
   changesStatement,
@@ -24,7 +31,8 @@ import type { OwnedEntity, OwnedResource } from './owned-resource';
  */
 export interface OwnedStatements {
   findOne: StatementDefinition<Record<string, never>>;
-  list: StatementDefinition<{
+  /** Absent for a resource with `ownList`. */
+  list?: StatementDefinition<{
     sort: readonly string[];
     indexedFilter: string[];
     resumed: boolean[];
@@ -81,19 +89,19 @@ export function columnList<E extends OwnedEntity>(
 const isTimestamp = (column: ColumnMetadata): boolean => column.type === 'timestamptz';
 const isText = (column: ColumnMetadata): boolean =>
   column.type === 'varchar' || column.type === 'text';
+/**
+ * A text column as `octet_length` sizes it: an array of texts (`text[]`) by its literal, which
+ * is about the size of its JSON; a plain text as it is, so that a TOASTed one is not fetched.
+ */
+const sizedText = (column: ColumnMetadata): string =>
+  column.isArray ? `${column.databaseName}::text` : column.databaseName;
 
 /** The SQL size of a row of `resource` in a page (database/page-budget.ts): its texts. */
 export const rowBytesOf = <E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
   alias?: string,
-): string =>
-  rowBytes(
-    selectedColumns(dataSource, resource)
-      .filter(isText)
-      .map((column) => column.databaseName),
-    alias,
-  );
+): string => rowBytes(selectedColumns(dataSource, resource).filter(isText).map(sizedText), alias);
 
 /** Adds the columns of `pageAccounting` for a statement ordered by `order`. */
 export function withPageAccounting<B extends SelectQueryBuilder<ObjectLiteral>>(
@@ -117,7 +125,7 @@ export function syncedResource<E extends OwnedEntity>(
     table: resource.table,
     columns: columns.map((column) => column.databaseName),
     timestamps: columns.filter(isTimestamp).map((column) => column.databaseName),
-    texts: columns.filter(isText).map((column) => column.databaseName),
+    texts: columns.filter(isText).map(sizedText),
     trash: resource.changesFeed?.trash ?? false,
   };
 }
@@ -196,15 +204,18 @@ function optionalEquality<E extends OwnedEntity>(
 const sent = (property: string): string => `'${property}' = ANY(:${FIELDS_SENT}::text[])`;
 
 /** The parameters named after `properties`, and `FIELDS_SENT`. */
-const sentParameters = (properties: readonly string[], p: ParameterName): Record<string, string> =>
-  Object.fromEntries([FIELDS_SENT, ...properties].map((name) => [name, p(name)]));
+export const sentParameters = (
+  properties: readonly string[],
+  p: ParameterName,
+): Record<string, string> =>
+  Object.fromEntries([FIELDS_SENT, 'userId', ...properties].map((name) => [name, p(name)]));
 
 /**
  * The `SET` of a write of `properties`: each column takes its parameter when the field was sent
  * (null included: `description: null` clears it) and keeps its value otherwise. For `.set()`,
  * with `sentParameters` bound.
  */
-function sentChanges<E extends OwnedEntity>(
+export function sentChanges<E extends OwnedEntity>(
   dataSource: DataSource,
   resource: OwnedResource<E, string>,
   properties: readonly string[],
@@ -215,7 +226,7 @@ function sentChanges<E extends OwnedEntity>(
       // A reference check needs the parameter's type, which nothing else in it tells.
       const given = hidesRows(resource, property)
         ? referenceTo(resource, property, typedParameter(dataSource, column, property))
-        : `:${property}`;
+        : written(resource, property, `:${property}`);
       return [
         property,
         () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${column.databaseName} END`,
@@ -261,6 +272,17 @@ function referenceTo<E extends OwnedEntity>(
 }
 
 /**
+ * The SQL that stores a property's `value` (a parameter): the value itself, or the resource's
+ * `writtenAs` around it, whose `:userId` is the owner (bound by every owned statement).
+ */
+const written = <E extends OwnedEntity>(
+  resource: OwnedResource<E, string>,
+  property: string,
+  value: string,
+): string =>
+  resource.writtenAs?.[property as keyof E & string]?.replaceAll(':value', value) ?? value;
+
+/**
  * An update of the `properties` a write was sent (see `sentChanges`), `version` + 1, scoped to
  * its owner and to the rows `ownerScope` sees; the caller adds which rows.
  */
@@ -272,8 +294,65 @@ export function updateSent<E extends OwnedEntity>(
 ) {
   return ownerScope(dataSource, resource, p)
     .update()
-    .set({ ...sentChanges(dataSource, resource, properties), version: () => 'version + 1' })
+    .set({
+      ...withFollowUpChanges(dataSource, resource, sentChanges(dataSource, resource, properties)),
+      version: () => 'version + 1',
+    })
     .setParameters(sentParameters(properties, p));
+}
+
+/**
+ * An update's `SET`, with the columns the resource's `writeFollowUp` derives from it: each reads
+ * the SQL of a property's new value (its change, or the column when the update leaves it).
+ */
+export function withFollowUpChanges<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  changes: Record<string, string | (() => string)>,
+): Record<string, string | (() => string)> {
+  const followUp = resource.writeFollowUp;
+  if (!followUp) return changes;
+  const after = (property: string): string => {
+    const change = changes[property];
+    return change === undefined
+      ? columnOf(dataSource, resource, property)
+      : typeof change === 'function'
+        ? change()
+        : change;
+  };
+  const derived = Object.entries(followUp.set(after)).map(([property, sql]) => [
+    property,
+    () => sql,
+  ]);
+  return { ...changes, ...Object.fromEntries(derived) };
+}
+
+/**
+ * The end of an update of existing rows: `RETURNING <columns>`, or, with the resource's
+ * `writeFollowUp`, the update as the CTE `written` and the follow-up after it, in one statement
+ * that answers the rows as written (and the follow-up's `followUp` column).
+ */
+export function returningWritten<E extends OwnedEntity>(
+  dataSource: DataSource,
+  resource: OwnedResource<E, string>,
+  builder: UpdateQueryBuilder<ObjectLiteral>,
+): StatementText {
+  const followUp = resource.writeFollowUp;
+  if (!followUp) return builder.returning(columnList(dataSource, resource));
+  // The selected columns and those the follow-up reads besides: not `*`, which would copy every
+  // row's unselected columns (a search document) into the CTE.
+  const columns = [
+    ...selectedColumns(dataSource, resource).map((column) => column.databaseName),
+    ...followUp.reads,
+  ];
+  const [text, parameters] = builder
+    .returning(columns.map((column) => `"${column}"`).join(', '))
+    .getQueryAndParameters();
+  return sqlText(
+    `WITH written AS (${text}), followed AS (${followUp.statement})
+     SELECT ${columnList(dataSource, resource)}, ${followUp.answered} AS "followUp" FROM written`,
+    parameters as string[],
+  );
 }
 
 /**
@@ -319,14 +398,21 @@ export function defineOwnedWrite<E extends OwnedEntity>(
     name: `${resource.table}.${operation}`,
     shapes: { checked: CHECKED },
     build: (dataSource, shape, p) =>
-      withExpectedVersion(
-        ownerScope(dataSource, resource, p)
-          .update()
-          .set({ ...changes(p), version: () => 'version + 1' })
-          .andWhere('id = :id', { id: p('id') }),
-        p,
-        shape.checked,
-      ).returning(columnList(dataSource, resource)),
+      returningWritten(
+        dataSource,
+        resource,
+        withExpectedVersion(
+          ownerScope(dataSource, resource, p)
+            .update()
+            .set({
+              ...withFollowUpChanges(dataSource, resource, changes(p)),
+              version: () => 'version + 1',
+            })
+            .andWhere('id = :id', { id: p('id') }),
+          p,
+          shape.checked,
+        ),
+      ),
   });
 }
 
@@ -345,7 +431,11 @@ const insert = <E extends OwnedEntity>(
     resource.insertable.map((property) => {
       const column = columnMetadataOf(dataSource, resource, property);
       const absent = dataSource.driver.normalizeDefault(column) ?? 'NULL';
-      const given = referenceTo(resource, property, typedParameter(dataSource, column, property));
+      const given = written(
+        resource,
+        property,
+        referenceTo(resource, property, typedParameter(dataSource, column, property)),
+      );
       return [property, () => `CASE WHEN ${sent(property)} THEN ${given} ELSE ${absent} END`];
     }),
   );
@@ -444,50 +534,56 @@ export function defineOwnedStatements<E extends OwnedEntity>(
           .andWhere('id = :id', { id: p('id') }),
     }),
 
-    list: defineStatement({
-      name: name('list'),
-      shapes: {
-        sort: Object.keys(resource.sorts),
-        indexedFilter: [NO_INDEXED_FILTER, ...indexedFilters(resource)],
-        resumed: CHECKED,
-      },
-      limit: 'limit',
-      budget: 'maxBytes',
-      build: (dataSource, shape, p) => {
-        const builder = ownerScope(dataSource, resource, p).select(
-          columnList(dataSource, resource),
-        );
-        for (const property of resource.filters) {
-          builder.andWhere(
-            property === shape.indexedFilter
-              ? `${columnOf(dataSource, resource, property)} = :${property}`
-              : optionalEquality(dataSource, resource, property),
-            { [property]: p(property) },
-          );
-        }
-        const key = resource.sorts[shape.sort];
-        const column = columnOf(dataSource, resource, key.property);
-        const direction = key.descending ? 'DESC' : 'ASC';
-        // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
-        // page N costs what page 1 costs.
-        if (shape.resumed) {
-          builder.andWhere(
-            `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
-            {
-              afterValue: p('afterValue'),
-              afterId: p('afterId'),
+    ...(resource.ownList
+      ? {}
+      : {
+          list: defineStatement({
+            name: name('list'),
+            shapes: {
+              sort: Object.keys(resource.sorts),
+              indexedFilter: [NO_INDEXED_FILTER, ...indexedFilters(resource)],
+              resumed: CHECKED,
             },
-          );
-        }
-        return withPageAccounting(
-          builder,
-          rowBytesOf(dataSource, resource),
-          `${column} ${direction}, id ${direction}`,
-        )
-          .orderBy(column, direction)
-          .addOrderBy('id', direction);
-      },
-    }),
+            limit: 'limit',
+            budget: 'maxBytes',
+            build: (dataSource, shape, p) => {
+              const builder = ownerScope(dataSource, resource, p).select(
+                columnList(dataSource, resource),
+              );
+              for (const property of resource.filters) {
+                builder.andWhere(
+                  property === shape.indexedFilter
+                    ? `${columnOf(dataSource, resource, property)} = :${property}`
+                    : optionalEquality(dataSource, resource, property),
+                  { [property]: p(property) },
+                );
+              }
+              const key = resource.sorts[shape.sort];
+              if (key.type === 'composite')
+                throw new Error(`${resource.table} lists by its own statement`);
+              const column = columnOf(dataSource, resource, key.property);
+              const direction = key.descending ? 'DESC' : 'ASC';
+              // Keyset pagination: a row comparison that the (user_id, column, id) index serves, so
+              // page N costs what page 1 costs.
+              if (shape.resumed) {
+                builder.andWhere(
+                  `(${column}, id) ${key.descending ? '<' : '>'} (:afterValue, :afterId)`,
+                  {
+                    afterValue: p('afterValue'),
+                    afterId: p('afterId'),
+                  },
+                );
+              }
+              return withPageAccounting(
+                builder,
+                rowBytesOf(dataSource, resource),
+                `${column} ${direction}, id ${direction}`,
+              )
+                .orderBy(column, direction)
+                .addOrderBy('id', direction);
+            },
+          }),
+        }),
 
     create: defineStatement({
       name: name('create'),
@@ -500,13 +596,17 @@ export function defineOwnedStatements<E extends OwnedEntity>(
       name: name('update'),
       shapes: { checked: CHECKED },
       build: (dataSource, shape, p) =>
-        withExpectedVersion(
-          updateSent(dataSource, resource, resource.updatable, p).andWhere('id = :id', {
-            id: p('id'),
-          }),
-          p,
-          shape.checked,
-        ).returning(columnList(dataSource, resource)),
+        returningWritten(
+          dataSource,
+          resource,
+          withExpectedVersion(
+            updateSent(dataSource, resource, resource.updatable, p).andWhere('id = :id', {
+              id: p('id'),
+            }),
+            p,
+            shape.checked,
+          ),
+        ),
     }),
 
     remove: defineStatement({

@@ -90,7 +90,8 @@ export abstract class OwnedRepository<E, Sort extends string, Create, Patch> {
 const IDEMPOTENT_CREATE_ATTEMPTS = 3;
 const UNIQUE_VIOLATION = '23505';
 
-const assertOwner = (userId: string): void => {
+/** Refuses a blank owner id before any SQL runs. */
+export const assertOwner = (userId: string): void => {
   if (typeof userId !== 'string' || userId.trim() === '') {
     throw new InvalidInputError('The owner id must not be blank', 'user_id');
   }
@@ -241,6 +242,7 @@ export class TypeOrmOwnedRepository<
     const where = query.where ?? {};
     // The first indexed filter given picks its statement; the others are predicates in each.
     const [indexedFilter = NO_INDEXED_FILTER] = present(where, this.resource.indexedFilters ?? []);
+    if (!this.queries.list) throw new Error(`${this.resource.table} lists by its own statement`);
     const page = await this.pageOf(
       this.queries.list,
       { sort: query.sort, indexedFilter, resumed: query.after !== undefined },
@@ -248,10 +250,12 @@ export class TypeOrmOwnedRepository<
       query.limit,
     );
     const last = page.more ? page.rows[page.rows.length - 1] : null;
-    const { property } = this.resource.sorts[query.sort];
+    const key = this.resource.sorts[query.sort];
+    if (key.type === 'composite')
+      throw new Error(`${this.resource.table} lists by its own statement`);
     return {
       items: page.rows,
-      next: last ? { sort: query.sort, value: String(last[property]), id: last.id } : null,
+      next: last ? { sort: query.sort, value: String(last[key.property]), id: last.id } : null,
       bytes: page.bytes,
     };
   }

@@ -4,7 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodeCursor, MAX_CURSOR_LENGTH } from './cursor';
-import type { Cursor, Page } from './owned.repository';
+import type { Page } from './owned.repository';
 import { pageMemory } from './page-memory';
 
 export const MAX_PAGE_SIZE = 1000;
@@ -81,24 +81,24 @@ export function withNextLink<E, Sort extends string>(
   page: Page<E, Sort>,
 ): E[] {
   pageMemory.hold(reply, page.bytes);
-  if (page.next) {
-    reply.header('Link', `<${nextPageUrl(request.url, page.next)}>; rel="next"`);
-  }
+  if (page.next) setNextLink(request, reply, encodeCursor(page.next));
   return page.items;
 }
 
 /**
- * The path is rebuilt from its decoded segments, each percent-encoded again: the request's own
- * text may hold characters (`>`, `,`, `;`, a space) that a client sent raw and that would end or
- * split the `Link` value.
+ * Sets `Link` to this request's URL with `cursor` set to the next page's (sealed) cursor. The path
+ * is rebuilt from its decoded segments, each percent-encoded again: the request's own text may
+ * hold characters (`>`, `,`, `;`, a space) that a client sent raw and that would end or split the
+ * `Link` value.
  */
-function nextPageUrl(requestUrl: string, next: Cursor): string {
+export function setNextLink(request: FastifyRequest, reply: FastifyReply, cursor: string): void {
+  const requestUrl = request.url;
   const queryStart = requestUrl.indexOf('?');
   const rawPath = queryStart === -1 ? requestUrl : requestUrl.slice(0, queryStart);
   const path = rawPath.split('/').map(encodedSegment).join('/');
   const query = new URLSearchParams(queryStart === -1 ? '' : requestUrl.slice(queryStart + 1));
-  query.set('cursor', encodeCursor(next));
-  return `${path}?${query.toString()}`;
+  query.set('cursor', cursor);
+  reply.header('Link', `<${path}?${query.toString()}>; rel="next"`);
 }
 
 /** A path segment percent-encoded anew; one the router could not decode is encoded as it is. */

@@ -9,6 +9,7 @@ import {
   MaxLength,
   ValidateBy,
   ValidateIf,
+  type ValidationOptions,
 } from 'class-validator';
 import { TEXT_PATTERNS } from '../http/openapi-edge';
 
@@ -27,16 +28,19 @@ const HasNoNulCharacter = () =>
  * silently write U+FFFD instead, so the text read back would differ from the text accepted.
  */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const IsWellFormedText = () =>
-  ValidateBy({
-    name: 'isWellFormedText',
-    validator: {
-      validate: (value: unknown) => typeof value !== 'string' || !LONE_SURROGATE.test(value),
-      defaultMessage: buildMessage(
-        () => '$property must be valid Unicode text (it contains a lone surrogate)',
-      ),
+export const IsWellFormedText = (options?: ValidationOptions) =>
+  ValidateBy(
+    {
+      name: 'isWellFormedText',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || !LONE_SURROGATE.test(value),
+        defaultMessage: buildMessage(
+          () => '$property must be valid Unicode text (it contains a lone surrogate)',
+        ),
+      },
     },
-  });
+    options,
+  );
 
 /** Absent is fine, null is not: for fields that cannot be cleared. */
 export const IsOptionalButNotNull = () => ValidateIf((_object, value) => value !== undefined);

@@ -35,7 +35,7 @@ export const TaskTrashApi = {
       ApiOperation({
         summary: 'Change many tasks at once',
         description:
-          "Sets `completed` and/or `list_id` on every task named in `ids`, in one statement: all change (each `version` + 1) or, if any id is missing, trashed or another user's, none does (404).",
+          "Sets `completed` and/or `list_id` on every task named in `ids`, in one statement: all change (each `version` + 1) or, if any id is missing, trashed or another user's, none does (404). Completing recurring tasks creates their next occurrences in the same statement.",
       }),
       ApiOkResponse({ type: [TaskResponse], description: 'The changed tasks.' }),
       ApiProblemResponse(

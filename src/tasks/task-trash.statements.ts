@@ -2,10 +2,14 @@ import type { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
 import { defineStatement, type ParameterName } from '../database/compiled-statements';
 import {
   columnList,
+  FIELDS_SENT,
   ownerScope,
+  returningWritten,
   rowBytesOf,
-  updateSent,
+  sentChanges,
+  sentParameters,
   withExpectedVersion,
+  withFollowUpChanges,
   withPageAccounting,
 } from '../owned-resources/owned-statements';
 import { Task } from './task.entity';
@@ -49,7 +53,12 @@ export const RESTORE_TASK = defineStatement({
   build: (dataSource, _shape, p) =>
     trashedOf(dataSource, p)
       .update()
-      .set({ deletedAt: () => 'NULL', version: () => 'version + 1' })
+      // Its tags take the owner's current spelling again (a rename may have run meanwhile).
+      .set({
+        deletedAt: () => 'NULL',
+        tags: () => 'task_tags_spelled(user_id, tags)',
+        version: () => 'version + 1',
+      })
       .andWhere('id = :id', { id: p('id') })
       .returning(columnList(dataSource, TASKS)),
 });
@@ -88,12 +97,19 @@ export const CLEAR_COMPLETED = defineStatement({
   },
 });
 
-/** What a bulk update may change, as the fields it was sent name them. */
-export const BULK_UPDATABLE = ['completed', 'listId'] as const;
+/** What a bulk update may set to a value, as the fields it was sent name them. */
+export const BULK_UPDATABLE = ['completed', 'listId', 'priority'] as const;
+
+/** The tags after a bulk change: `removeTags` taken out, then `addTags` in the owner's spelling. */
+const BULK_TAGS = `task_tags_sorted(
+  ARRAY(SELECT tag FROM unnest(tags) AS tag
+         WHERE lower(tag) <> ALL (task_tag_keys(CAST(:removeTags AS text[]))))
+  || (SELECT task_tags_spelled(:userId, CAST(:addTags AS text[]))))`;
 
 /**
- * Changes `completed` and/or `list_id` (those sent) of every task named in `ids`, `version` + 1,
- * all or nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
+ * Changes `completed`, `list_id`, `priority` (those sent) and the tags (when `fieldsSent` names
+ * `tags`: `removeTags`, then `addTags`) of every task named in `ids`, `version` + 1, all or
+ * nothing. The uncorrelated subquery runs first (once): it locks the named live tasks of the
  * caller in id order (two overlapping bulk updates queue instead of deadlocking; a task trashed
  * meanwhile drops out), and the update applies only if it locked one task per distinct id.
  * No row back: some id is missing, trashed or another user's.
@@ -102,15 +118,28 @@ export const BULK_UPDATE = defineStatement({
   name: 'tasks.bulkUpdate',
   shapes: {},
   build: (dataSource, _shape, p) =>
-    updateSent(dataSource, TASKS, BULK_UPDATABLE, p)
-      .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
-      .andWhere(
-        `(SELECT count(*) FROM (SELECT id FROM tasks
+    returningWritten(
+      dataSource,
+      TASKS,
+      ownerScope(dataSource, TASKS, p)
+        .update()
+        .set({
+          ...withFollowUpChanges(dataSource, TASKS, {
+            ...sentChanges(dataSource, TASKS, BULK_UPDATABLE),
+            tags: () =>
+              `CASE WHEN 'tags' = ANY(:${FIELDS_SENT}::text[]) THEN ${BULK_TAGS} ELSE tags END`,
+          }),
+          version: () => 'version + 1',
+        })
+        .setParameters(sentParameters([...BULK_UPDATABLE, 'addTags', 'removeTags'], p))
+        .andWhere('id = ANY(:ids::uuid[])', { ids: p('ids') })
+        .andWhere(
+          `(SELECT count(*) FROM (SELECT id FROM tasks
             WHERE user_id = :userId AND deleted_at IS NULL AND id = ANY(:ids::uuid[])
             ORDER BY id FOR UPDATE) AS locked)
          = cardinality(ARRAY(SELECT DISTINCT unnest(:ids::uuid[])))`,
-      )
-      .returning(columnList(dataSource, TASKS)),
+        ),
+    ),
 });
 
 /** Which of `ids` are live tasks of the owner: run only after a bulk update matched nothing. */

@@ -10,6 +10,10 @@ import {
 import { List } from '../lists/list.entity';
 import type { IsoTimestamp } from '../database/iso-timestamp';
 
+/** A task's priority, lowest first: the database enum sorts in this order. */
+export const TASK_PRIORITIES = ['none', 'low', 'medium', 'high'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
 /**
  * The `tasks` table (specification §1). The schema itself is owned by the migrations in
  * `migrations/`; the indexes and checks are declared here only so that `migration:generate`
@@ -23,11 +27,26 @@ import type { IsoTimestamp } from '../database/iso-timestamp';
 @Index('ix_tasks_user_id_change_xid', { synchronize: false })
 @Index('ix_tasks_trash', { synchronize: false })
 @Index('ix_tasks_trash_purge', { synchronize: false })
+@Index('ix_tasks_user_id_priority', { synchronize: false })
+@Index('ix_tasks_user_id_due', { synchronize: false })
+@Index('ix_tasks_user_id_due_desc', { synchronize: false })
+@Index('ix_tasks_tags', { synchronize: false })
+@Index('ix_tasks_search', { synchronize: false })
+@Index('ux_tasks_previous_id', { synchronize: false })
 @Index('ix_tasks_reminders_due', { synchronize: false })
 @Check('ck_tasks_user_id_not_blank', `btrim((user_id)::text) <> ''::text`)
 @Check('ck_tasks_title_not_blank', `btrim((title)::text) <> ''::text`)
 @Check('ck_tasks_description_length', `char_length(description) <= 10000`)
 @Check('ck_tasks_version_positive', `version >= 1`)
+@Check('ck_tasks_due_time_needs_date', `due_time IS NULL OR due_date IS NOT NULL`)
+@Check('ck_tasks_time_zone_with_time', `(due_time IS NULL) = (time_zone IS NULL)`)
+@Check('ck_tasks_tags_count', `cardinality(tags) <= 20`)
+@Check('ck_tasks_recurrence_needs_due_date', `recurrence IS NULL OR due_date IS NOT NULL`)
+@Check('ck_tasks_recurrence_schedule', `(recurrence IS NULL) = (upcoming IS NULL)`)
+@Check(
+  'ck_tasks_recurrence_count',
+  `recurrence_count IS NULL OR (recurrence IS NOT NULL AND recurrence_count >= 1)`,
+)
 export class Task {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -58,6 +77,64 @@ export class Task {
     { name: 'list_id', referencedColumnName: 'id' },
   ])
   list?: List;
+
+  @Column({ type: 'enum', enum: TASK_PRIORITIES, enumName: 'task_priority', default: 'none' })
+  priority!: TaskPriority;
+
+  /** The day the task is due, `YYYY-MM-DD` (the driver leaves dates as text: database-options). */
+  @Column({ name: 'due_date', type: 'date', nullable: true })
+  dueDate!: string | null;
+
+  /** The wall time it is due on that day, `HH:MM:SS` from the driver; only with a date. */
+  @Column({ name: 'due_time', type: 'time', precision: 0, nullable: true })
+  dueTime!: string | null;
+
+  /** The IANA zone of that wall time; set exactly when `dueTime` is. */
+  @Column({ name: 'time_zone', type: 'text', nullable: true })
+  timeZone!: string | null;
+
+  /**
+   * The instant of that wall time in that zone, null for an all-day task. Written by the
+   * `set_tasks_derived_columns` trigger (migrations/1733400000000-organise-tasks.ts).
+   */
+  @Column({ name: 'due_at', type: 'timestamptz', precision: 3, nullable: true })
+  dueAt!: IsoTimestamp | null;
+
+  /** Tag names, deduplicated case-insensitively, in case-insensitive order. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  tags!: string[];
+
+  /**
+   * The RFC 5545 rule the task repeats by, without its COUNT (docs/recurrence.md); null: once.
+   */
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  recurrence!: string | null;
+
+  /** The rule's COUNT: the occurrences left, this one included; null without one. */
+  @Column({ name: 'recurrence_count', type: 'integer', nullable: true })
+  recurrenceCount!: number | null;
+
+  /**
+   * The next occurrences' wall times (`YYYY-MM-DD HH:MM:SS`) computed when the schedule was
+   * written, `infinity` last when the rule goes on; a completion copies the first. Never selected.
+   */
+  @Column({ type: 'timestamp', array: true, nullable: true, select: false })
+  upcoming?: string[] | null;
+
+  /** The occurrence that completing this task created; read-only. */
+  @Column({ name: 'next_id', type: 'uuid', nullable: true })
+  nextId!: string | null;
+
+  /** The task whose completion created this one: one per task (ux_tasks_previous_id). */
+  @Column({ name: 'previous_id', type: 'uuid', nullable: true, select: false })
+  previousId?: string | null;
+
+  /**
+   * The full-text document of title (weight A) and description (B), written by the
+   * `set_tasks_derived_columns` trigger. Never selected.
+   */
+  @Column({ type: 'tsvector', select: false, insert: false, update: false })
+  search?: string;
 
   @Column({ type: 'integer', default: 1 })
   version!: number;

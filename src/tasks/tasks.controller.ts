@@ -8,6 +8,7 @@ import {
   Param,
   Patch,
   Post,
+  Put,
   Query,
   Req,
   Res,
@@ -18,6 +19,7 @@ import { NoBody } from '../http/no-body';
 import { RequestValidationError } from '../http/request-errors';
 import { decodeCursor } from '../owned-resources/cursor';
 import { expectedVersion, withEntityTag } from '../owned-resources/entity-tag';
+import { IdempotencyKey, type IdempotentRequest } from '../owned-resources/idempotency';
 import { ownedCrudController } from '../owned-resources/owned-crud.controller';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, withNextLink } from '../owned-resources/pagination';
 import { resourceIdPipe } from '../owned-resources/resource-id.pipe';
@@ -27,10 +29,20 @@ import { CreateTaskDto } from './dto/create-task.dto';
 import { ListTasksQueryDto } from './dto/list-tasks-query.dto';
 import { TaskResponse, toTaskResponse, toTrashedTaskResponse } from './dto/task.response';
 import { UpdateTaskDto } from './dto/update-task.dto';
+import type { Task } from './task.entity';
 import { TaskTrashApi } from './task-trash.openapi';
-import { TASK_TRASH, TASK_TRASH_SORT, TASKS } from './tasks.resource';
+import {
+  DEFAULT_SEARCH_SORT,
+  DEFAULT_TASK_SORT,
+  TASK_TRASH,
+  TASK_TRASH_SORT,
+  type TaskPatch,
+  type TaskSort,
+  TASKS,
+} from './tasks.resource';
 import { TasksApi } from './tasks.openapi';
 import { TasksRepository } from './tasks.repository';
+import { recurrenceChanges } from './task-schedule';
 
 const TASK_ID = resourceIdPipe('task');
 const ifMatchVersion = (ifMatch: string | undefined) => expectedVersion(ifMatch, 'task');
@@ -72,8 +84,8 @@ export class TasksController extends ownedCrudController({
   @Get()
   @TasksApi.List({
     summary: "List the caller's tasks, a page at a time",
-    description: `Newest first unless \`sort\` says otherwise, filtered by \`completed\` and \`list_id\`; \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
-    badQuery: 'Bad completed, list_id, trashed, sort, limit or cursor',
+    description: `Newest first unless \`sort\` says otherwise (by relevance with \`q\`); the filters (\`completed\`, \`list_id\`, \`priority\`, \`tag\`, \`due_from\`, \`due_to\`, \`has_due\`, \`q\`) combine with AND. \`limit\` (1 to ${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}) per page, and a \`Link\` header to the next page while more follow. \`trashed=true\` lists the trash instead, newest first by \`deleted_at\`.`,
+    badQuery: 'Bad filter, search, trashed, sort, limit or cursor',
   })
   override async list(
     @CurrentUser() userId: string,
@@ -82,14 +94,73 @@ export class TasksController extends ownedCrudController({
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     if (query.trashed) return this.listTrash(userId, query, request, reply);
-    return super.list(userId, query, request, reply);
+    const sort = listSort(query, request);
+    const page = await this.repository.list(userId, {
+      sort,
+      limit: query.limit,
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor, sort, TASKS),
+      filters: {
+        completed: query.completed,
+        listId: query.list_id,
+        priorities: query.priority,
+        tags: query.tag,
+        dueFrom: query.due_from,
+        dueTo: query.due_to,
+        hasDue: query.has_due,
+        words: query.q === undefined ? undefined : searchWords(query.q),
+      },
+    });
+    return withNextLink(request, reply, page).map(toTaskResponse);
+  }
+
+  @Post()
+  @TasksApi.Create({
+    summary: 'Create a task',
+    description: 'Answers 201 with the task, its URL in `Location` and its version in `ETag`.',
+  })
+  override async create(
+    @CurrentUser() userId: string,
+    @Body() body: CreateTaskDto,
+    @IdempotencyKey() idempotency: IdempotentRequest | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResponse> {
+    const task = await this.repository.create(
+      userId,
+      { ...toTaskPatch(body, 'create'), title: body.title },
+      idempotency,
+    );
+    reply.header('Location', taskPath(task));
+    return withEntityTag(reply, task, toTaskResponse);
+  }
+
+  @Put(':id')
+  @TasksApi.Update({
+    summary: 'Update a task partially',
+    description:
+      'Absent fields keep their value; `description: null` clears it, `list_id: null` takes the task out of its list; an empty object is a 400.',
+  })
+  override async update(
+    @CurrentUser() userId: string,
+    @Param('id', TASK_ID) id: string,
+    @Body() body: UpdateTaskDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<TaskResponse> {
+    const task = await this.repository.update(
+      userId,
+      id,
+      toTaskPatch(body, 'update'),
+      ifMatchVersion(ifMatch),
+    );
+    return withEntityTag(reply, task, toTaskResponse);
   }
 
   @Patch(':id/complete')
   @NoBody()
   @TasksApi.Action({
     summary: 'Toggle whether a task is completed',
-    description: 'Flips `completed` in one statement, `version` + 1. Takes no body.',
+    description:
+      'Flips `completed` in one statement, `version` + 1. Completing a recurring task creates its next occurrence in the same statement, named by `next_id`. Takes no body.',
   })
   async toggleCompleted(
     @CurrentUser() userId: string,
@@ -120,13 +191,20 @@ export class TasksController extends ownedCrudController({
     @CurrentUser() userId: string,
     @Body() body: BulkUpdateTasksDto,
   ): Promise<TaskResponse[]> {
-    if (body.completed === undefined && body.list_id === undefined) {
-      throw RequestValidationError.of('body', 'a bulk update must set completed or list_id');
-    }
-    const tasks = await this.repository.bulkUpdate(userId, body.ids, {
+    const changes = {
       completed: body.completed,
       listId: body.list_id,
-    });
+      priority: body.priority,
+      addTags: body.add_tags,
+      removeTags: body.remove_tags,
+    };
+    if (Object.values(changes).every((change) => change === undefined)) {
+      throw RequestValidationError.of(
+        'body',
+        'a bulk update must set completed, list_id, priority, add_tags or remove_tags',
+      );
+    }
+    const tasks = await this.repository.bulkUpdate(userId, body.ids, changes);
     return tasks.map(toTaskResponse);
   }
 
@@ -149,7 +227,17 @@ export class TasksController extends ownedCrudController({
     reply: FastifyReply,
   ): Promise<TaskResponse[]> {
     const given = request.query as Record<string, unknown>;
-    const refused = ['sort', 'completed', 'list_id'].filter((name) => given[name] !== undefined);
+    const refused = [
+      'sort',
+      'completed',
+      'list_id',
+      'priority',
+      'tag',
+      'due_from',
+      'due_to',
+      'has_due',
+      'q',
+    ].filter((name) => given[name] !== undefined);
     if (refused.length > 0) {
       throw new RequestValidationError(
         refused.map((field) => ({
@@ -168,3 +256,35 @@ export class TasksController extends ownedCrudController({
     return withNextLink(request, reply, page).map(toTrashedTaskResponse);
   }
 }
+
+/** The fields of a create or an update body, as the repository names them. */
+const toTaskPatch = (
+  body: CreateTaskDto | UpdateTaskDto,
+  mode: 'create' | 'update',
+): TaskPatch => ({
+  ...recurrenceChanges(body, mode),
+  title: body.title,
+  description: body.description,
+  completed: body.completed,
+  listId: body.list_id,
+  priority: body.priority,
+  dueDate: body.due_date,
+  dueTime: body.due_time,
+  timeZone: body.time_zone,
+  tags: body.tags,
+  remindAt: body.remind_at,
+});
+
+/** `sort` as given; without it, relevance with `q` and newest first without. */
+function listSort(query: ListTasksQueryDto, request: FastifyRequest): TaskSort {
+  const given = (request.query as Record<string, unknown>).sort !== undefined;
+  if (query.q === undefined && query.sort === 'relevance') {
+    throw RequestValidationError.of('sort', 'sort=relevance needs a search (q)');
+  }
+  return given ? query.sort : query.q === undefined ? DEFAULT_TASK_SORT : DEFAULT_SEARCH_SORT;
+}
+
+/** The words of a search, split at white space (each is matched as plain text). */
+const searchWords = (q: string): string[] => q.split(/\s+/u).filter((word) => word !== '');
+
+const taskPath = (task: Task): string => `/api/${encodeURIComponent(task.userId)}/tasks/${task.id}`;

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Task } from './task.entity';
+import { TaskTagsController } from './task-tags.controller';
 import { TasksController } from './tasks.controller';
 import { TasksRepository, TypeOrmTasksRepository } from './tasks.repository';
 import { TASKS } from './tasks.resource';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Task])],
-  controllers: [TasksController],
+  controllers: [TasksController, TaskTagsController],
   providers: [{ provide: TasksRepository, useClass: TypeOrmTasksRepository }],
   exports: [TasksRepository],
 })

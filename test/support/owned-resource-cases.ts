@@ -28,10 +28,12 @@ const RESOURCES = RESOURCE_MODULES.map(
 );
 
 export const OWNED_RESOURCE_CASES: OwnedResourceCase[] = RESOURCES.map((resource) => {
-  const sorts = Object.entries(resource.sorts).map(([sort, key]) => {
+  // A composite sort (a resource's own list statement) orders by expressions, not one column.
+  const sorts = Object.entries(resource.sorts).flatMap(([sort, key]) => {
+    if (key.type === 'composite') return [];
     const [[, column]] = wireNamesOf(resource.entity, [key.property]);
     const direction = key.descending ? 'DESC' : 'ASC';
-    return [sort, key, `${column} ${direction}, id ${direction}`] as const;
+    return [[sort, key, `${column} ${direction}, id ${direction}`] as const];
   });
   const text = sorts.find(([, key]) => key.type === 'text');
   if (!text) throw new Error(`${resource.table} has no text sort for the fixtures' labels`);

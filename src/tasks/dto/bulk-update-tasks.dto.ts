@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsUUID } from 'class-validator';
-import { CompletedField, ListIdField } from './task-fields';
+import type { TaskPriority } from '../task.entity';
+import { CompletedField, ListIdField, PriorityField, TagsField } from './task-fields';
 
 export const MAX_BULK_IDS = 500;
 
@@ -27,4 +28,20 @@ export class BulkUpdateTasksDto {
 
   @ListIdField({ description: 'Moves every task to one of your lists; null: to no list.' })
   list_id?: string | null;
+
+  @PriorityField({ description: 'Sets the priority of every task; may not be null.' })
+  priority?: TaskPriority;
+
+  @TagsField({
+    name: 'add_tags',
+    description:
+      'Tags added to every task (after remove_tags), in your existing spelling of each; a task ends with at most 20.',
+  })
+  add_tags?: string[];
+
+  @TagsField({
+    name: 'remove_tags',
+    description: 'Tags removed from every task that carries them, whatever their case.',
+  })
+  remove_tags?: string[];
 }
