@@ -5,6 +5,7 @@ import type { TasksDataSource } from '../src/database/tasks-data-source';
 import {
   INDEXED_TASK_FILTERS,
   type IndexedTaskFilter,
+  LIST_ALL_TASKS,
   LIST_TASKS,
 } from '../src/tasks/task-list.statements';
 import { DELETE_TAG, LIST_TAGS, RENAME_TAG } from '../src/tasks/task-tags.statements';
@@ -91,8 +92,8 @@ describe('the plans of the task list, every filter and sort', () => {
 
   /**
    * The plan a statement of `shape` runs with: for one that is prepared, its generic plan
-   * (planned without the values, as a reused prepared statement may be); for the list, which is
-   * sent unnamed, the plan of the call's own values.
+   * (planned without the values, as a reused prepared statement may be); for the filtered
+   * list, which is sent unnamed, the plan of the call's own values.
    */
   async function planOf(
     shape: Record<string, string | boolean>,
@@ -156,10 +157,11 @@ describe('the plans of the task list, every filter and sort', () => {
       const unfiltered = filter === 'none';
       const indexedFilter = indexedFilterOf(given);
       for (const resumed of [false, true]) {
-        const plan = await planOf(
-          { sort, indexedFilter, resumed },
-          { userId: 'seed-3', limit: 51, ...given, ...(resumed ? afterOf(sort) : {}) },
-        );
+        const values = { userId: 'seed-3', limit: 51, ...given, ...(resumed ? afterOf(sort) : {}) };
+        // No filter: the prepared statement without any, planned once for every owner.
+        const plan = unfiltered
+          ? await planOf({ sort, resumed }, values, LIST_ALL_TASKS)
+          : await planOf({ sort, indexedFilter, resumed }, values);
         expect(plan).not.toMatch(/Seq Scan/);
         expect(plan).toMatch(
           /(Index (Only )?Scan (Backward )?using|Bitmap Index Scan on) ix_tasks_/,
@@ -182,8 +184,9 @@ describe('the plans of the task list, every filter and sort', () => {
     },
   );
 
-  it('the list is planned per call; the tags statements are prepared, and their generic plans read an owner index', async () => {
+  it('the filtered list is planned per call; the unfiltered list and the tags statements are prepared, and their generic plans read an owner index', async () => {
     expect(LIST_TASKS.prepared).toBe(false);
+    expect(LIST_ALL_TASKS.prepared).toBeUndefined();
     const plans = [
       await planOf(
         { resumed: true } as never,

@@ -1,4 +1,9 @@
-import { defineStatement } from '../database/compiled-statements';
+import type { DataSource } from 'typeorm';
+import {
+  defineStatement,
+  type ParameterName,
+  type StatementText,
+} from '../database/compiled-statements';
 import {
   columnList,
   ownerScope,
@@ -93,6 +98,57 @@ const FILTERS: Record<string, { given: string; predicate: string }> = {
   },
 };
 
+/** The shapes and options of a page of tasks: which filters are in its text. */
+interface ListShape {
+  sort: TaskSort;
+  indexedFilter: IndexedTaskFilter;
+  resumed: boolean;
+}
+
+/**
+ * A page of tasks: `filtered`, every filter of FILTERS is in its text (switched off by a null
+ * parameter, but the one of `indexedFilter`); not, none is, and the statement reads the
+ * sort's index from the owner's first row.
+ */
+function listText(
+  dataSource: DataSource,
+  shape: ListShape,
+  p: ParameterName,
+  filtered: boolean,
+): StatementText {
+  const searched = shape.indexedFilter === 'words';
+  const terms = SORT_TERMS(searched)[shape.sort];
+  const descending = TASKS.sorts[shape.sort].descending;
+  const selected = searched
+    ? `${columnList(dataSource, TASKS)}, ${TITLE_MATCH} AS "titleMatch"`
+    : columnList(dataSource, TASKS);
+  const builder = ownerScope(dataSource, TASKS, p).select(selected);
+  for (const [name, { given, predicate }] of filtered ? Object.entries(FILTERS) : []) {
+    builder.andWhere(
+      name === shape.indexedFilter
+        ? predicate
+        : `CASE WHEN ${given} IS NULL THEN true ELSE ${predicate} END`,
+      { [name]: p(name) },
+    );
+  }
+  if (shape.resumed) {
+    const keys = terms.map((term) => term.key);
+    const after = terms.map((term, index) => term.after(`after${index}`));
+    builder.andWhere(
+      `(${[...keys, 'id'].join(', ')}) ${descending ? '<' : '>'} (${[...after, ':afterId'].join(', ')})`,
+      {
+        ...Object.fromEntries(terms.map((_term, index) => [`after${index}`, p(`after${index}`)])),
+        afterId: p('afterId'),
+      },
+    );
+  }
+  const direction = descending ? 'DESC' : 'ASC';
+  const order = [...terms.map((term) => term.key), 'id'].map((key) => `${key} ${direction}`);
+  withPageAccounting(builder, rowBytesOf(dataSource, TASKS), order.join(', '));
+  for (const term of terms) builder.addOrderBy(term.key, direction);
+  return builder.addOrderBy('id', direction);
+}
+
 /**
  * Parameters: userId; completed, listId, priorities (task_priority[]), dueFrom, dueTo, hasDue,
  * tags (all required, any case), words (q split at white space), each null for no filter;
@@ -111,37 +167,21 @@ export const LIST_TASKS = defineStatement({
   // Planned with each call's values: which filters are on decides the index (a generic plan
   // estimates every switched-off filter as halving the rows, and then sorts all the owner's).
   prepared: false,
-  build: (dataSource, shape, p) => {
-    const searched = shape.indexedFilter === 'words';
-    const terms = SORT_TERMS(searched)[shape.sort];
-    const descending = TASKS.sorts[shape.sort].descending;
-    const selected = searched
-      ? `${columnList(dataSource, TASKS)}, ${TITLE_MATCH} AS "titleMatch"`
-      : columnList(dataSource, TASKS);
-    const builder = ownerScope(dataSource, TASKS, p).select(selected);
-    for (const [name, { given, predicate }] of Object.entries(FILTERS)) {
-      builder.andWhere(
-        name === shape.indexedFilter
-          ? predicate
-          : `CASE WHEN ${given} IS NULL THEN true ELSE ${predicate} END`,
-        { [name]: p(name) },
-      );
-    }
-    if (shape.resumed) {
-      const keys = terms.map((term) => term.key);
-      const after = terms.map((term, index) => term.after(`after${index}`));
-      builder.andWhere(
-        `(${[...keys, 'id'].join(', ')}) ${descending ? '<' : '>'} (${[...after, ':afterId'].join(', ')})`,
-        {
-          ...Object.fromEntries(terms.map((_term, index) => [`after${index}`, p(`after${index}`)])),
-          afterId: p('afterId'),
-        },
-      );
-    }
-    const direction = descending ? 'DESC' : 'ASC';
-    const order = [...terms.map((term) => term.key), 'id'].map((key) => `${key} ${direction}`);
-    withPageAccounting(builder, rowBytesOf(dataSource, TASKS), order.join(', '));
-    for (const term of terms) builder.addOrderBy(term.key, direction);
-    return builder.addOrderBy('id', direction);
-  },
+  build: (dataSource, shape, p) => listText(dataSource, shape, p, true),
+});
+
+/**
+ * A page with no filter at all, the page every client asks for first: no switched-off
+ * predicate, so one plan serves every call (the sort's index, from the owner's first row or
+ * the cursor's) and the statement is prepared once per connection.
+ * Parameters: userId; after0, after1, afterId when resumed; limit; maxBytes.
+ */
+export const LIST_ALL_TASKS = defineStatement({
+  name: 'tasks.listAll',
+  // Relevance needs a search, so a page sorted by it is always filtered.
+  shapes: { sort: TASK_SORTS.filter((sort) => sort !== 'relevance'), resumed: CHECKED },
+  limit: 'limit',
+  budget: 'maxBytes',
+  build: (dataSource, shape, p) =>
+    listText(dataSource, { ...shape, indexedFilter: 'none' }, p, false),
 });

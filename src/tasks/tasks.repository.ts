@@ -26,7 +26,7 @@ import {
   RESTORE_TASK,
   TRASH_TASK,
 } from './task-trash.statements';
-import { INDEXED_TASK_FILTERS, LIST_TASKS } from './task-list.statements';
+import { INDEXED_TASK_FILTERS, LIST_ALL_TASKS, LIST_TASKS } from './task-list.statements';
 import { ExpansionTimeoutError, upcomingOccurrences } from './recurrence';
 import { REFILL_UPCOMING } from './task-recurrence.statements';
 import { DELETE_TAG, LIST_TAGS, RENAME_TAG } from './task-tags.statements';
@@ -158,29 +158,39 @@ export class TypeOrmTasksRepository
         : TASKS.sorts[query.sort].type === 'composite'
           ? cursorParts(after.value)
           : [after.value];
-    const page = await this.pageOf(
-      LIST_TASKS,
-      {
-        sort: query.sort,
-        indexedFilter: INDEXED_TASK_FILTERS.find((name) => filters[name] !== undefined) ?? 'none',
-        resumed: after !== undefined,
-      },
-      {
-        userId,
-        completed: filters.completed ?? null,
-        listId: filters.listId ?? null,
-        priorities: filters.priorities ?? null,
-        dueFrom: filters.dueFrom ?? null,
-        dueTo: filters.dueTo ?? null,
-        hasDue: filters.hasDue ?? null,
-        tags: filters.tags ?? null,
-        words: filters.words ?? null,
-        after0: afterValues[0],
-        after1: afterValues[1],
-        afterId: after?.id,
-      },
-      query.limit,
-    );
+    const cursor = { after0: afterValues[0], after1: afterValues[1], afterId: after?.id };
+    const filtered = Object.values(filters).some((value) => value !== undefined && value !== null);
+    const sort = query.sort;
+    const page =
+      filtered || sort === 'relevance'
+        ? await this.pageOf(
+            LIST_TASKS,
+            {
+              sort: query.sort,
+              indexedFilter:
+                INDEXED_TASK_FILTERS.find((name) => filters[name] !== undefined) ?? 'none',
+              resumed: after !== undefined,
+            },
+            {
+              userId,
+              completed: filters.completed ?? null,
+              listId: filters.listId ?? null,
+              priorities: filters.priorities ?? null,
+              dueFrom: filters.dueFrom ?? null,
+              dueTo: filters.dueTo ?? null,
+              hasDue: filters.hasDue ?? null,
+              tags: filters.tags ?? null,
+              words: filters.words ?? null,
+              ...cursor,
+            },
+            query.limit,
+          )
+        : await this.pageOf(
+            LIST_ALL_TASKS,
+            { sort, resumed: after !== undefined },
+            { userId, ...cursor },
+            query.limit,
+          );
     const rows = page.rows as ListedTask[];
     const last = page.more ? rows[rows.length - 1] : null;
     return {
