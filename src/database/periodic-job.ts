@@ -1,4 +1,16 @@
 /**
+ * The SQL of work that no request asked for (a job on a timer, the events listener), opened by
+ * a comment that names the job (JOB_STATEMENT_PREFIX, the name, then the comment's end):
+ * pg_stat_activity and the database's logs say which job runs it, and a count of a request's
+ * statements (the round-trip tests) can leave it out.
+ */
+export const jobStatement = (job: string, text: string): string =>
+  `/* job: ${job} */ ${text.trim()}`;
+
+/** How every statement marked by `jobStatement` starts. */
+export const JOB_STATEMENT_PREFIX = '/* job: ';
+
+/**
  * A job every process runs on its own timer (the purges, the reminder claims): a run still in
  * progress when the next is due, or asked for by a test, is joined, never doubled; `stop` waits
  * for it, so the pool never closes under a run. The timer alone never keeps the process alive.

@@ -1,3 +1,4 @@
+import { jobStatement } from '../database/periodic-job';
 import {
   Inject,
   Injectable,
@@ -87,7 +88,9 @@ export class ChangeListener implements OnApplicationBootstrap, OnApplicationShut
     client.on('notification', (notification) => this.dispatch(notification));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}; LISTEN ${REMINDERS_CHANNEL}`);
+      await client.query(
+        jobStatement('events listener', `LISTEN ${CHANGES_CHANNEL}; LISTEN ${REMINDERS_CHANNEL}`),
+      );
     } catch (error) {
       onLost(error instanceof Error ? error : new Error(String(error)));
       return;
@@ -118,7 +121,7 @@ export class ChangeListener implements OnApplicationBootstrap, OnApplicationShut
     const client = this.client;
     if (!client) return;
     try {
-      await client.query('SELECT 1');
+      await client.query(jobStatement('events listener', 'SELECT 1'));
     } catch (error) {
       client.emit('error', error);
     }

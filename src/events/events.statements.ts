@@ -1,3 +1,4 @@
+import { jobStatement } from '../database/periodic-job';
 /**
  * The SQL of live events (specification §15, docs/events.md): stream tickets, the feed position a
  * new stream starts from, and the reminder claim. Each is one statement.
@@ -74,7 +75,9 @@ export const CLAIM_DUE_REMINDERS = defineStatement({
   shapes: {},
   build: (_dataSource, _shape, p) =>
     sqlText(
-      `
+      jobStatement(
+        'reminders',
+        `
     WITH claimed AS (
       UPDATE tasks SET reminded_at = now()
        WHERE ctid = ANY (ARRAY(
@@ -89,6 +92,7 @@ export const CLAIM_DUE_REMINDERS = defineStatement({
     )
     SELECT id, pg_notify('task_reminders', json_build_object('user_id', user_id, 'id', id)::text)
       FROM claimed`,
+      ),
       [p('limit')],
     ),
 });

@@ -1,3 +1,4 @@
+import { jobStatement } from '../database/periodic-job';
 /**
  * The SQL of the changes feed, idempotent creates and the purge jobs (specification §9–§11;
  * design in docs/sync.md). Each is one statement: one round trip, one snapshot, all or nothing.
@@ -164,21 +165,27 @@ export const RELEASE_EXPIRED_KEY = `
  * row addresses (`ctid`, stable while the rows are locked), so the delete is a TID scan whatever
  * the planner thinks of the batch's size.
  */
-export const PURGE_EXPIRED_KEYS = `
+export const PURGE_EXPIRED_KEYS = jobStatement(
+  'maintenance',
+  `
   DELETE FROM idempotency_keys
    WHERE ctid = ANY (ARRAY(
      SELECT ctid FROM idempotency_keys
       WHERE expires_at <= now()
       ORDER BY expires_at
       LIMIT $1::int
-        FOR UPDATE SKIP LOCKED))`;
+        FOR UPDATE SKIP LOCKED))`,
+);
 
 /**
  * Deletes for good rows trashed more than $1 days ago, at most $2 per call, oldest first; their
  * tombstones are written by the delete trigger. SKIP LOCKED: processes running the job at once
  * take disjoint batches, and a row being restored is left alone.
  */
-export const purgeTrashStatement = (table: string): string => `
+export const purgeTrashStatement = (table: string): string =>
+  jobStatement(
+    'maintenance',
+    `
   DELETE FROM ${table}
    WHERE ctid = ANY (ARRAY(
      SELECT ctid FROM ${table}
@@ -186,13 +193,16 @@ export const purgeTrashStatement = (table: string): string => `
       ORDER BY deleted_at
       LIMIT $2::int
         FOR UPDATE SKIP LOCKED))
-  RETURNING id`;
+  RETURNING id`,
+  );
 
 /**
  * Deletes tombstones older than $1 days, at most $2 per call, and raises each resource's horizon
  * to the newest transaction purged: a token at or below it is expired (410 SYNC_TOKEN_EXPIRED).
  */
-export const PURGE_TOMBSTONES = `
+export const PURGE_TOMBSTONES = jobStatement(
+  'maintenance',
+  `
   WITH purged AS (
     DELETE FROM tombstones
      WHERE ctid = ANY (ARRAY(
@@ -209,4 +219,5 @@ export const PURGE_TOMBSTONES = `
     ON CONFLICT (resource)
       DO UPDATE SET purged_through = GREATEST(sync_horizons.purged_through, EXCLUDED.purged_through)
   )
-  SELECT count(*)::int AS purged FROM purged`;
+  SELECT count(*)::int AS purged FROM purged`,
+);

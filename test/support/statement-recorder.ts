@@ -1,11 +1,6 @@
 import { Client } from 'pg';
 import type { Test } from 'supertest';
-
-/**
- * The statements of the background jobs that run on the app's pool while a test sends requests
- * (the reminder claim, every second): not any request's round trip.
- */
-const BACKGROUND_STATEMENTS = [/\bUPDATE tasks SET reminded_at = now\(\)/];
+import { JOB_STATEMENT_PREFIX } from '../../src/database/periodic-job';
 
 /**
  * Records the text of every statement node-postgres sends from this process (the app's pool
@@ -21,7 +16,9 @@ export class StatementRecorder {
     Client.prototype.query = function (this: Client, ...args: unknown[]) {
       const config = args[0] as string | { text: string };
       const text = typeof config === 'string' ? config : config.text;
-      if (!BACKGROUND_STATEMENTS.some((pattern) => pattern.test(text))) sent.push(text);
+      // The jobs' statements (the reminder claim every second, the purges, the events listener's
+      // check) run while requests do, and are none of theirs.
+      if (!text.startsWith(JOB_STATEMENT_PREFIX)) sent.push(text);
       return (originalQuery as (...a: unknown[]) => unknown).apply(this, args);
     } as typeof Client.prototype.query;
   }
