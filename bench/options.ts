@@ -25,6 +25,8 @@ const USAGE = `npm run bench -- [options]
                        (e.g. of an earlier commit), the variant runs ./dist or
   --variant-dist DIR   another build's dist/
   --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever
+  --no-peer            leave the conventional peer (bench/peer: the same routes the NestJS
+                       docs' way) out of the throughput phase, for quicker A/Bs
   --routes LIST        routes: ${ROUTES.join(',')}
   --node-options=F     extra node flags for the service, space-separated; the = is needed
                        because they start with a dash: --node-options=--max-semi-space-size=8
@@ -85,6 +87,7 @@ export function parseOptions() {
       lever: { type: 'string' },
       'baseline-dist': { type: 'string' },
       'variant-dist': { type: 'string' },
+      'no-peer': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -146,6 +149,7 @@ export function parseOptions() {
     writeResults: values['write-results'],
     profileRoute: (list('profile-route', values['profile-route'], ROUTES) ?? ['get-one'])[0],
     nodeOptions: values['node-options'].split(' ').filter(Boolean),
+    peer: !values['no-peer'],
     lever,
     baselineDist,
     variantDist,

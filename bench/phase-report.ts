@@ -43,6 +43,12 @@ function machine(postgres: string): Machine {
   };
 }
 
+/** The conventional peer's peak RSS, beside the service's, when it ran. */
+const peerMemory = (measurements: Measurements): string =>
+  measurements.peerPeakRssMb === undefined
+    ? ''
+    : `; the conventional peer's: ${measurements.peerPeakRssMb.toFixed(0)} MB`;
+
 /** The tables and the verdict on each target, on the terminal. */
 function printSummary(measurements: Measurements, targets: Target[], started: number): void {
   log('');
@@ -51,7 +57,8 @@ function printSummary(measurements: Measurements, targets: Target[], started: nu
     log(textTable(table.headers, table.rows));
     log(
       `peak RSS of the service: ${measurements.peakRssMb?.toFixed(0)} MB ` +
-        `(${measurements.readyRssMb?.toFixed(0)} MB once started)`,
+        `(${measurements.readyRssMb?.toFixed(0)} MB once started)` +
+        peerMemory(measurements),
     );
   }
   if (measurements.rtt) {
@@ -78,6 +85,7 @@ function runSection(
     ? 'BENCH_DATABASE_URL'
     : `embedded, ${options.durable ? 'durable' : 'fsync and synchronous_commit off'}`;
   const throughput = measurements.throughput ? comparisonRows(measurements.throughput) : null;
+  const withPeer = measurements.throughput?.some((comparison) => comparison.peer) ?? false;
   const args = process.argv.slice(2);
   const command = args.length > 0 ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';
   const targetTable = targetRows(targets);
@@ -88,15 +96,16 @@ function runSection(
     `- Node ${details.node}, PostgreSQL ${details.postgres} (${database})`,
     `- Seed: ${settings.seed}`,
     `- Load average (1, 5, 15 min) when the run ended: ${loadAverage()} (2 cores; other jobs share them)`,
-    `- Load: autocannon in its own process, ${settings.connections} connections, ${settings.durationSec} s per route and server after ${settings.warmupSec} s of warm-up each; floor and service take turns in stretches of about ${SLICE_SEC} s (ABBA order), never loaded at once`,
-    `- Service: \`node ${serviceCommand(options).join(' ')}\` (as \`npm run start:prod\`), NODE_ENV=production, LOG_LEVEL=${settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${settings.poolMax}; the floor has the same pool size`,
+    `- Load: autocannon in its own process, ${settings.connections} connections, ${settings.durationSec} s per route and server after ${settings.warmupSec} s of warm-up each; ${withPeer ? 'floor, service and conventional peer' : 'floor and service'} take turns in stretches of about ${SLICE_SEC} s (each slice in the reverse order of the one before, rotated every two: ABC CBA BCA …), never loaded at once`,
+    `- Service: \`node ${serviceCommand(options).join(' ')}\` (as \`npm run start:prod\`), NODE_ENV=production, LOG_LEVEL=${settings.logLevel} (logs to a file), DATABASE_POOL_MAX=${settings.poolMax}; the floor has the same pool size${withPeer ? ', the conventional peer (bench/peer) the same environment and Node flags' : ''}`,
     '',
     ...(throughput
       ? [
           markdownTable(throughput.headers, throughput.rows, ['l']),
           '',
           `Peak RSS of the service (VmHWM): ${measurements.peakRssMb?.toFixed(0)} MB; ` +
-            `${measurements.readyRssMb?.toFixed(0)} MB once it had started, before any load.`,
+            `${measurements.readyRssMb?.toFixed(0)} MB once it had started, before any load` +
+            `${peerMemory(measurements)}.`,
           '',
         ]
       : []),

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { removeBenchmarkRows } from './database';
 import {
   type Context,
@@ -7,9 +8,18 @@ import {
   type Pair,
   scenarioFor,
   seconds,
+  serverEnv,
+  serviceCommand,
   startPair,
 } from './context';
-import { cpuTimeMs, machineBusyMs, postgresCpuMs } from './processes';
+import {
+  cpuTimeMs,
+  freePort,
+  machineBusyMs,
+  postgresCpuMs,
+  type ServerProcess,
+  startServer,
+} from './processes';
 import type { Comparison, Measurements } from './report';
 import {
   type LoadSample,
@@ -19,8 +29,22 @@ import {
   summarise,
 } from './scenarios';
 
-/** Seconds of one stretch of load; the floor and the service take turns in such stretches. */
+/** Seconds of one stretch of load; the servers take turns in such stretches. */
 export const SLICE_SEC = 1;
+
+type Server = 'floor' | 'service' | 'peer';
+
+/**
+ * The order of the turns in slice `slice`: every other slice reverses the one before (ABC CBA),
+ * so that each turn's mean position, and with it any slow drift of the machine, is the same over
+ * every two slices; every two slices the order also rotates by one (ABC CBA BCA ACB CAB BAC), so
+ * that over six slices each server follows every other equally often. With two servers: ABBA BAAB.
+ */
+function sliceOrder<T>(turns: T[], slice: number): T[] {
+  const shift = Math.floor(slice / 2) % turns.length;
+  const rotated = [...turns.slice(shift), ...turns.slice(0, shift)];
+  return slice % 2 === 0 ? rotated : rotated.reverse();
+}
 
 /**
  * Routes measured together, taking turns: page 1 and page 200 of the big user are compared with
@@ -36,18 +60,26 @@ const ROUTE_GROUPS: RouteName[][] = [
 ];
 
 /**
- * Drives every route against the floor and the service, never both at once. After a warm-up of
- * each, they take turns in short stretches (floor, service, service, floor, …), so that anything
- * else the machine does meanwhile falls on both alike and their ratio stays fair. Results come
- * back in ROUTE_GROUPS order.
+ * Drives every route against the floor and the service (and the conventional peer, when given),
+ * never two at once. After a warm-up of each, they take turns in short stretches in the order of
+ * `sliceOrder`, so that anything else the machine does meanwhile falls on all alike and their
+ * ratios stay fair. Results come back in ROUTE_GROUPS order.
  */
 export async function measureRoutes(
   context: Context,
   pair: Pair,
   overrides: Partial<Scenario>,
   labels = { floor: 'floor', service: 'service' },
+  peer?: ServerProcess,
 ): Promise<Comparison[]> {
-  const paths = await deepPaths(context, pair);
+  const servers: Partial<Record<Server, ServerProcess>> = { ...pair, peer };
+  const paths: Partial<Record<Server, string>> = { ...(await deepPaths(context, pair)) };
+  if (peer) {
+    // The same walk and the same answer checks as the floor's, with the peer in the floor's place.
+    log("  peer: following its Link headers and comparing its answers with the service's");
+    paths.peer = (await deepPaths(context, { service: pair.service, floor: peer })).floor;
+  }
+  const names: Server[] = peer ? ['floor', 'service', 'peer'] : ['floor', 'service'];
 
   const { durationSec, warmupSec } = context.options;
   const slices = Math.max(1, Math.floor(durationSec / SLICE_SEC));
@@ -55,13 +87,13 @@ export async function measureRoutes(
   for (const group of ROUTE_GROUPS) {
     const routes = group.filter((route) => context.options.routes.includes(route));
     if (routes.length === 0) continue;
-    // Every (route, server) of the group takes its turn in each slice, in reversed order on
-    // every other slice (ABBA), so that slow drift cancels out of their ratios.
+    // Every (route, server) of the group takes its turn in each slice.
     const turns = routes.flatMap((route) =>
-      (['floor', 'service'] as const).map((server) => ({
+      names.map((server) => ({
         route,
         server,
-        scenario: scenarioFor(context, route, pair[server].url, {
+        pid: servers[server]!.pid,
+        scenario: scenarioFor(context, route, servers[server]!.url, {
           ...overrides,
           deepPath: paths[server],
         }),
@@ -76,56 +108,67 @@ export async function measureRoutes(
         await context.driver.run({ ...turn.scenario, durationSec: warmupSec });
     }
     for (let slice = 0; slice < slices; slice++) {
-      for (const turn of slice % 2 === 0 ? turns : [...turns].reverse()) {
-        const cpuBefore = cpuTimeMs(pair[turn.server].pid);
+      for (const turn of sliceOrder(turns, slice)) {
+        const cpuBefore = cpuTimeMs(turn.pid);
         const postgresBefore = postgresCpuMs();
         const machineBefore = machineBusyMs();
         turn.samples.push(
           await context.driver.run({ ...turn.scenario, durationSec: durationSec / slices }),
         );
-        turn.cpuMs += cpuTimeMs(pair[turn.server].pid) - cpuBefore;
+        turn.cpuMs += cpuTimeMs(turn.pid) - cpuBefore;
         turn.postgresMs += postgresCpuMs() - postgresBefore;
         turn.machineMs += machineBusyMs() - machineBefore;
       }
     }
     for (const route of routes) {
-      const turn = (server: 'floor' | 'service') =>
+      const turn = (server: Server) =>
         turns.find((candidate) => candidate.route === route && candidate.server === server)!;
-      const floor = summarise(turn('floor').samples);
-      const service = summarise(turn('service').samples);
+      const results = new Map(names.map((server) => [server, summarise(turn(server).samples)]));
+      const perRequest = (measure: 'cpuMs' | 'postgresMs' | 'machineMs') => {
+        const [floor, service, peerValue] = names.map(
+          (server) => turn(server)[measure] / results.get(server)!.responses,
+        );
+        return { floor, service, ...(peer ? { peer: peerValue } : {}) };
+      };
       const comparison: Comparison = {
         route,
-        floor,
-        service,
-        cpuPerRequest: {
-          floor: turn('floor').cpuMs / floor.responses,
-          service: turn('service').cpuMs / service.responses,
-        },
-        postgresCpuPerRequest: {
-          floor: turn('floor').postgresMs / floor.responses,
-          service: turn('service').postgresMs / service.responses,
-        },
-        machineCpuPerRequest: {
-          floor: turn('floor').machineMs / floor.responses,
-          service: turn('service').machineMs / service.responses,
-        },
+        floor: results.get('floor')!,
+        service: results.get('service')!,
+        ...(peer ? { peer: results.get('peer')! } : {}),
+        cpuPerRequest: perRequest('cpuMs'),
+        postgresCpuPerRequest: perRequest('postgresMs'),
+        machineCpuPerRequest: perRequest('machineMs'),
       };
       log(`  ${ROUTE_LABELS[route]}`);
-      const cpu = (server: 'floor' | 'service'): string =>
-        `, ${comparison.cpuPerRequest[server].toFixed(2)} ms CPU/req` +
-        ` (PostgreSQL ${comparison.postgresCpuPerRequest?.[server].toFixed(2)},` +
-        ` machine ${comparison.machineCpuPerRequest?.[server].toFixed(2)})`;
-      log(`    ${describeLoad(labels.floor, floor)}${cpu('floor')}`);
-      log(`    ${describeLoad(labels.service, service)}${cpu('service')}`);
+      for (const server of names) {
+        log(
+          `    ${describeLoad({ ...labels, peer: 'peer' }[server], results.get(server)!)}` +
+            `, ${comparison.cpuPerRequest[server]?.toFixed(2)} ms CPU/req` +
+            ` (PostgreSQL ${comparison.postgresCpuPerRequest?.[server]?.toFixed(2)},` +
+            ` machine ${comparison.machineCpuPerRequest?.[server]?.toFixed(2)})`,
+        );
+      }
       comparisons.push(comparison);
     }
   }
   return comparisons;
 }
 
+/** Starts the conventional peer (bench/peer) as the service is started: same environment and flags. */
+async function startPeer(context: Context): Promise<ServerProcess> {
+  const port = await freePort();
+  const nodeFlags = serviceCommand(context.options).slice(0, -1);
+  return startServer({
+    name: 'peer',
+    command: [...nodeFlags, join(context.jsDir, 'peer', 'main.js')],
+    env: serverEnv(context.options, context.database.url, port),
+    port,
+  });
+}
+
 /**
- * The throughput phase: every route on the floor and the service at full load, with the
- * service's peak memory over the whole phase.
+ * The throughput phase: every route on the floor, the service and (unless `--no-peer`) the
+ * conventional peer at full load, with each one's peak memory over the whole phase.
  */
 export async function measureThroughput(
   context: Context,
@@ -134,21 +177,27 @@ export async function measureThroughput(
   const { options, database } = context;
   log(
     `\nthroughput: ${options.connections} connections, ${options.durationSec} s per route and ` +
-      `server after ${options.warmupSec} s of warm-up; floor and service take turns`,
+      `server after ${options.warmupSec} s of warm-up; floor, service` +
+      `${options.peer ? ' and conventional peer' : ''} take turns`,
   );
   const phaseStarted = performance.now();
   const pair = await startPair(options, context.jsDir, database.url, '');
+  let peer: ServerProcess | undefined;
   try {
-    measurements.throughput = await measureRoutes(context, pair, {});
+    if (options.peer) peer = await startPeer(context);
+    measurements.throughput = await measureRoutes(context, pair, {}, undefined, peer);
     log(`  (${seconds(phaseStarted)})`);
     measurements.peakRssMb = pair.service.memory.peakMb();
     measurements.readyRssMb = pair.service.memory.readyMb;
+    if (peer) measurements.peerPeakRssMb = peer.memory.peakMb();
     log(
       `  peak RSS: service ${measurements.peakRssMb.toFixed(0)} MB ` +
         `(${measurements.readyRssMb.toFixed(0)} MB once started), ` +
-        `floor ${pair.floor.memory.peakMb().toFixed(0)} MB`,
+        `floor ${pair.floor.memory.peakMb().toFixed(0)} MB` +
+        (peer ? `, peer ${peer.memory.peakMb().toFixed(0)} MB` : ''),
     );
   } finally {
+    await peer?.stop();
     await pair.service.stop();
     await pair.floor.stop();
   }

@@ -51,19 +51,28 @@ export function ensureBuilt(log: (line: string) => void): void {
   log(`built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/** The conventional peer's sources (bench/peer), relative to bench/. */
+const peerFiles = (): string[] =>
+  readdirSync(resolve('bench/peer'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => join('peer', file));
+
 /**
- * Transpiles the benchmark's own child-process entry points (floor, driver) to plain
- * JavaScript under bench/.work/js, so that those processes carry no TypeScript compiler.
+ * Transpiles the benchmark's own child-process entry points (floor, peer, driver) to plain
+ * JavaScript under bench/.work/js, so that those processes carry no TypeScript compiler. The
+ * peer's decorators need their metadata, as `nest build` emits it.
  */
 export function compileChildren(): string {
   const outDir = join(WORK_DIR, 'js');
-  for (const file of ['floor.ts', 'driver.ts', 'tokens.ts', 'scenarios.ts']) {
+  for (const file of ['floor.ts', 'driver.ts', 'tokens.ts', 'scenarios.ts', ...peerFiles()]) {
     const source = readFileSync(resolve('bench', file), 'utf8');
     const output = ts.transpileModule(source, {
       compilerOptions: {
         module: ts.ModuleKind.CommonJS,
         target: ts.ScriptTarget.ES2023,
         esModuleInterop: true,
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
       },
       fileName: file,
     });

@@ -3,16 +3,21 @@ import * as prettier from 'prettier';
 import type { RepositoryTiming } from './repository-timing';
 import { LoadResult, ROUTE_LABELS, RouteName } from './scenarios';
 
+/** A measure per server; `peer` when the conventional peer ran beside them. */
+type PerServer = { service: number; floor: number; peer?: number };
+
 export interface Comparison {
   route: RouteName;
   service: LoadResult;
   floor: LoadResult;
+  /** The conventional peer (bench/peer), when it ran: the same routes the NestJS docs' way. */
+  peer?: LoadResult;
   /** CPU time the server process used per response, in ms (NaN where unknown). */
-  cpuPerRequest: { service: number; floor: number };
+  cpuPerRequest: PerServer;
   /** CPU time of PostgreSQL, and of the whole machine, per response, in ms: on a machine whose
    * cores the server, PostgreSQL and the load generator share, what bounds the throughput. */
-  postgresCpuPerRequest?: { service: number; floor: number };
-  machineCpuPerRequest?: { service: number; floor: number };
+  postgresCpuPerRequest?: PerServer;
+  machineCpuPerRequest?: PerServer;
 }
 
 const pairOf = (values: { service: number; floor: number } | undefined): string =>
@@ -59,6 +64,9 @@ const rps = (value: number): string =>
   Number.isFinite(value) ? Math.round(value).toString() : '–';
 const ratio = (comparison: Comparison): number =>
   comparison.service.requestsPerSec / comparison.floor.requestsPerSec;
+/** The service's req/s over the conventional peer's (NaN when the peer did not run). */
+const peerRatio = (comparison: Comparison): number =>
+  comparison.service.requestsPerSec / (comparison.peer?.requestsPerSec ?? Number.NaN);
 
 /** A note on anything but clean 2xx answers: such a row measures errors, not the route. */
 const problems = (result: LoadResult): string => {
@@ -98,6 +106,8 @@ export function textTable(headers: string[], rows: string[][]): string {
 }
 
 export function comparisonRows(comparisons: Comparison[]): { headers: string[]; rows: string[][] } {
+  // The peer's columns only when it ran (not with --no-peer, nor in the lever and --rtt runs).
+  const withPeer = comparisons.some((comparison) => comparison.peer);
   return {
     headers: [
       'route',
@@ -110,8 +120,10 @@ export function comparisonRows(comparisons: Comparison[]): { headers: string[]; 
       'p95 ms',
       'p99 ms',
       'ratio',
+      ...(withPeer ? ['peer req/s', 'p99 ms', 'service ÷ peer'] : []),
       'CPU ms/req service',
       'CPU ms/req floor',
+      ...(withPeer ? ['CPU ms/req peer'] : []),
       'PostgreSQL ms/req service / floor',
       'machine ms/req service / floor',
       'notes',
@@ -127,13 +139,22 @@ export function comparisonRows(comparisons: Comparison[]): { headers: string[]; 
       ms(comparison.floor.p95),
       ms(comparison.floor.p99),
       ratio(comparison).toFixed(2),
+      ...(withPeer
+        ? [
+            rps(comparison.peer?.requestsPerSec ?? Number.NaN),
+            ms(comparison.peer?.p99 ?? Number.NaN),
+            ms(peerRatio(comparison)),
+          ]
+        : []),
       ms(comparison.cpuPerRequest.service),
       ms(comparison.cpuPerRequest.floor),
+      ...(withPeer ? [ms(comparison.cpuPerRequest.peer ?? Number.NaN)] : []),
       pairOf(comparison.postgresCpuPerRequest),
       pairOf(comparison.machineCpuPerRequest),
       [
         problems(comparison.service) && `service ${problems(comparison.service)}`,
         problems(comparison.floor) && `floor ${problems(comparison.floor)}`,
+        comparison.peer && problems(comparison.peer) && `peer ${problems(comparison.peer)}`,
       ]
         .filter(Boolean)
         .join('; '),
@@ -162,6 +183,8 @@ export interface Measurements {
   throughput?: Comparison[];
   peakRssMb?: number;
   readyRssMb?: number;
+  /** The conventional peer's peak RSS over the throughput phase, when it ran. */
+  peerPeakRssMb?: number;
   repository?: RepositoryTiming[];
   roundTrips?: RoundTrips[];
   rtt?: { rttMs: number; effectiveMs: number; connections: number; comparisons: Comparison[] };
@@ -202,6 +225,7 @@ export function evaluateTargets(m: Measurements): Target[] {
   targets.push(ratioTarget('get one: service req/s ÷ floor req/s', ['get-one'], 0.75));
   targets.push(ratioTarget('list first page: ratio', ['list-first'], 0.75));
   targets.push(ratioTarget('create / update / toggle: ratio', ['create', 'update', 'toggle'], 0.7));
+  targets.push(peerTarget(m.throughput));
 
   const getOne = find('get-one');
   targets.push({
@@ -266,6 +290,29 @@ export function evaluateTargets(m: Measurements): Target[] {
     met: m.peakRssMb !== undefined ? m.peakRssMb <= 200 : null,
   });
   return targets;
+}
+
+/** ≥ 2× the conventional peer's req/s on every route measured: what the service buys a team. */
+function peerTarget(throughput: Comparison[] | undefined): Target {
+  const name = 'service req/s ÷ conventional peer req/s, every route';
+  const goal = '≥ 2× the conventional peer on every route';
+  const measured = throughput?.filter((comparison) => comparison.peer) ?? [];
+  if (measured.length === 0) {
+    return { name, goal, measured: 'not measured (--no-peer, or no throughput phase)', met: null };
+  }
+  return {
+    name,
+    goal,
+    measured: measured
+      .map((comparison) => `${comparison.route} ${peerRatio(comparison).toFixed(2)}`)
+      .join(', '),
+    met: measured.every(
+      (comparison) =>
+        comparison.service.non2xx === 0 &&
+        comparison.peer!.non2xx === 0 &&
+        peerRatio(comparison) >= 2,
+    ),
+  };
 }
 
 export const verdict = (target: Target): string =>
