@@ -24,7 +24,7 @@ const USAGE = `npm run bench -- [options]
   --baseline-dist DIR  with or without --lever: the baseline runs another build's dist/
                        (e.g. of an earlier commit), the variant runs ./dist or
   --variant-dist DIR   another build's dist/
-  --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever
+  --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever,events
   --routes LIST        routes: ${ROUTES.join(',')}
   --node-options=F     extra node flags for the service, space-separated; the = is needed
                        because they start with a dash: --node-options=--max-semi-space-size=8
@@ -43,6 +43,7 @@ export const PHASES = [
   'rtt',
   'profile',
   'lever',
+  'events',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -121,6 +122,7 @@ export function parseOptions() {
       'repository',
       'throughput',
       'roundtrips',
+      'events',
       ...(rttMs !== null ? (['rtt'] as Phase[]) : []),
       ...(values.profile ? (['profile'] as Phase[]) : []),
     ];

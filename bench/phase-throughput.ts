@@ -33,6 +33,10 @@ const ROUTE_GROUPS: RouteName[][] = [
   ['create'],
   ['update'],
   ['toggle'],
+  ['search'],
+  ['due-page-1', 'due-page-200'],
+  ['priority-page-1', 'priority-page-200'],
+  ['changes-page'],
 ];
 
 /**

@@ -57,7 +57,14 @@ export function ensureBuilt(log: (line: string) => void): void {
  */
 export function compileChildren(): string {
   const outDir = join(WORK_DIR, 'js');
-  for (const file of ['floor.ts', 'driver.ts', 'tokens.ts', 'scenarios.ts']) {
+  for (const file of [
+    'floor.ts',
+    'floor-organising.ts',
+    'floor-events.ts',
+    'driver.ts',
+    'tokens.ts',
+    'scenarios.ts',
+  ]) {
     const source = readFileSync(resolve('bench', file), 'utf8');
     const output = ts.transpileModule(source, {
       compilerOptions: {
