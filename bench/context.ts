@@ -5,7 +5,13 @@ import { BIG_USER, type BenchDatabase } from './database';
 import type { Options } from './options';
 import { Driver, freePort, ServerProcess, startServer } from './processes';
 import type { RunSettings } from './report';
-import type { LoadResult, RouteName, Scenario } from './scenarios';
+import {
+  BIG_USER_PAGES,
+  DEEP_ROUTES,
+  type LoadResult,
+  type RouteName,
+  type Scenario,
+} from './scenarios';
 import { signToken } from './tokens';
 
 /* What every phase of a run shares: the servers' environment and start, the load's scenarios. */
@@ -91,9 +97,14 @@ export async function startPair(
 
 const NEXT_LINK = /<([^>]+)>\s*;\s*rel="?next"?/;
 
-/** Follows a server's Link headers from the big user's first page to page `page`. */
-async function deepPath(server: ServerProcess, token: string, page: number): Promise<string> {
-  let path = `/api/${BIG_USER}/tasks?limit=50`;
+/** Follows a server's Link headers from one of the big user's first pages to page `page`. */
+async function deepPath(
+  server: ServerProcess,
+  token: string,
+  route: RouteName,
+  page: number,
+): Promise<string> {
+  let path = `/api/${BIG_USER}/tasks${BIG_USER_PAGES[route]}`;
   for (let at = 1; at < page; at++) {
     const response = await fetch(new URL(path, server.url), {
       headers: { authorization: `Bearer ${token}` },
@@ -102,7 +113,7 @@ async function deepPath(server: ServerProcess, token: string, page: number): Pro
     await response.arrayBuffer();
     if (response.status !== 200 || !link) {
       throw new Error(
-        `${server.name}: page ${at} of the big user's list answered ${response.status} ` +
+        `${server.name}: page ${at} of ${route} answered ${response.status} ` +
           `${link ? '' : 'without a next link'}`,
       );
     }
@@ -114,8 +125,9 @@ async function deepPath(server: ServerProcess, token: string, page: number): Pro
 
 /** Checks that the service and the floor give the same answer, so they do the same work. */
 async function compareAnswers(
+  context: Context,
   pair: Pair,
-  paths: Record<string, string>,
+  paths: DeepPaths,
   token: (user: string) => string,
   [owner, taskId]: [string, string],
 ): Promise<void> {
@@ -126,7 +138,10 @@ async function compareAnswers(
     if (response.status !== 200) throw new Error(`${server.name} ${path}: ${response.status}`);
     return response.json();
   };
-  const describe = (body: unknown): string => {
+  const describe = (answer: unknown): string => {
+    // A changes feed answers its items under `changes`.
+    const changes = (answer as { changes?: unknown }).changes;
+    const body = Array.isArray(changes) ? changes : answer;
     const first = (Array.isArray(body) ? body[0] : body) as Record<string, unknown> | undefined;
     return JSON.stringify({
       keys: Object.keys(first ?? {}).sort(),
@@ -136,8 +151,13 @@ async function compareAnswers(
   };
   const checks: [string, string, string, string][] = [
     ['get one', `/api/${owner}/tasks/${taskId}`, `/api/${owner}/tasks/${taskId}`, owner],
-    ['page 200', paths.service, paths.floor, BIG_USER],
   ];
+  for (const route of context.options.routes) {
+    const deep = { service: paths.service[route], floor: paths.floor[route] };
+    const first = BIG_USER_PAGES[route] && `/api/${BIG_USER}/tasks${BIG_USER_PAGES[route]}`;
+    if (deep.service && deep.floor) checks.push([route, deep.service, deep.floor, BIG_USER]);
+    else if (first && !DEEP_ROUTES.includes(route)) checks.push([route, first, first, BIG_USER]);
+  }
   for (const [what, servicePath, floorPath, user] of checks) {
     const service = describe(await get(pair.service, servicePath, user));
     const floor = describe(await get(pair.floor, floorPath, user));
@@ -158,27 +178,29 @@ export interface Context {
   settings: RunSettings;
 }
 
-const deepPathCache = new WeakMap<Pair, { service: string; floor: string }>();
+/** Each server's path of page 200 of each deep route asked for. */
+export type DeepPaths = {
+  service: Partial<Record<RouteName, string>>;
+  floor: Partial<Record<RouteName, string>>;
+};
+const deepPathCache = new WeakMap<Pair, DeepPaths>();
 
 /**
- * Page 200 of the big user's list on each server of a pair, found once per pair by walking its
- * Link headers; the first time, the two servers' answers are also compared.
+ * Page 200 of each of the big user's deep routes (DEEP_ROUTES) on each server of a pair, found
+ * once per pair by walking its Link headers; the first time, the two servers' answers to every
+ * big-user route asked for are also compared.
  */
-export async function deepPaths(
-  context: Context,
-  pair: Pair,
-): Promise<{ service: string; floor: string }> {
+export async function deepPaths(context: Context, pair: Pair): Promise<DeepPaths> {
   const cached = deepPathCache.get(pair);
   if (cached) return cached;
   const token = (user: string): string => signToken(SECRET, user);
-  const needsDeep = context.options.routes.includes('big-page-200');
-  const paths = needsDeep
-    ? {
-        service: await deepPath(pair.service, token(BIG_USER), 200),
-        floor: await deepPath(pair.floor, token(BIG_USER), 200),
-      }
-    : { service: '', floor: '' };
-  if (needsDeep) await compareAnswers(pair, paths, token, context.pairs[0]);
+  const paths: DeepPaths = { service: {}, floor: {} };
+  for (const route of DEEP_ROUTES.filter((deep) => context.options.routes.includes(deep))) {
+    paths.service[route] = await deepPath(pair.service, token(BIG_USER), route, 200);
+    paths.floor[route] = await deepPath(pair.floor, token(BIG_USER), route, 200);
+  }
+  if (pair.service !== pair.floor)
+    await compareAnswers(context, pair, paths, token, context.pairs[0]);
   deepPathCache.set(pair, paths);
   return paths;
 }

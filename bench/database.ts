@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { buildDataSourceOptions } from '../src/database/database-options';
 import { EmbeddedPostgresServer } from '../src/database/embedded-postgres';
 import { TasksDataSource } from '../src/database/tasks-data-source';
+import { SEARCH_WORD } from './scenarios';
 
 /** How many tasks to seed: `users` × `perUser` regular tasks plus one big user's list. */
 export interface SeedPlan {
@@ -153,12 +154,18 @@ export async function ensureSeed(url: string, plan: SeedPlan): Promise<number | 
   await removeBenchmarkRows(url);
   return withClient(url, async (client) => {
     const expected = totalTasks(plan);
-    const { rows } = await client.query<{ total: string; big: string }>(
+    // A seed of before the organising fields (no tags anywhere) is made again.
+    const { rows } = await client.query<{ total: string; big: string; organised: boolean }>(
       `SELECT (SELECT count(*) FROM tasks) AS total,
-              (SELECT count(*) FROM tasks WHERE user_id = $1) AS big`,
+              (SELECT count(*) FROM tasks WHERE user_id = $1) AS big,
+              EXISTS (SELECT 1 FROM tasks WHERE user_id = $1 AND tags <> '{}') AS organised`,
       [BIG_USER],
     );
-    if (Number(rows[0].total) === expected && Number(rows[0].big) === plan.bigUserTasks) {
+    if (
+      Number(rows[0].total) === expected &&
+      Number(rows[0].big) === plan.bigUserTasks &&
+      (rows[0].organised || plan.bigUserTasks === 0)
+    ) {
       // Earlier runs' updates left dead row versions behind: clear them, as autovacuum would.
       await client.query('VACUUM (ANALYZE) tasks');
       return null;
@@ -188,18 +195,37 @@ export async function ensureSeed(url: string, plan: SeedPlan): Promise<number | 
         await client.query(`ALTER TABLE tasks DROP CONSTRAINT "${constraint.name}"`);
       }
       // Regular users' tasks interleave in time, as real users' do; each row gets its own
-      // created_at, so that the list order and the keyset cursor never meet a tie.
+      // created_at, so that the list order and the keyset cursor never meet a tie. The organising
+      // fields (specification §13) vary as a user's would: most tasks without priority, 60 % with
+      // a due date (a third of those at a time of day in one of four zones), a few tags, titles
+      // from a dozen phrases and, in one task of 331, SEARCH_WORD (bench/scenarios.ts). The
+      // triggers derive `due_at` and the search document, as for any insert.
       await client.query(
-        `INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)
+        `INSERT INTO tasks (user_id, title, description, completed, priority, due_date, due_time,
+                            time_zone, tags, created_at, updated_at)
          SELECT CASE WHEN g <= $1 THEN 'bench-user-' || lpad((1 + (g - 1) % $2)::text, 5, '0')
                      ELSE $3 END,
-                'Seeded task ' || g,
+                CASE WHEN g % 331 = 0 THEN 'Book the ' || $6::text || ' ' || g
+                     ELSE (ARRAY['Buy groceries', 'Call the bank', 'Review the report',
+                                 'Email Anna', 'Pay the rent', 'Fix the bike', 'Plan the trip',
+                                 'Clean the kitchen', 'Read a chapter', 'Water the plants',
+                                 'Renew the passport', 'Prepare the slides'])[1 + g % 12]
+                          || ' ' || g END,
                 CASE WHEN g % 3 = 0 THEN NULL ELSE 'Description of seeded task ' || g END,
                 g % 4 = 0,
+                (ARRAY['none', 'none', 'none', 'none', 'low', 'low', 'medium', 'medium', 'high',
+                       'none'])[1 + (g / 7) % 10]::task_priority,
+                CASE WHEN g % 5 < 3 THEN date '2024-01-01' + (g::bigint * 7919 % 730)::int END,
+                CASE WHEN g % 5 = 0 THEN time '08:00' + (g % 12) * interval '1 hour' END,
+                CASE WHEN g % 5 = 0
+                     THEN (ARRAY['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'UTC'])[1 + (g / 5) % 4]
+                     END,
+                string_to_array((ARRAY['', 'work', 'home', 'errands', 'home,phone', 'computer,work',
+                                       '', 'urgent,work', 'waiting', ''])[1 + (g / 3) % 10], ','),
                 $4::timestamptz + g * interval '1 millisecond',
                 $4::timestamptz + g * interval '1 millisecond'
            FROM generate_series(1, $5::integer) AS g`,
-        [regular, plan.users, BIG_USER, SEED_EPOCH, expected],
+        [regular, plan.users, BIG_USER, SEED_EPOCH, expected, SEARCH_WORD],
       );
       for (const constraint of constraints) {
         await client.query(

@@ -1,5 +1,12 @@
 import autocannon from 'autocannon';
-import type { DriverReply, DriverRequest, LoadSample, Scenario } from './scenarios';
+import {
+  BIG_USER_PAGES,
+  type DriverReply,
+  type DriverRequest,
+  type LoadSample,
+  ROUTE_CONNECTIONS,
+  type Scenario,
+} from './scenarios';
 import { signToken } from './tokens';
 
 /**
@@ -47,14 +54,18 @@ function requestFactory(scenario: Scenario): () => Request {
         return { method: 'GET', path: `${base(userId)}?limit=50`, headers: auth(userId) };
       };
     case 'big-page-1':
-      return () => ({
-        method: 'GET',
-        path: `${base(scenario.bigUser)}?limit=50`,
-        headers: auth(scenario.bigUser),
-      });
-    case 'big-page-200': {
-      const path = scenario.deepPath;
-      if (!path) throw new Error('big-page-200 needs the path of page 200');
+    case 'search':
+    case 'due-page-1':
+    case 'priority-page-1':
+    case 'changes-page': {
+      const path = `${base(scenario.bigUser)}${BIG_USER_PAGES[scenario.route]}`;
+      return () => ({ method: 'GET', path, headers: auth(scenario.bigUser) });
+    }
+    case 'big-page-200':
+    case 'due-page-200':
+    case 'priority-page-200': {
+      const path = scenario.deepPath?.[scenario.route];
+      if (!path) throw new Error(`${scenario.route} needs the path of its page 200`);
       return () => ({ method: 'GET', path, headers: auth(scenario.bigUser) });
     }
     case 'create':
@@ -94,7 +105,7 @@ async function drive(scenario: Scenario): Promise<LoadSample> {
   const statuses: Record<string, number> = {};
   const instance = autocannon({
     url: scenario.baseUrl,
-    connections: scenario.connections,
+    connections: Math.min(scenario.connections, ROUTE_CONNECTIONS[scenario.route] ?? Infinity),
     ...(scenario.amount ? { amount: scenario.amount } : { duration: scenario.durationSec }),
     timeout: 10,
     requests: [{ setupRequest: () => next() }],

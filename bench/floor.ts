@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'pg';
+import { openEventStream } from './floor-events';
+import { organisingRoute } from './floor-organising';
 import { verifyToken } from './tokens';
 
 /**
@@ -212,6 +214,7 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
   if (url.pathname === '/health/live' || url.pathname === '/health') {
     return send(response, 200, { status: 'ok' });
   }
+  if (url.pathname.endsWith('/events')) return openEventStream(pool, request, response, url);
   const match = TASKS_PATH.exec(url.pathname);
   if (!match) return problem(response, 404, 'NOT_FOUND');
   const userId = decodeURIComponent(match[1]);
@@ -225,6 +228,8 @@ async function route(request: IncomingMessage, response: ServerResponse): Promis
   if (token.sub !== userId) return problem(response, 403, 'FORBIDDEN');
 
   const method = request.method;
+  const organised = organisingRoute(pool, method, userId, id, url);
+  if (organised) return organised.then((it) => send(response, it.status, it.body, it.headers));
   if (id === undefined) {
     if (method === 'GET') return list(response, userId, url);
     if (method === 'POST') return create(request, response, userId);

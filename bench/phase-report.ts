@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { type Context, loadAverage, log, seconds, serviceCommand } from './context';
+import { eventsTable } from './phase-events';
 import { SLICE_SEC } from './phase-throughput';
 import {
   comparisonRows,
@@ -66,6 +67,7 @@ function printSummary(measurements: Measurements, targets: Target[], started: nu
     log(`\nwith --rtt ${measurements.rtt.rttMs} at ${measurements.rtt.connections} connections:`);
     log(textTable(table.headers, table.rows));
   }
+  if (measurements.events) log(`\n${eventsTable(measurements.events).join('\n')}`);
   const targetTable = targetRows(targets);
   if (targets.some((target) => target.met !== null)) {
     log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
@@ -125,6 +127,7 @@ function runSection(
           '',
         ]
       : []),
+    ...(measurements.events ? eventsTable(measurements.events) : []),
     '### Targets',
     '',
     markdownTable(targetTable.headers, targetTable.rows, ['l', 'l', 'l', 'l']),
@@ -144,7 +147,7 @@ export async function report(
 ): Promise<void> {
   const targets = evaluateTargets(measurements);
   printSummary(measurements, targets, started);
-  if (measurements.throughput || measurements.roundTrips) {
+  if (measurements.throughput || measurements.roundTrips || measurements.events) {
     sections.run = runSection(context, measurements, targets, machine(postgres));
   }
   if (Object.keys(sections).length === 0) return;

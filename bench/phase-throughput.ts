@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { removeBenchmarkRows } from './database';
 import {
   type Context,
+  type DeepPaths,
   deepPaths,
   describeLoad,
   log,
@@ -34,6 +35,17 @@ export const SLICE_SEC = 1;
 
 type Server = 'floor' | 'service' | 'peer';
 
+/** The routes the conventional peer serves: the contract's first ones, not §13's or the feed. */
+const PEER_ROUTES: RouteName[] = [
+  'get-one',
+  'list-first',
+  'big-page-1',
+  'big-page-200',
+  'create',
+  'update',
+  'toggle',
+];
+
 /**
  * The order of the turns in slice `slice`: every other slice reverses the one before (ABC CBA),
  * so that each turn's mean position, and with it any slow drift of the machine, is the same over
@@ -57,6 +69,10 @@ const ROUTE_GROUPS: RouteName[][] = [
   ['create'],
   ['update'],
   ['toggle'],
+  ['search'],
+  ['due-page-1', 'due-page-200'],
+  ['priority-page-1', 'priority-page-200'],
+  ['changes-page'],
 ];
 
 /**
@@ -73,13 +89,22 @@ export async function measureRoutes(
   peer?: ServerProcess,
 ): Promise<Comparison[]> {
   const servers: Partial<Record<Server, ServerProcess>> = { ...pair, peer };
-  const paths: Partial<Record<Server, string>> = { ...(await deepPaths(context, pair)) };
+  const paths: Partial<Record<Server, DeepPaths['floor']>> = {
+    ...(await deepPaths(context, pair)),
+  };
   if (peer) {
-    // The same walk and the same answer checks as the floor's, with the peer in the floor's place.
+    // The same walk and the same answer checks as the floor's, with the peer in the floor's place,
+    // on the routes it serves.
     log("  peer: following its Link headers and comparing its answers with the service's");
-    paths.peer = (await deepPaths(context, { service: pair.service, floor: peer })).floor;
+    const peerContext = {
+      ...context,
+      options: {
+        ...context.options,
+        routes: context.options.routes.filter((route) => PEER_ROUTES.includes(route)),
+      },
+    };
+    paths.peer = (await deepPaths(peerContext, { service: pair.service, floor: peer })).floor;
   }
-  const names: Server[] = peer ? ['floor', 'service', 'peer'] : ['floor', 'service'];
 
   const { durationSec, warmupSec } = context.options;
   const slices = Math.max(1, Math.floor(durationSec / SLICE_SEC));
@@ -87,7 +112,11 @@ export async function measureRoutes(
   for (const group of ROUTE_GROUPS) {
     const routes = group.filter((route) => context.options.routes.includes(route));
     if (routes.length === 0) continue;
-    // Every (route, server) of the group takes its turn in each slice.
+    // Every (route, server) of the group takes its turn in each slice; the peer, on its routes.
+    const names: Server[] =
+      peer && routes.every((route) => PEER_ROUTES.includes(route))
+        ? ['floor', 'service', 'peer']
+        : ['floor', 'service'];
     const turns = routes.flatMap((route) =>
       names.map((server) => ({
         route,

@@ -64,7 +64,15 @@ const peerFiles = (): string[] =>
  */
 export function compileChildren(): string {
   const outDir = join(WORK_DIR, 'js');
-  for (const file of ['floor.ts', 'driver.ts', 'tokens.ts', 'scenarios.ts', ...peerFiles()]) {
+  for (const file of [
+    'floor.ts',
+    'floor-organising.ts',
+    'floor-events.ts',
+    'driver.ts',
+    'tokens.ts',
+    'scenarios.ts',
+    ...peerFiles(),
+  ]) {
     const source = readFileSync(resolve('bench', file), 'utf8');
     const output = ts.transpileModule(source, {
       compilerOptions: {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as prettier from 'prettier';
+import type { EventsMeasurement } from './phase-events';
 import type { RepositoryTiming } from './repository-timing';
 import { LoadResult, ROUTE_LABELS, RouteName } from './scenarios';
 
@@ -188,6 +189,7 @@ export interface Measurements {
   repository?: RepositoryTiming[];
   roundTrips?: RoundTrips[];
   rtt?: { rttMs: number; effectiveMs: number; connections: number; comparisons: Comparison[] };
+  events?: EventsMeasurement;
 }
 
 /** The issue's targets, each judged from this run's measurements (null when not measured). */
@@ -252,6 +254,8 @@ export function evaluateTargets(m: Measurements): Target[] {
         : null,
   });
 
+  targets.push(...organisingTargets(m, find, ratioTarget), ...eventsTargets(m.events));
+
   const repoGetOne = (m.repository ?? []).filter((timing) => timing.operation === 'findOne');
   const smallest = repoGetOne[0];
   const largest = repoGetOne[repoGetOne.length - 1];
@@ -313,6 +317,88 @@ function peerTarget(throughput: Comparison[] | undefined): Target {
         peerRatio(comparison) >= 2,
     ),
   };
+}
+
+/** The routes of specification §13 and the feed: deep pages stay flat, ratios to the floor. */
+function organisingTargets(
+  m: Measurements,
+  find: (route: RouteName) => Comparison | undefined,
+  ratioTarget: (name: string, routes: RouteName[], goal: number) => Target,
+): Target[] {
+  const deep: [string, RouteName, RouteName][] = [
+    ['sort=due', 'due-page-1', 'due-page-200'],
+    ['sort=-priority', 'priority-page-1', 'priority-page-200'],
+  ];
+  const pages: RouteName[] = [
+    'search',
+    'due-page-1',
+    'due-page-200',
+    'priority-page-1',
+    'priority-page-200',
+    'changes-page',
+  ];
+  const measured = deep.filter(([, first, last]) => find(first) && find(last));
+  const growth = measured.map(([name, first, last]) => {
+    const [one, two] = [find(first) as Comparison, find(last) as Comparison];
+    return {
+      name,
+      clean: [one, two].every((c) => c.service.non2xx === 0 && c.floor.non2xx === 0),
+      p95: two.service.p95 / one.service.p95,
+      cpu: two.cpuPerRequest.service / one.cpuPerRequest.service,
+    };
+  });
+  return [
+    {
+      name: 'page 200 vs page 1 of sort=due and sort=-priority, 100,000 tasks (service p95, CPU/req)',
+      goal: 'within 1.5×',
+      measured:
+        growth.length > 0
+          ? growth
+              .map((g) => `${g.name} p95 ${g.p95.toFixed(2)}×, CPU ${g.cpu.toFixed(2)}×`)
+              .join('; ')
+          : 'not measured',
+      met: growth.length > 0 ? growth.every((g) => g.clean && g.p95 <= 1.5 && g.cpu <= 1.5) : null,
+    },
+    // The list page's goal, for the other pages of tasks.
+    ratioTarget(
+      'search, sort=due, sort=-priority, changes feed: ratio',
+      pages.some(find) ? pages.filter(find) : pages,
+      0.75,
+    ),
+  ];
+}
+
+/** Live events: the request path with 1,000 streams open, and a write's way to its streams. */
+function eventsTargets(events: EventsMeasurement | undefined): Target[] {
+  const streams = (events?.streams ?? 1000).toLocaleString('en-US');
+  const openName = `events: GET one with ${streams} streams open, service ÷ floor req/s against none open`;
+  const fanOutName = `events: a write to its event on all of its user's streams, ${streams} open (p95)`;
+  const fanOutGoal = '≤ 1,000 ms, none missed';
+  if (!events) {
+    return [
+      { name: openName, goal: '≥ 0.90× (unchanged)', measured: 'not measured', met: null },
+      { name: fanOutName, goal: fanOutGoal, measured: 'not measured', met: null },
+    ];
+  }
+  const { closed, open } = events.getOne;
+  const ratio = (loads: typeof closed): number =>
+    loads.service.requestsPerSec / loads.floor.requestsPerSec;
+  const change = ratio(open) / ratio(closed);
+  const fan = events.fanOut.service;
+  return [
+    {
+      name: openName,
+      goal: '≥ 0.90× (unchanged)',
+      measured: `${ratio(open).toFixed(2)} vs ${ratio(closed).toFixed(2)} (${change.toFixed(2)}×)`,
+      met: change >= 0.9,
+    },
+    {
+      name: fanOutName,
+      goal: fanOutGoal,
+      measured: `${ms(fan.all.p95)} ms (floor ${ms(events.fanOut.floor.all.p95)} ms); ${fan.missed} of ${fan.writes} missed`,
+      met: fan.missed === 0 && fan.all.p95 <= 1000,
+    },
+  ];
 }
 
 export const verdict = (target: Target): string =>

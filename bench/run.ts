@@ -12,6 +12,7 @@ import {
   userId,
 } from './database';
 import { type Phase, parseOptions } from './options';
+import { measureEvents } from './phase-events';
 import { measureLever } from './phase-levers';
 import { profileServers } from './phase-profile';
 import { report } from './phase-report';
@@ -24,8 +25,8 @@ import type { Measurements, RunSettings, Section } from './report';
 /**
  * `npm run bench`: the service against its floor (bench/floor.ts). Each phase is a file of its
  * own: options.ts (the command line), phase-repository.ts, phase-throughput.ts,
- * phase-round-trips.ts, phase-levers.ts, phase-profile.ts and phase-report.ts; this file seeds
- * the database and runs the phases asked for, in that order.
+ * phase-round-trips.ts, phase-events.ts, phase-levers.ts, phase-profile.ts and phase-report.ts;
+ * this file seeds the database and runs the phases asked for, in that order.
  */
 
 /** The second database of the repository phase: 10,000 tasks against the full seed. */
@@ -35,9 +36,9 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const started = performance.now();
   const phases = options.phases;
-  const needsServers = (['throughput', 'roundtrips', 'rtt', 'profile', 'lever'] as Phase[]).some(
-    (phase) => phases.has(phase),
-  );
+  const needsServers = (
+    ['throughput', 'roundtrips', 'rtt', 'events', 'profile', 'lever'] as Phase[]
+  ).some((phase) => phases.has(phase));
   log(`tasks service benchmark (${options.quick ? '--quick' : 'full'}): ${[...phases].join(', ')}`);
   log(
     `working files (the embedded PostgreSQL, server logs, profiles; about 2 GB once the full seed is there): ` +
@@ -106,6 +107,7 @@ async function runPhases(
     const rtt = await measureRoundTrips(context, measurements);
     if (rtt !== undefined) sections.rtt = rtt;
   }
+  if (phases.has('events')) await measureEvents(context, measurements);
   if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
     await measureLever(context);
   }

@@ -7,6 +7,12 @@ export const ROUTES = [
   'create',
   'update',
   'toggle',
+  'search',
+  'due-page-1',
+  'due-page-200',
+  'priority-page-1',
+  'priority-page-200',
+  'changes-page',
 ] as const;
 export type RouteName = (typeof ROUTES)[number];
 
@@ -18,7 +24,45 @@ export const ROUTE_LABELS: Record<RouteName, string> = {
   create: 'create (POST)',
   update: 'partial update (PUT)',
   toggle: 'toggle (PATCH …/complete)',
+  search: 'big user, search q= (relevance, p1)',
+  'due-page-1': 'big user, sort=due, page 1',
+  'due-page-200': 'big user, sort=due, page 200',
+  'priority-page-1': 'big user, sort=-priority, page 1',
+  'priority-page-200': 'big user, sort=-priority, page 200',
+  'changes-page': 'big user, changes feed (1,000 rows)',
 };
+
+/**
+ * A word of the seeded titles (bench/database.ts) that about one task in 331 has: a search that
+ * matches a few hundred of the big user's tasks (about 300 of 100,000; 60 of the quick 20,000).
+ */
+export const SEARCH_WORD = 'dentist';
+
+/**
+ * The big user's read routes: path and query under `/api/<big user>/tasks`. A page-200 route
+ * starts from its page 1 and follows the server's `Link: rel="next"` headers (bench/context.ts).
+ */
+export const BIG_USER_PAGES: Partial<Record<RouteName, string>> = {
+  'big-page-1': '?limit=50',
+  'big-page-200': '?limit=50',
+  search: `?q=${SEARCH_WORD}&limit=50`,
+  'due-page-1': '?sort=due&limit=50',
+  'due-page-200': '?sort=due&limit=50',
+  'priority-page-1': '?sort=-priority&limit=50',
+  'priority-page-200': '?sort=-priority&limit=50',
+  // The feed's page size: a first sync's first page.
+  'changes-page': '/changes?limit=1000',
+};
+
+/**
+ * Fewer connections than the run's for a route whose answer is large: a feed page of 1,000 rows
+ * takes tens of ms of CPU, and at 32 connections most answers would still be in flight when a
+ * 1 s stretch of load ends (autocannon drops those). A syncing client holds one connection.
+ */
+export const ROUTE_CONNECTIONS: Partial<Record<RouteName, number>> = { 'changes-page': 4 };
+
+/** The routes that read page 200, found by following Link headers from page 1. */
+export const DEEP_ROUTES: RouteName[] = ['big-page-200', 'due-page-200', 'priority-page-200'];
 
 /** What the load driver needs to build the requests of one route against one server. */
 export interface Scenario {
@@ -35,8 +79,11 @@ export interface Scenario {
   /** Seeded users with ~100 tasks each. */
   users: string[];
   bigUser: string;
-  /** Path and query of page 200 of the big user's list on this server (from its Link headers). */
-  deepPath?: string;
+  /**
+   * For each page-200 route (DEEP_ROUTES), its path and query on this server, found from the
+   * server's own Link headers.
+   */
+  deepPath?: Partial<Record<RouteName, string>>;
 }
 
 /** One stretch of load as the driver saw it: every response's latency, in milliseconds. */
