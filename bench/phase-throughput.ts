@@ -81,6 +81,24 @@ const ROUTE_GROUPS: RouteName[][] = [
  * `sliceOrder`, so that anything else the machine does meanwhile falls on all alike and their
  * ratios stay fair. Results come back in ROUTE_GROUPS order.
  */
+/**
+ * Waits until a server has finished the requests a stretch left in flight (autocannon stops
+ * waiting for them, the server does not): its CPU time stops moving, or 2 s pass. Without it, a
+ * slow route's tail ran during the next turn and was charged to the other server's PostgreSQL
+ * and machine time, and slowed its requests.
+ */
+async function settled(pid: number): Promise<void> {
+  const deadline = performance.now() + 2000;
+  let last = cpuTimeMs(pid);
+  let quiet = 0;
+  while (quiet < 2 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const now = cpuTimeMs(pid);
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 export async function measureRoutes(
   context: Context,
   pair: Pair,
@@ -144,6 +162,7 @@ export async function measureRoutes(
         turn.samples.push(
           await context.driver.run({ ...turn.scenario, durationSec: durationSec / slices }),
         );
+        await settled(turn.pid);
         turn.cpuMs += cpuTimeMs(turn.pid) - cpuBefore;
         turn.postgresMs += postgresCpuMs() - postgresBefore;
         turn.machineMs += machineBusyMs() - machineBefore;
