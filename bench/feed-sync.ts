@@ -18,7 +18,8 @@ import { signToken } from './tokens';
  * `firstSync` and `readAllPages` are what the benchmark calls on a running service; run on its
  * own (`npx ts-node --transpile-only bench/feed-sync.ts`), this file seeds one user of
  * `--tasks` tasks into `--database-url`, starts the build as production does and alternates the
- * two reads for `--rounds` rounds, with `--cpu-prof` under a CPU profile.
+ * two reads for `--rounds` rounds: beside an earlier build with `--baseline-dist DIR` (turn by
+ * turn), under a CPU profile with `--cpu-prof` (`--reads feed` or `list` for one of them).
  */
 
 /** A running service and the user whose rows are read. */
