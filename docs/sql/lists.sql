@@ -41,7 +41,8 @@
        WHERE page_ordinal <= 2 OR page_bytes - row_bytes <= $6::bigint
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.name, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at,
+           p.change_xid::text AS change_xid, p.id, p.deleted,
+           p.user_id AS "userId", p.name, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt",
            p.row_bytes, p.page_bytes, p.page_ordinal
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired

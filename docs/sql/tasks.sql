@@ -74,7 +74,8 @@ WITH written AS (UPDATE "tasks" SET "completed" = CASE WHEN 'completed' = ANY($1
        WHERE page_ordinal <= 2 OR page_bytes - row_bytes <= $6::bigint
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, p.user_id, p.title, p.description, p.completed, p.list_id, p.priority, p.due_date, p.due_time, p.time_zone, to_char(p.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS due_at, p.tags, p.recurrence, p.recurrence_count, p.next_id, p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at, to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS updated_at, to_char(p.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS deleted_at, to_char(p.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS remind_at,
+           p.change_xid::text AS change_xid, p.id, p.deleted,
+           p.user_id AS "userId", p.title, p.description, p.completed, p.list_id AS "listId", p.priority, p.due_date AS "dueDate", p.due_time AS "dueTime", p.time_zone AS "timeZone", to_char(p.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", p.tags, p.recurrence, p.recurrence_count AS "recurrenceCount", p.next_id AS "nextId", p.version, to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char(p.deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char(p.remind_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt",
            p.row_bytes, p.page_bytes, p.page_ordinal
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired

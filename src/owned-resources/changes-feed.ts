@@ -73,8 +73,15 @@ export async function changesSince<E extends OwnedEntity, R>(
   };
 }
 
-/** A change as the feed (and a live event) answers it: the item with `deleted: false`, or a tombstone. */
-export const wireChange = <E, R>(change: Change<E>, toResponse: (item: E) => R): WireChange<R> =>
-  change.deleted
-    ? { id: change.id, deleted: true }
-    : { ...toResponse(change.item), deleted: false as const };
+/**
+ * A change as the feed (and a live event) answers it: the item with `deleted: false`, or a
+ * tombstone. `toResponse` makes a new object for each item (as wire-form.ts and the features'
+ * mappers do), so `deleted` is added to it rather than to a copy: a first sync maps 1,000 items
+ * a call.
+ */
+export function wireChange<E, R>(change: Change<E>, toResponse: (item: E) => R): WireChange<R> {
+  if (change.deleted) return { id: change.id, deleted: true };
+  const wire = toResponse(change.item) as R & { deleted: false };
+  wire.deleted = false;
+  return wire;
+}

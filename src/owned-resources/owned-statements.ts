@@ -124,6 +124,7 @@ export function syncedResource<E extends OwnedEntity>(
   return {
     table: resource.table,
     columns: columns.map((column) => column.databaseName),
+    properties: columns.map((column) => column.propertyName),
     timestamps: columns.filter(isTimestamp).map((column) => column.databaseName),
     texts: columns.filter(isText).map(sizedText),
     trash: resource.changesFeed?.trash ?? false,

@@ -215,11 +215,13 @@ export class TypeOrmOwnedRepository<
     if (rows[0]?.expired) throw new SyncTokenExpiredError(this.resource.table);
     const page = pageOfChanges(rows, limit, maxBytes, requested);
     return {
+      // A live change's row is its item: the statement answers the columns under their
+      // properties, as every other read does (the feed's own columns beside them are not read).
       changes: page.changes.map((row): Change<E> => {
         const position = { xid: row.change_xid as string, id: row.id as string };
         return row.deleted
           ? { deleted: true, id: row.id as string, position }
-          : { deleted: false, item: this.fromColumns(row), position };
+          : { deleted: false, item: row as unknown as E, position };
       }),
       next: page.next,
       hasMore: page.hasMore,

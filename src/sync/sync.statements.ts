@@ -15,6 +15,12 @@ export interface SyncedResource {
   table: string;
   /** The columns a read returns, unqualified and in wire order (the mapper's row shape). */
   columns: readonly string[];
+  /**
+   * The name the changes feed answers each of `columns` under, in the same order: the entity's
+   * property (`user_id AS "userId"`), as the owned statements answer them, so that a change's
+   * row is its item with no mapping step. Default: the column's own name.
+   */
+  properties?: readonly string[];
   /** Those of them that are timestamps, answered as ISO-8601 text like every other statement's. */
   timestamps: readonly string[];
   /** The table has `deleted_at` (a trash): trashed rows are reported as deleted. */
@@ -29,14 +35,22 @@ export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const qualified = (alias: string, columns: readonly string[]): string =>
   columns.map((column) => `${alias}.${column}`).join(', ');
 
-/** The columns as a read answers them: `qualified`, timestamps as ISO-8601 text. */
-const answered = (alias: string, columns: readonly string[], timestamps: readonly string[]) =>
+/**
+ * The columns as a read answers them: `qualified`, timestamps as ISO-8601 text, each under its
+ * name in `names` (default: its own).
+ */
+const answered = (
+  alias: string,
+  columns: readonly string[],
+  timestamps: readonly string[],
+  names: readonly string[] = columns,
+) =>
   columns
-    .map((column) =>
-      timestamps.includes(column)
-        ? `${isoTimestamp(`${alias}.${column}`)} AS ${column}`
-        : `${alias}.${column}`,
-    )
+    .map((column, at) => {
+      const name = names[at] === column ? column : `"${names[at]}"`;
+      if (timestamps.includes(column)) return `${isoTimestamp(`${alias}.${column}`)} AS ${name}`;
+      return names[at] === column ? `${alias}.${column}` : `${alias}.${column} AS ${name}`;
+    })
     .join(', ');
 
 /**
@@ -49,16 +63,19 @@ const answered = (alias: string, columns: readonly string[], timestamps: readonl
  * 410). The change rows follow in `(change_xid, id)` order, at most $4 + 1 of them (one more than
  * a page says whether there are more), cut like a list's page by the byte budget
  * (database/page-budget.ts: the rows starting within it, and at least two), each with the columns
- * of `PageAccounting`; without any, one row with `id` NULL carries the two flags.
+ * of `PageAccounting`, `deleted`, and the resource's columns under their `properties` (NULL in a
+ * deletion); without any, one row with `id` NULL carries the two flags.
  */
 export function changesStatement({
   table,
   columns,
+  properties = columns,
   timestamps,
   trash,
   texts,
 }: SyncedResource): string {
   const data = columns.filter((column) => column !== 'id');
+  const dataProperties = properties.filter((_property, at) => columns[at] !== 'id');
   const trashed = trash ? 'r.deleted_at IS NOT NULL' : 'false';
   const accounting = pageAccounting(rowBytes(texts, 'changes'), 'changes.change_xid, changes.id');
   return `
@@ -99,7 +116,8 @@ export function changesStatement({
        WHERE page_ordinal <= 2 OR page_bytes - row_bytes <= $6::bigint
     )
     SELECT h.snapshot_xmin::text AS snapshot_xmin, h.expired,
-           p.change_xid::text AS change_xid, p.id, p.deleted, ${answered('p', data, timestamps)},
+           p.change_xid::text AS change_xid, p.id, p.deleted,
+           ${answered('p', data, timestamps, dataProperties)},
            p.row_bytes, p.page_bytes, p.page_ordinal
       FROM horizon h
       LEFT JOIN page p ON NOT h.expired
