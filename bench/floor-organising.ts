@@ -239,7 +239,7 @@ export const comparePositions = (a: FeedPosition, b: FeedPosition): number => {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 };
 
-/** A row of `tasks.changes` (snake_case columns, timestamps as text). */
+/** A row of `tasks.changes` (the task's columns under their property names, timestamps as text). */
 interface ChangeRow extends PageAccounting {
   snapshot_xmin: string;
   expired: boolean;
@@ -255,32 +255,11 @@ export interface FeedChange {
   wire: unknown;
 }
 
+// The feed's statement names its columns by the entity's properties, as get one and the list do.
 const changeOnWire = (row: ChangeRow): unknown =>
   row.deleted
     ? { id: row.id, deleted: true }
-    : {
-        ...toWire({
-          id: row.id as string,
-          userId: row.user_id as string,
-          title: row.title as string,
-          description: row.description as string | null,
-          completed: row.completed as boolean,
-          listId: row.list_id as string | null,
-          priority: row.priority as string,
-          dueDate: row.due_date as string | null,
-          dueTime: row.due_time as string | null,
-          timeZone: row.time_zone as string | null,
-          dueAt: row.due_at as string | null,
-          tags: row.tags as string[],
-          recurrence: row.recurrence as string | null,
-          recurrenceCount: row.recurrence_count as number | null,
-          nextId: row.next_id as string | null,
-          remindAt: row.remind_at as string | null,
-          createdAt: row.created_at as string,
-          updatedAt: row.updated_at as string,
-        }),
-        deleted: false,
-      };
+    : { ...toWire(row as unknown as Parameters<typeof toWire>[0]), deleted: false };
 
 /**
  * One read of the tasks' changes feed after `since` (null: a first sync), and the position to

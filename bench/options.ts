@@ -24,7 +24,7 @@ const USAGE = `npm run bench -- [options]
   --baseline-dist DIR  with or without --lever: the baseline runs another build's dist/
                        (e.g. of an earlier commit), the variant runs ./dist or
   --variant-dist DIR   another build's dist/
-  --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever,events
+  --only LIST          phases: repository,throughput,roundtrips,rtt,profile,lever,events,sync
   --no-peer            leave the conventional peer (bench/peer: the same routes the NestJS
                        docs' way) out of the throughput phase, for quicker A/Bs
   --routes LIST        routes: ${ROUTES.join(',')}
@@ -46,6 +46,7 @@ export const PHASES = [
   'profile',
   'lever',
   'events',
+  'sync',
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -126,6 +127,7 @@ export function parseOptions() {
       'throughput',
       'roundtrips',
       'events',
+      'sync',
       ...(rttMs !== null ? (['rtt'] as Phase[]) : []),
       ...(values.profile ? (['profile'] as Phase[]) : []),
     ];

@@ -3,6 +3,7 @@ import { cpus, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { type Context, loadAverage, log, seconds, serviceCommand } from './context';
 import { eventsTable } from './phase-events';
+import { syncTable } from './phase-sync';
 import { SLICE_SEC } from './phase-throughput';
 import {
   comparisonRows,
@@ -68,6 +69,7 @@ function printSummary(measurements: Measurements, targets: Target[], started: nu
     log(textTable(table.headers, table.rows));
   }
   if (measurements.events) log(`\n${eventsTable(measurements.events).join('\n')}`);
+  if (measurements.sync) log(`\n${syncTable(measurements.sync).join('\n')}`);
   const targetTable = targetRows(targets);
   if (targets.some((target) => target.met !== null)) {
     log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
@@ -128,6 +130,7 @@ function runSection(
         ]
       : []),
     ...(measurements.events ? eventsTable(measurements.events) : []),
+    ...(measurements.sync ? syncTable(measurements.sync) : []),
     '### Targets',
     '',
     markdownTable(targetTable.headers, targetTable.rows, ['l', 'l', 'l', 'l']),
@@ -147,7 +150,12 @@ export async function report(
 ): Promise<void> {
   const targets = evaluateTargets(measurements);
   printSummary(measurements, targets, started);
-  if (measurements.throughput || measurements.roundTrips || measurements.events) {
+  if (
+    measurements.throughput ||
+    measurements.roundTrips ||
+    measurements.events ||
+    measurements.sync
+  ) {
     sections.run = runSection(context, measurements, targets, machine(postgres));
   }
   if (Object.keys(sections).length === 0) return;

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as prettier from 'prettier';
 import type { EventsMeasurement } from './phase-events';
+import type { SyncMeasurement } from './phase-sync';
+import { cpuPerRowUs } from './feed-sync';
 import type { RepositoryTiming } from './repository-timing';
 import { LoadResult, ROUTE_LABELS, RouteName } from './scenarios';
 
@@ -190,6 +192,7 @@ export interface Measurements {
   roundTrips?: RoundTrips[];
   rtt?: { rttMs: number; effectiveMs: number; connections: number; comparisons: Comparison[] };
   events?: EventsMeasurement;
+  sync?: SyncMeasurement;
 }
 
 /** The issue's targets, each judged from this run's measurements (null when not measured). */
@@ -254,7 +257,11 @@ export function evaluateTargets(m: Measurements): Target[] {
         : null,
   });
 
-  targets.push(...organisingTargets(m, find, ratioTarget), ...eventsTargets(m.events));
+  targets.push(
+    ...organisingTargets(m, find, ratioTarget),
+    ...eventsTargets(m.events),
+    syncTarget(m.sync),
+  );
 
   const repoGetOne = (m.repository ?? []).filter((timing) => timing.operation === 'findOne');
   const smallest = repoGetOne[0];
@@ -366,6 +373,23 @@ function organisingTargets(
       0.75,
     ),
   ];
+}
+
+/** A first sync through the changes feed costs per row what reading the rows as list pages does. */
+function syncTarget(sync: SyncMeasurement | undefined): Target {
+  const name = 'first sync: service CPU per row, changes feed ÷ list pages (same rows)';
+  const goal = '≤ 1.10×, every row once';
+  if (!sync) return { name, goal, measured: 'not measured', met: null };
+  const { feed, list } = sync.service;
+  const ratio = cpuPerRowUs(feed) / cpuPerRowUs(list);
+  return {
+    name,
+    goal,
+    measured:
+      `${cpuPerRowUs(feed).toFixed(1)} vs ${cpuPerRowUs(list).toFixed(1)} µs (${ratio.toFixed(2)}×); ` +
+      `${feed.calls} calls in ${(feed.ms / 1000).toFixed(2)} s (floor ${(sync.floor.feed.ms / 1000).toFixed(2)} s)`,
+    met: ratio <= 1.1 && feed.distinctIds === feed.rows && feed.rows === list.rows,
+  };
 }
 
 /** Live events: the request path with 1,000 streams open, and a write's way to its streams. */

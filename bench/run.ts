@@ -13,6 +13,7 @@ import {
 } from './database';
 import { type Phase, parseOptions } from './options';
 import { measureEvents } from './phase-events';
+import { measureSync } from './phase-sync';
 import { measureLever } from './phase-levers';
 import { profileServers } from './phase-profile';
 import { report } from './phase-report';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const phases = options.phases;
   const needsServers = (
-    ['throughput', 'roundtrips', 'rtt', 'events', 'profile', 'lever'] as Phase[]
+    ['throughput', 'roundtrips', 'rtt', 'events', 'sync', 'profile', 'lever'] as Phase[]
   ).some((phase) => phases.has(phase));
   log(`tasks service benchmark (${options.quick ? '--quick' : 'full'}): ${[...phases].join(', ')}`);
   log(
@@ -108,6 +109,7 @@ async function runPhases(
     if (rtt !== undefined) sections.rtt = rtt;
   }
   if (phases.has('events')) await measureEvents(context, measurements);
+  if (phases.has('sync')) await measureSync(context, measurements);
   if (phases.has('lever') && (options.lever || options.baselineDist || options.variantDist)) {
     await measureLever(context);
   }
