@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIG_USER, type BenchDatabase } from './database';
 import type { Options } from './options';
+import { compareAnswers } from './parity';
 import { Driver, freePort, ServerProcess, startServer } from './processes';
 import type { RunSettings } from './report';
 import type { LoadResult, RouteName, Scenario } from './scenarios';
@@ -112,41 +113,6 @@ async function deepPath(server: ServerProcess, token: string, page: number): Pro
   return path;
 }
 
-/** Checks that the service and the floor give the same answer, so they do the same work. */
-async function compareAnswers(
-  pair: Pair,
-  paths: Record<string, string>,
-  token: (user: string) => string,
-  [owner, taskId]: [string, string],
-): Promise<void> {
-  const get = async (server: ServerProcess, path: string, user: string): Promise<unknown> => {
-    const response = await fetch(new URL(path, server.url), {
-      headers: { authorization: `Bearer ${token(user)}` },
-    });
-    if (response.status !== 200) throw new Error(`${server.name} ${path}: ${response.status}`);
-    return response.json();
-  };
-  const describe = (body: unknown): string => {
-    const first = (Array.isArray(body) ? body[0] : body) as Record<string, unknown> | undefined;
-    return JSON.stringify({
-      keys: Object.keys(first ?? {}).sort(),
-      id: first?.id,
-      length: Array.isArray(body) ? body.length : undefined,
-    });
-  };
-  const checks: [string, string, string, string][] = [
-    ['get one', `/api/${owner}/tasks/${taskId}`, `/api/${owner}/tasks/${taskId}`, owner],
-    ['page 200', paths.service, paths.floor, BIG_USER],
-  ];
-  for (const [what, servicePath, floorPath, user] of checks) {
-    const service = describe(await get(pair.service, servicePath, user));
-    const floor = describe(await get(pair.floor, floorPath, user));
-    if (service !== floor) {
-      log(`  WARNING: ${what} differs between service ${service} and floor ${floor}`);
-    }
-  }
-}
-
 /** What every phase of a run shares. */
 export interface Context {
   options: Options;
@@ -178,7 +144,7 @@ export async function deepPaths(
         floor: await deepPath(pair.floor, token(BIG_USER), 200),
       }
     : { service: '', floor: '' };
-  if (needsDeep) await compareAnswers(pair, paths, token, context.pairs[0]);
+  await compareAnswers(pair, paths, token, context.pairs[0]);
   deepPathCache.set(pair, paths);
   return paths;
 }

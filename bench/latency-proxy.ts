@@ -6,7 +6,9 @@ import { createConnection, createServer, Server, Socket } from 'node:net';
  * which models a database across a network (Neon from a nearby region). It also counts the
  * round trips the client asks for: every `Sync` ('S', which ends an extended-protocol query)
  * and every simple `Query` ('Q') message of the PostgreSQL frontend protocol is one statement
- * the client then waits for.
+ * the client then waits for. And it records the SQL text each statement ran: a `Bind` ('B')
+ * runs the text its `Parse` ('P') gave the statement it names (on the same connection, perhaps
+ * long before), a `Query` its own; so that the run can tell whether two servers send the same SQL.
  */
 export interface LatencyProxyOptions {
   targetHost: string;
@@ -16,10 +18,22 @@ export interface LatencyProxyOptions {
   listenPort?: number;
 }
 
+/** A SQL text the clients ran, white space collapsed, and how. */
+export interface SentStatement {
+  text: string;
+  /** How many times it ran (each Bind of it, or each Query). */
+  count: number;
+  /** How many of those ran a named (prepared) statement. */
+  named: number;
+}
+
 export interface LatencyProxy {
   port: number;
   /** Statements (round trips) clients sent since the last reset. */
   roundTrips(): number;
+  /** The SQL texts clients ran since the last reset, most frequent first. */
+  sentStatements(): SentStatement[];
+  /** Resets both the count of round trips and the texts. */
   resetRoundTrips(): void;
   close(): Promise<void>;
 }
@@ -28,14 +42,40 @@ export interface LatencyProxy {
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 
-/** Walks the frontend message stream and counts Sync and Query messages. */
-class FrontendMessageCounter {
+const PARSE = 0x50; // P
+const BIND = 0x42; // B
+const QUERY = 0x51; // Q
+const SYNC = 0x53; // S
+
+/** One text of a statement however it was written: white space collapsed, no final `;`. */
+export const normaliseSql = (text: string): string =>
+  text
+    .replace(/\s+/g, ' ')
+    .replace(/\s*;\s*$/, '')
+    .trim();
+
+/** The NUL-terminated string at `offset` of `body`, and the offset after it. */
+function cString(body: Buffer, offset: number): [string, number] {
+  const end = body.indexOf(0, offset);
+  return [body.toString('utf8', offset, end), end + 1];
+}
+
+/**
+ * Walks one connection's frontend message stream: counts Sync and Query messages, and reports
+ * the SQL text of each statement run. Named statements are remembered per connection, as
+ * PostgreSQL does (the unnamed one under the empty name, replaced by each unnamed Parse).
+ */
+class FrontendMessageReader {
   private pending = Buffer.alloc(0);
   private startupDone = false;
   /** Bytes of the current message body still to skip. */
   private skip = 0;
+  private readonly parsed = new Map<string, string>();
 
-  constructor(private readonly onStatement: () => void) {}
+  constructor(
+    private readonly onRoundTrip: () => void,
+    private readonly onStatement: (text: string, named: boolean) => void,
+  ) {}
 
   push(chunk: Buffer): void {
     let data = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -59,11 +99,35 @@ class FrontendMessageCounter {
       if (data.length - offset < 5) break;
       const type = data[offset];
       const length = data.readInt32BE(offset + 1);
-      if (type === 0x53 /* S */ || type === 0x51 /* Q */) this.onStatement();
+      if (type === PARSE || type === BIND || type === QUERY) {
+        // Read whole: wait for the rest of the message.
+        if (data.length - offset < 1 + length) break;
+        if (type === QUERY) this.onRoundTrip();
+        this.read(type, data.subarray(offset + 5, offset + 1 + length));
+        offset += 1 + length;
+        continue;
+      }
+      if (type === SYNC) this.onRoundTrip();
       this.skip = length + 1;
     }
     data = data.subarray(offset);
     if (data.length > 0) this.pending = Buffer.from(data);
+  }
+
+  private read(type: number, body: Buffer): void {
+    if (type === QUERY) {
+      this.onStatement(cString(body, 0)[0], false);
+      return;
+    }
+    if (type === PARSE) {
+      const [name, next] = cString(body, 0);
+      this.parsed.set(name, cString(body, next)[0]);
+      return;
+    }
+    const [, next] = cString(body, 0); // the portal
+    const [name] = cString(body, next);
+    const text = this.parsed.get(name);
+    if (text !== undefined) this.onStatement(text, name !== '');
   }
 }
 
@@ -108,6 +172,14 @@ function delayedPipe(source: Socket, destination: Socket, delayMs: number): void
 
 export function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
   let statements = 0;
+  let sent = new Map<string, SentStatement>();
+  const record = (text: string, named: boolean): void => {
+    const key = normaliseSql(text);
+    const entry = sent.get(key) ?? { text: key, count: 0, named: 0 };
+    entry.count += 1;
+    if (named) entry.named += 1;
+    sent.set(key, entry);
+  };
   const sockets = new Set<Socket>();
   const half = options.rttMs / 2;
   const server: Server = createServer((client) => {
@@ -116,8 +188,8 @@ export function startLatencyProxy(options: LatencyProxyOptions): Promise<Latency
     upstream.setNoDelay(true);
     sockets.add(client);
     sockets.add(upstream);
-    const counter = new FrontendMessageCounter(() => statements++);
-    client.on('data', (chunk: Buffer) => counter.push(chunk));
+    const reader = new FrontendMessageReader(() => statements++, record);
+    client.on('data', (chunk: Buffer) => reader.push(chunk));
     delayedPipe(client, upstream, half);
     delayedPipe(upstream, client, half);
     const close = (): void => {
@@ -139,8 +211,10 @@ export function startLatencyProxy(options: LatencyProxyOptions): Promise<Latency
       resolve({
         port,
         roundTrips: () => statements,
+        sentStatements: () => [...sent.values()].sort((a, b) => b.count - a.count),
         resetRoundTrips: () => {
           statements = 0;
+          sent = new Map();
         },
         close: () =>
           new Promise((done) => {

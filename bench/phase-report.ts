@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 import { type Context, loadAverage, log, seconds, serviceCommand } from './context';
+import { parityWarnings } from './parity';
 import { SLICE_SEC } from './phase-throughput';
 import {
   comparisonRows,
@@ -58,6 +59,13 @@ function printSummary(measurements: Measurements, targets: Target[], started: nu
     const table = comparisonRows(measurements.rtt.comparisons);
     log(`\nwith --rtt ${measurements.rtt.rttMs} at ${measurements.rtt.connections} connections:`);
     log(textTable(table.headers, table.rows));
+  }
+  if (parityWarnings().length > 0) {
+    log(
+      `\nthe floor and the service differ:\n${parityWarnings()
+        .map((w) => `- ${w}`)
+        .join('\n')}`,
+    );
   }
   const targetTable = targetRows(targets);
   if (targets.some((target) => target.met !== null)) {
@@ -116,10 +124,26 @@ function runSection(
           '',
         ]
       : []),
+    ...parityNotes(measurements),
     '### Targets',
     '',
     markdownTable(targetTable.headers, targetTable.rows, ['l', 'l', 'l', 'l']),
   ].join('\n');
+}
+
+/** Whether the floor did the service's work (bench/parity.ts): a ratio is only worth its floor. */
+function parityNotes(measurements: Measurements): string[] {
+  const warnings = parityWarnings();
+  if (warnings.length === 0) {
+    const sql = measurements.roundTrips ? ' and sent the same SQL on every route' : '';
+    return [`The floor gave the service's answers${sql} (bench/parity.ts).`, ''];
+  }
+  return [
+    "The floor's work differed from the service's (bench/parity.ts), so the ratios above compare more than the stack:",
+    '',
+    ...warnings.map((warning) => `- ${warning}`),
+    '',
+  ];
 }
 
 /**

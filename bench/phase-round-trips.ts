@@ -10,36 +10,42 @@ import {
 } from './context';
 import { removeBenchmarkRows } from './database';
 import { type LatencyProxy, startLatencyProxy } from './latency-proxy';
+import { compareStatements } from './parity';
 import { comparisonRows, markdownTable, type Measurements, type RoundTrips } from './report';
 import { measureRoutes } from './phase-throughput';
 import type { ServerProcess } from './processes';
 import { ROUTE_LABELS, type RouteName, summarise } from './scenarios';
 
-/** Statements each server sends per request, counted by the proxy on the PostgreSQL wire. */
+/**
+ * Statements each server sends per request, counted by the proxy on the PostgreSQL wire; and a
+ * warning for each route where the floor's SQL is not the service's.
+ */
 async function countRoundTrips(
   context: Context,
   pair: Pair,
   proxy: LatencyProxy,
 ): Promise<RoundTrips[]> {
   const paths = await deepPaths(context, pair);
-  const count = async (server: ServerProcess, route: RouteName, path: string): Promise<number> => {
+  const count = async (server: ServerProcess, route: RouteName, path: string) => {
     const scenario = scenarioFor(context, route, server.url, { connections: 4, deepPath: path });
     // Warm the pool first, so that opening connections is not counted.
     await context.driver.run({ ...scenario, amount: 20 });
     proxy.resetRoundTrips();
     const result = summarise([await context.driver.run({ ...scenario, amount: 200 })]);
-    const statements = proxy.roundTrips();
+    const statements = proxy.sentStatements();
+    const perRequest = proxy.roundTrips() / result.responses;
     if (result.non2xx > 0) log(`    ${server.name} ${route}: ${JSON.stringify(result.statuses)}`);
-    return statements / result.responses;
+    return { perRequest, sent: { statements, requests: result.responses } };
   };
   const trips: RoundTrips[] = [];
   for (const route of context.options.routes) {
     const floor = await count(pair.floor, route, paths.floor);
     const service = await count(pair.service, route, paths.service);
     log(
-      `  ${ROUTE_LABELS[route].padEnd(30)} service ${service.toFixed(2)}, floor ${floor.toFixed(2)}`,
+      `  ${ROUTE_LABELS[route].padEnd(30)} service ${service.perRequest.toFixed(2)}, floor ${floor.perRequest.toFixed(2)}`,
     );
-    trips.push({ route, service, floor });
+    compareStatements(ROUTE_LABELS[route], service.sent, floor.sent);
+    trips.push({ route, service: service.perRequest, floor: floor.perRequest });
   }
   return trips;
 }
