@@ -29,7 +29,7 @@ if (!databaseUrl || !secret) {
   process.exit(1);
 }
 const port = Number(process.env.PORT ?? 3100);
-const prepared = !['false', '0'].includes(
+const prepareStatements = !['false', '0'].includes(
   (process.env.DATABASE_PREPARED_STATEMENTS ?? 'true').trim().toLowerCase(),
 );
 const maxPageBytes = Number(process.env.PAGE_MAX_BYTES ?? 1024 * 1024);
@@ -98,11 +98,11 @@ const TRASH = statement('tasks.trash checked=false');
 
 /** Runs a statement with its parameters by name; an absent one is bound as NULL. */
 async function rows<Row>(
-  { name, text, order, prepared: preparable }: Statement,
+  { name, text, order, prepared }: Statement,
   values: Record<string, unknown>,
 ): Promise<Row[]> {
   const result = await pool.query({
-    name: prepared && preparable ? name : undefined,
+    name: prepareStatements && prepared ? name : undefined,
     text,
     values: order.map((parameter) => values[parameter]),
   });

@@ -42,6 +42,12 @@ export interface LatencyProxy {
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 
+/**
+ * The distinct SQL texts recorded between resets, and the statements one connection may name: a
+ * server sends a few dozen; past the bound, new ones are not recorded (or not remembered).
+ */
+const MAX_TEXTS = 1_000;
+
 const PARSE = 0x50; // P
 const BIND = 0x42; // B
 const QUERY = 0x51; // Q
@@ -121,7 +127,9 @@ class FrontendMessageReader {
     }
     if (type === PARSE) {
       const [name, next] = cString(body, 0);
-      this.parsed.set(name, cString(body, next)[0]);
+      if (this.parsed.size < MAX_TEXTS || this.parsed.has(name)) {
+        this.parsed.set(name, cString(body, next)[0]);
+      }
       return;
     }
     const [, next] = cString(body, 0); // the portal
@@ -172,13 +180,29 @@ function delayedPipe(source: Socket, destination: Socket, delayMs: number): void
 
 export function startLatencyProxy(options: LatencyProxyOptions): Promise<LatencyProxy> {
   let statements = 0;
+  // By the text as sent (the same string for every Bind of a statement, so cheap to look up);
+  // white space is collapsed when they are read.
   let sent = new Map<string, SentStatement>();
   const record = (text: string, named: boolean): void => {
-    const key = normaliseSql(text);
-    const entry = sent.get(key) ?? { text: key, count: 0, named: 0 };
+    let entry = sent.get(text);
+    if (!entry) {
+      if (sent.size >= MAX_TEXTS) return;
+      entry = { text, count: 0, named: 0 };
+      sent.set(text, entry);
+    }
     entry.count += 1;
     if (named) entry.named += 1;
-    sent.set(key, entry);
+  };
+  const sentStatements = (): SentStatement[] => {
+    const merged = new Map<string, SentStatement>();
+    for (const { text, count, named } of sent.values()) {
+      const normalised = normaliseSql(text);
+      const entry = merged.get(normalised) ?? { text: normalised, count: 0, named: 0 };
+      entry.count += count;
+      entry.named += named;
+      merged.set(normalised, entry);
+    }
+    return [...merged.values()].sort((a, b) => b.count - a.count);
   };
   const sockets = new Set<Socket>();
   const half = options.rttMs / 2;
@@ -211,7 +235,7 @@ export function startLatencyProxy(options: LatencyProxyOptions): Promise<Latency
       resolve({
         port,
         roundTrips: () => statements,
-        sentStatements: () => [...sent.values()].sort((a, b) => b.count - a.count),
+        sentStatements,
         resetRoundTrips: () => {
           statements = 0;
           sent = new Map();

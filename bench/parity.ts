@@ -10,8 +10,10 @@ import type { ServerProcess } from './processes';
 
 const warnings: string[] = [];
 
-/** Prints a warning now and keeps it for the report. */
+/** Prints a warning now and keeps it for the report; one found again (another pair of the same
+ * two servers) is not repeated. */
 export function warn(message: string): void {
+  if (warnings.includes(message)) return;
   warnings.push(message);
   process.stdout.write(`  WARNING: ${message}\n`);
 }
@@ -157,6 +159,12 @@ export function compareStatements(
     side.statements.filter((statement) => statement.count >= ROUTE_SHARE * side.requests);
   const serviceTexts = routeOwn(service);
   const floorTexts = routeOwn(floor);
+  if (serviceTexts.length === 0 || floorTexts.length === 0) {
+    warn(
+      `${route}: no SQL was recorded for the ${serviceTexts.length === 0 ? 'service' : 'floor'}`,
+    );
+    return;
+  }
   const floorByText = new Map(floorTexts.map((statement) => [statement.text, statement]));
   const unmatched = serviceTexts.filter((statement) => !floorByText.has(statement.text));
   const serviceByText = new Set(serviceTexts.map((statement) => statement.text));
