@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIG_USER, type BenchDatabase } from './database';
 import type { Options } from './options';
+import { compareAnswers } from './parity';
 import { Driver, freePort, ServerProcess, startServer } from './processes';
 import type { RunSettings } from './report';
 import {
@@ -123,32 +124,12 @@ async function deepPath(
   return path;
 }
 
-/** Checks that the service and the floor give the same answer, so they do the same work. */
-async function compareAnswers(
+/** The answers the floor and the service must agree on: get one, and a page of each route. */
+function answerChecks(
   context: Context,
-  pair: Pair,
   paths: DeepPaths,
-  token: (user: string) => string,
   [owner, taskId]: [string, string],
-): Promise<void> {
-  const get = async (server: ServerProcess, path: string, user: string): Promise<unknown> => {
-    const response = await fetch(new URL(path, server.url), {
-      headers: { authorization: `Bearer ${token(user)}` },
-    });
-    if (response.status !== 200) throw new Error(`${server.name} ${path}: ${response.status}`);
-    return response.json();
-  };
-  const describe = (answer: unknown): string => {
-    // A changes feed answers its items under `changes`.
-    const changes = (answer as { changes?: unknown }).changes;
-    const body = Array.isArray(changes) ? changes : answer;
-    const first = (Array.isArray(body) ? body[0] : body) as Record<string, unknown> | undefined;
-    return JSON.stringify({
-      keys: Object.keys(first ?? {}).sort(),
-      id: first?.id,
-      length: Array.isArray(body) ? body.length : undefined,
-    });
-  };
+): [string, string, string, string][] {
   const checks: [string, string, string, string][] = [
     ['get one', `/api/${owner}/tasks/${taskId}`, `/api/${owner}/tasks/${taskId}`, owner],
   ];
@@ -158,13 +139,7 @@ async function compareAnswers(
     if (deep.service && deep.floor) checks.push([route, deep.service, deep.floor, BIG_USER]);
     else if (first && !DEEP_ROUTES.includes(route)) checks.push([route, first, first, BIG_USER]);
   }
-  for (const [what, servicePath, floorPath, user] of checks) {
-    const service = describe(await get(pair.service, servicePath, user));
-    const floor = describe(await get(pair.floor, floorPath, user));
-    if (service !== floor) {
-      log(`  WARNING: ${what} differs between service ${service} and floor ${floor}`);
-    }
-  }
+  return checks;
 }
 
 /** What every phase of a run shares. */
@@ -199,8 +174,9 @@ export async function deepPaths(context: Context, pair: Pair): Promise<DeepPaths
     paths.service[route] = await deepPath(pair.service, token(BIG_USER), route, 200);
     paths.floor[route] = await deepPath(pair.floor, token(BIG_USER), route, 200);
   }
-  if (pair.service !== pair.floor)
-    await compareAnswers(context, pair, paths, token, context.pairs[0]);
+  if (pair.service !== pair.floor) {
+    await compareAnswers(pair, answerChecks(context, paths, context.pairs[0]), token);
+  }
   deepPathCache.set(pair, paths);
   return paths;
 }

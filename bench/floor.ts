@@ -1,17 +1,28 @@
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'pg';
+import { resolve } from 'node:path';
+import helmet from 'helmet';
+import { Pool, types } from 'pg';
 import { openEventStream } from './floor-events';
 import { organisingRoute } from './floor-organising';
-import { verifyToken } from './tokens';
+import { VerifiedTokens } from './tokens';
 
 /**
  * The benchmark's floor: the same routes as the service (specification §3) on `node:http` and `pg`
- * alone, with no framework and no ORM. It checks the same HS256 token, runs the same
- * owner-scoped SQL and answers with the same JSON shape and success status codes, so that it
- * shows what this hardware allows; the service is measured as a ratio to it.
+ * alone, with no framework and no ORM. It checks the same HS256 token, runs the service's own SQL
+ * and answers with the same JSON, status codes and headers, so that it shows what this hardware
+ * allows with this SQL; the service is measured as a ratio to it.
  *
- * Environment: DATABASE_URL, AUTH_JWT_SECRET, PORT, DATABASE_POOL_MAX (10).
+ * It takes every lever the service takes that a careful hand-written service would: the very
+ * statements the service sends (read from docs/sql/tasks.sql, which a test keeps equal to them),
+ * so timestamps are formatted by PostgreSQL and trashed tasks are left out as there; named
+ * prepared statements where the service prepares them (DATABASE_PREPARED_STATEMENTS, default on);
+ * verified tokens remembered until they expire; helmet's headers computed once. The run warns
+ * when its answers or its SQL differ from the service's (bench/parity.ts).
+ *
+ * Environment: DATABASE_URL, AUTH_JWT_SECRET, PORT, DATABASE_POOL_MAX (10),
+ * DATABASE_PREPARED_STATEMENTS (true), PAGE_MAX_BYTES (1 MiB), FLOOR_SQL_FILE (docs/sql/tasks.sql).
  */
 const databaseUrl = process.env.DATABASE_URL;
 const secret = process.env.AUTH_JWT_SECRET;
@@ -20,59 +31,194 @@ if (!databaseUrl || !secret) {
   process.exit(1);
 }
 const port = Number(process.env.PORT ?? 3100);
+const prepareStatements = !['false', '0'].includes(
+  (process.env.DATABASE_PREPARED_STATEMENTS ?? 'true').trim().toLowerCase(),
+);
+const maxPageBytes = Number(process.env.PAGE_MAX_BYTES ?? 1024 * 1024);
 const pool = new Pool({
   connectionString: databaseUrl,
   max: Number(process.env.DATABASE_POOL_MAX ?? 10),
   application_name: 'tasks-bench-floor',
+  // As the service: a `date` stays PostgreSQL's text ("2025-01-31").
+  types: {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === types.builtins.DATE && format !== 'binary'
+        ? (value: string) => value
+        : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+  },
 });
+const tokens = new VerifiedTokens(secret);
 
-const COLUMNS =
-  'id, user_id, title, description, completed, list_id, version, created_at, updated_at';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TASKS_PATH = /^\/api\/([^/]+)\/tasks(?:\/([^/]+)(\/complete)?)?$/;
-const BODY_LIMIT = 64 * 1024;
+interface Statement {
+  /** Its name when prepared: the statement and a hash of its text, as the service names it. */
+  name: string;
+  text: string;
+  /** Parameter names in the order of `$1, $2, …`. */
+  order: string[];
+  prepared: boolean;
+}
 
+// The service plans its list with each call's values (src/tasks/task-list.statements.ts).
+const UNPREPARED = new Set(['tasks.list']);
+
+/**
+ * The service's statements as docs/sql/tasks.sql records them, by heading ("tasks.findOne",
+ * "tasks.update checked=false"): each heading, its `-- parameters:` line, then the text and `;`.
+ */
+function readStatements(file: string): Map<string, Statement> {
+  const source = readFileSync(file, 'utf8');
+  const headings = [...source.matchAll(/^-- (\S+(?: \S+=\S+)*)\n-- parameters: (.*)\n/gm)];
+  const statements = new Map<string, Statement>();
+  headings.forEach((heading, index) => {
+    const from = (heading.index as number) + heading[0].length;
+    const to = headings[index + 1]?.index ?? source.length;
+    const text = source.slice(from, to).replace(/;\n+$/, '');
+    const operation = heading[1].split(' ')[0];
+    statements.set(heading[1], {
+      name: `${operation}:${hash('sha256', text, 'base64url').slice(0, 16)}`,
+      text,
+      order: heading[2] === '' ? [] : heading[2].split(', ').map((entry) => entry.split(' ')[1]),
+      prepared: !UNPREPARED.has(operation),
+    });
+  });
+  return statements;
+}
+
+const SQL = readStatements(resolve(process.env.FLOOR_SQL_FILE ?? 'docs/sql/tasks.sql'));
+const statement = (heading: string): Statement => {
+  const found = SQL.get(heading);
+  if (!found) throw new Error(`floor: no statement "${heading}" in the SQL file`);
+  return found;
+};
+const FIND_ONE = statement('tasks.findOne');
+const LIST_FIRST = statement('tasks.list sort=-created_at indexedFilter=none resumed=false');
+const LIST_AFTER = statement('tasks.list sort=-created_at indexedFilter=none resumed=true');
+const CREATE = statement('tasks.create');
+const UPDATE = statement('tasks.update checked=false');
+const TOGGLE = statement('tasks.toggleCompleted checked=false');
+const TRASH = statement('tasks.trash checked=false');
+
+/** Runs a statement with its parameters by name; an absent one is bound as NULL. */
+async function rows<Row>(
+  { name, text, order, prepared }: Statement,
+  values: Record<string, unknown>,
+): Promise<Row[]> {
+  const result = await pool.query({
+    name: prepareStatements && prepared ? name : undefined,
+    text,
+    values: order.map((parameter) => values[parameter]),
+  });
+  return result.rows as Row[];
+}
+
+/** A task row as the service's statements select it (camelCase aliases, timestamps as text). */
 interface TaskRow {
   id: string;
-  user_id: string;
+  userId: string;
   title: string;
   description: string | null;
   completed: boolean;
-  list_id: string | null;
+  listId: string | null;
+  priority: string;
+  dueDate: string | null;
+  dueTime: string | null;
+  timeZone: string | null;
+  dueAt: string | null;
+  tags: string[];
+  recurrence: string | null;
+  recurrenceCount: number | null;
+  nextId: string | null;
   version: number;
-  created_at: Date;
-  updated_at: Date;
+  createdAt: string;
+  updatedAt: string;
+  remindAt: string | null;
 }
 
-const toWire = (row: TaskRow) => ({
-  id: row.id,
-  user_id: row.user_id,
-  title: row.title,
-  description: row.description,
-  completed: row.completed,
-  list_id: row.list_id,
-  created_at: row.created_at.toISOString(),
-  updated_at: row.updated_at.toISOString(),
+/** The task on the wire, as the service's `toTaskResponse`. */
+const toWire = (task: TaskRow) => ({
+  id: task.id,
+  user_id: task.userId,
+  title: task.title,
+  description: task.description,
+  completed: task.completed,
+  list_id: task.listId,
+  priority: task.priority,
+  due_date: task.dueDate,
+  due_time: task.dueTime === null ? null : task.dueTime.slice(0, 5),
+  time_zone: task.timeZone,
+  due_at: task.dueAt,
+  tags: task.tags,
+  recurrence:
+    task.recurrence === null || task.recurrenceCount === null
+      ? task.recurrence
+      : `${task.recurrence};COUNT=${task.recurrenceCount}`,
+  next_id: task.nextId,
+  remind_at: task.remindAt,
+  created_at: task.createdAt,
+  updated_at: task.updatedAt,
 });
 
+/** helmet's headers for the service's options, computed once: none of them varies per request. */
+function securityHeaders(): string[] {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader: (name: string, value: string | number) =>
+      headers.set(name.toLowerCase(), String(value)),
+    removeHeader: (name: string) => headers.delete(name.toLowerCase()),
+  };
+  helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })(
+    {} as IncomingMessage,
+    recorder as unknown as ServerResponse,
+    (error?: unknown) => {
+      if (error) throw error;
+    },
+  );
+  return [...headers].flat();
+}
+/** Every /api response's constant headers, as [name, value, name, value, …]. */
+const API_HEADERS = [...securityHeaders(), 'cache-control', 'private, no-cache'];
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+// A caller's id is echoed only when it is short and plain, as the service does.
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const requestId = (request: IncomingMessage): string => {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+};
+
 function send(
+  request: IncomingMessage,
   response: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers: string[] = [],
 ): void {
   const payload = body === undefined ? '' : JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': status >= 400 ? 'application/problem+json' : 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    'x-request-id': randomUUID(),
+  response.writeHead(status, [
+    ...API_HEADERS,
+    'x-request-id',
+    requestId(request),
+    'content-type',
+    status >= 400 ? 'application/problem+json' : JSON_TYPE,
+    'content-length',
+    String(Buffer.byteLength(payload)),
     ...headers,
-  });
+  ]);
   response.end(payload);
 }
 
-const problem = (response: ServerResponse, status: number, code: string): void =>
-  send(response, status, { type: 'about:blank', title: code, status, code });
+const problem = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  code: string,
+): void => send(request, response, status, { type: 'about:blank', title: code, status, code });
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const TASKS_PATH = /^\/api\/([^/]+)\/tasks(?:\/([^/]+)(\/complete)?)?$/;
+const BODY_LIMIT = 64 * 1024;
+const MAX_PAGE_SIZE = 1000;
 
 function readJson(request: IncomingMessage): Promise<Record<string, unknown> | null> {
   return new Promise((resolve, reject) => {
@@ -95,18 +241,36 @@ function readJson(request: IncomingMessage): Promise<Record<string, unknown> | n
   });
 }
 
-const validTitle = (value: unknown): value is string =>
-  typeof value === 'string' && value.trim() !== '' && value.length <= 255;
-const validDescription = (value: unknown): value is string | null =>
-  value === null || (typeof value === 'string' && value.length <= 10_000);
+/** The fields the floor writes, in the order of the service's `insertable` and `updatable`. */
+const WRITABLE = ['title', 'description', 'completed'] as const;
+const valid: Record<(typeof WRITABLE)[number], (value: unknown) => boolean> = {
+  title: (value) => typeof value === 'string' && value.trim() !== '' && value.length <= 255,
+  description: (value) => value === null || (typeof value === 'string' && value.length <= 10_000),
+  completed: (value) => typeof value === 'boolean',
+};
+
+/**
+ * A create or update body: the fields sent, if each is valid and no other is sent (the floor
+ * writes only the fields the benchmark sends), else null.
+ */
+function fieldsOf(body: Record<string, unknown> | null): string[] | null {
+  if (!body || Object.keys(body).some((key) => !(WRITABLE as readonly string[]).includes(key))) {
+    return null;
+  }
+  const sent = WRITABLE.filter((field) => body[field] !== undefined);
+  return sent.every((field) => valid[field](body[field])) ? sent : null;
+}
 
 /** The keyset cursor of the default order (`-created_at`, ties by id): its last row's key. */
-const encodeCursor = (row: TaskRow): string =>
-  Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString('base64url');
+const encodeCursor = (task: TaskRow): string =>
+  Buffer.from(JSON.stringify([task.createdAt, task.id])).toString('base64url');
 const decodeCursor = (cursor: string): [string, string] | null => {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    return Array.isArray(value) && value.length === 2 && UUID.test(String(value[1]))
+    return Array.isArray(value) &&
+      value.length === 2 &&
+      ISO_TIMESTAMP.test(String(value[0])) &&
+      UUID.test(String(value[1]))
       ? [String(value[0]), String(value[1])]
       : null;
   } catch {
@@ -114,36 +278,55 @@ const decodeCursor = (cursor: string): [string, string] | null => {
   }
 };
 
-async function list(response: ServerResponse, userId: string, url: URL): Promise<void> {
-  const limit = Number(url.searchParams.get('limit') ?? 100);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-    return problem(response, 400, 'VALIDATION_ERROR');
+type PagedRow = TaskRow & { page_bytes: string | number };
+
+async function list(
+  request: IncomingMessage,
+  response: ServerResponse,
+  userId: string,
+  url: URL,
+): Promise<void> {
+  const limit = Number(url.searchParams.get('limit') ?? MAX_PAGE_SIZE);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    return problem(request, response, 400, 'VALIDATION_ERROR');
   }
   const cursor = url.searchParams.get('cursor');
   const after = cursor === null ? null : decodeCursor(cursor);
-  if (cursor !== null && !after) return problem(response, 400, 'VALIDATION_ERROR');
-  const { rows } = after
-    ? await pool.query<TaskRow>(
-        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL` +
-          ` AND (created_at, id) < ($2, $3)` +
-          ` ORDER BY created_at DESC, id DESC LIMIT $4`,
-        [userId, after[0], after[1], limit + 1],
-      )
-    : await pool.query<TaskRow>(
-        `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND deleted_at IS NULL` +
-          ` ORDER BY created_at DESC, id DESC LIMIT $2`,
-        [userId, limit + 1],
-      );
-  const headers: Record<string, string> = {};
-  if (rows.length > limit) {
+  if (cursor !== null && !after) return problem(request, response, 400, 'VALIDATION_ERROR');
+  // Every filter of the statement is off (null); the page is `limit` rows within the byte budget.
+  const found = await rows<PagedRow>(after ? LIST_AFTER : LIST_FIRST, {
+    userId,
+    after0: after?.[0],
+    afterId: after?.[1],
+    limit: limit + 1,
+    maxBytes: maxPageBytes,
+  });
+  const page: TaskRow[] = [];
+  for (const row of found) {
+    if (page.length === limit || (page.length > 0 && Number(row.page_bytes) > maxPageBytes)) break;
+    page.push(row);
+  }
+  const headers: string[] = [];
+  if (found.length > page.length) {
     const next = new URLSearchParams({
       limit: String(limit),
-      cursor: encodeCursor(rows[limit - 1]),
+      cursor: encodeCursor(page[page.length - 1]),
     });
-    headers.link = `</api/${encodeURIComponent(userId)}/tasks?${next}>; rel="next"`;
+    headers.push('link', `</api/${encodeURIComponent(userId)}/tasks?${next}>; rel="next"`);
   }
-  send(response, 200, rows.slice(0, limit).map(toWire), headers);
+  send(request, response, 200, page.map(toWire), headers);
 }
+
+const taskAnswer = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  task: TaskRow | undefined,
+  headers: string[] = [],
+): void =>
+  task
+    ? send(request, response, status, toWire(task), [...headers, 'etag', `"${task.version}"`])
+    : problem(request, response, 404, 'TASK_NOT_FOUND');
 
 async function create(
   request: IncomingMessage,
@@ -151,23 +334,15 @@ async function create(
   userId: string,
 ): Promise<void> {
   const body = await readJson(request);
-  if (
-    !body ||
-    !validTitle(body.title) ||
-    (body.description !== undefined && !validDescription(body.description)) ||
-    (body.completed !== undefined && typeof body.completed !== 'boolean')
-  ) {
-    return problem(response, 400, 'VALIDATION_ERROR');
+  const fieldsSent = fieldsOf(body);
+  if (!body || !fieldsSent?.includes('title')) {
+    return problem(request, response, 400, 'VALIDATION_ERROR');
   }
-  const { rows } = await pool.query<TaskRow>(
-    `INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4)` +
-      ` RETURNING ${COLUMNS}`,
-    [userId, body.title, body.description ?? null, body.completed ?? false],
-  );
-  send(response, 201, toWire(rows[0]), {
-    location: `/api/${encodeURIComponent(userId)}/tasks/${rows[0].id}`,
-    etag: `"${rows[0].version}"`,
-  });
+  const [task] = await rows<TaskRow>(CREATE, { ...body, userId, fieldsSent });
+  taskAnswer(request, response, 201, task, [
+    'location',
+    `/api/${encodeURIComponent(userId)}/tasks/${task.id}`,
+  ]);
 }
 
 async function update(
@@ -177,95 +352,71 @@ async function update(
   id: string,
 ): Promise<void> {
   const body = await readJson(request);
-  if (!body) return problem(response, 400, 'VALIDATION_ERROR');
-  const sets: string[] = [];
-  const values: unknown[] = [id, userId];
-  if (body.title !== undefined) {
-    if (!validTitle(body.title)) return problem(response, 400, 'VALIDATION_ERROR');
-    values.push(body.title);
-    sets.push(`title = $${values.length}`);
+  const fieldsSent = fieldsOf(body);
+  if (!body || !fieldsSent || fieldsSent.length === 0) {
+    return problem(request, response, 400, 'VALIDATION_ERROR');
   }
-  if (body.description !== undefined) {
-    if (!validDescription(body.description)) return problem(response, 400, 'VALIDATION_ERROR');
-    values.push(body.description);
-    sets.push(`description = $${values.length}`);
-  }
-  if (body.completed !== undefined) {
-    if (typeof body.completed !== 'boolean') return problem(response, 400, 'VALIDATION_ERROR');
-    values.push(body.completed);
-    sets.push(`completed = $${values.length}`);
-  }
-  if (sets.length === 0) return problem(response, 400, 'VALIDATION_ERROR');
-  await write(response, `${sets.join(', ')}, version = version + 1`, values);
-}
-
-/** One atomic `UPDATE … WHERE id AND user_id RETURNING …`, like the repository. */
-async function write(response: ServerResponse, sets: string, values: unknown[]): Promise<void> {
-  const { rows } = await pool.query<TaskRow>(
-    `UPDATE tasks SET ${sets} WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL RETURNING ${COLUMNS}`,
-    values,
-  );
-  if (rows.length === 0) return problem(response, 404, 'TASK_NOT_FOUND');
-  send(response, 200, toWire(rows[0]), { etag: `"${rows[0].version}"` });
+  const [task] = await rows<TaskRow>(UPDATE, { ...body, userId, id, fieldsSent });
+  taskAnswer(request, response, 200, task);
 }
 
 async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://floor');
   if (url.pathname === '/health/live' || url.pathname === '/health') {
-    return send(response, 200, { status: 'ok' });
+    return send(request, response, 200, { status: 'ok' });
   }
   if (url.pathname.endsWith('/events')) return openEventStream(pool, request, response, url);
   const match = TASKS_PATH.exec(url.pathname);
-  if (!match) return problem(response, 404, 'NOT_FOUND');
+  if (!match) return problem(request, response, 404, 'NOT_FOUND');
   const userId = decodeURIComponent(match[1]);
   const id = match[2];
   const complete = match[3] !== undefined;
 
   const authorization = request.headers.authorization;
-  if (!authorization?.startsWith('Bearer ')) return problem(response, 401, 'MISSING_TOKEN');
-  const token = verifyToken(secret as string, authorization.slice(7));
-  if (!token) return problem(response, 401, 'INVALID_TOKEN');
-  if (token.sub !== userId) return problem(response, 403, 'FORBIDDEN');
+  if (!authorization?.startsWith('Bearer ')) {
+    return problem(request, response, 401, 'MISSING_TOKEN');
+  }
+  const token = tokens.verify(authorization.slice(7));
+  if (!token) return problem(request, response, 401, 'INVALID_TOKEN');
+  if (token.sub !== userId) return problem(request, response, 403, 'FORBIDDEN');
 
   const method = request.method;
   const organised = organisingRoute(pool, method, userId, id, url);
-  if (organised) return organised.then((it) => send(response, it.status, it.body, it.headers));
-  if (id === undefined) {
-    if (method === 'GET') return list(response, userId, url);
-    if (method === 'POST') return create(request, response, userId);
-    return problem(response, 404, 'NOT_FOUND');
+  if (organised) {
+    return organised.then((it) =>
+      send(request, response, it.status, it.body, Object.entries(it.headers ?? {}).flat()),
+    );
   }
-  if (!UUID.test(id)) return problem(response, 400, 'INVALID_UUID');
+  if (id === undefined) {
+    if (method === 'GET') return list(request, response, userId, url);
+    if (method === 'POST') return create(request, response, userId);
+    return problem(request, response, 404, 'NOT_FOUND');
+  }
+  if (!UUID.test(id)) return problem(request, response, 400, 'INVALID_UUID');
   if (complete) {
-    if (method !== 'PATCH') return problem(response, 404, 'NOT_FOUND');
-    return write(response, 'completed = NOT completed, version = version + 1', [id, userId]);
+    if (method !== 'PATCH') return problem(request, response, 404, 'NOT_FOUND');
+    const [task] = await rows<TaskRow>(TOGGLE, { userId, id });
+    return taskAnswer(request, response, 200, task);
   }
   if (method === 'GET') {
-    const { rows } = await pool.query<TaskRow>(
-      `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL`,
-      [userId, id],
-    );
-    if (rows.length === 0) return problem(response, 404, 'TASK_NOT_FOUND');
-    return send(response, 200, toWire(rows[0]), { etag: `"${rows[0].version}"` });
+    const [task] = await rows<TaskRow>(FIND_ONE, { userId, id });
+    return taskAnswer(request, response, 200, task);
   }
   if (method === 'PUT') return update(request, response, userId, id);
   if (method === 'DELETE') {
     // A delete moves the task to the trash, as the service's does.
-    const { rowCount } = await pool.query(
-      'UPDATE tasks SET deleted_at = now() WHERE user_id = $1 AND id = $2 AND deleted_at IS NULL',
-      [userId, id],
-    );
-    if (rowCount === 0) return problem(response, 404, 'TASK_NOT_FOUND');
-    response.writeHead(204, { 'x-request-id': randomUUID() });
+    const [trashed] = await rows(TRASH, { userId, id });
+    if (!trashed) return problem(request, response, 404, 'TASK_NOT_FOUND');
+    response.writeHead(204, [...API_HEADERS, 'x-request-id', requestId(request)]);
     return void response.end();
   }
-  return problem(response, 404, 'NOT_FOUND');
+  return problem(request, response, 404, 'NOT_FOUND');
 }
 
 const server = createServer((request, response) => {
   route(request, response).catch((error: unknown) => {
     process.stderr.write(`floor: ${(error as Error).message}\n`);
-    if (!response.headersSent) problem(response, 500, 'INTERNAL_ERROR');
+    if (!response.headersSent) problem(request, response, 500, 'INTERNAL_ERROR');
     else response.destroy();
   });
 });

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { type Context, loadAverage, log, seconds, serviceCommand } from './context';
 import { eventsTable } from './phase-events';
 import { syncTable } from './phase-sync';
+import { parityWarnings } from './parity';
 import { SLICE_SEC } from './phase-throughput';
 import {
   comparisonRows,
@@ -70,6 +71,13 @@ function printSummary(measurements: Measurements, targets: Target[], started: nu
   }
   if (measurements.events) log(`\n${eventsTable(measurements.events).join('\n')}`);
   if (measurements.sync) log(`\n${syncTable(measurements.sync).join('\n')}`);
+  if (parityWarnings().length > 0) {
+    log(
+      `\nthe floor and the service differ:\n${parityWarnings()
+        .map((w) => `- ${w}`)
+        .join('\n')}`,
+    );
+  }
   const targetTable = targetRows(targets);
   if (targets.some((target) => target.met !== null)) {
     log(`\ntargets:\n${textTable(targetTable.headers, targetTable.rows)}`);
@@ -131,10 +139,26 @@ function runSection(
       : []),
     ...(measurements.events ? eventsTable(measurements.events) : []),
     ...(measurements.sync ? syncTable(measurements.sync) : []),
+    ...parityNotes(measurements),
     '### Targets',
     '',
     markdownTable(targetTable.headers, targetTable.rows, ['l', 'l', 'l', 'l']),
   ].join('\n');
+}
+
+/** Whether the floor did the service's work (bench/parity.ts): a ratio is only worth its floor. */
+function parityNotes(measurements: Measurements): string[] {
+  const warnings = parityWarnings();
+  if (warnings.length === 0) {
+    const sql = measurements.roundTrips ? ' and sent the same SQL on every route' : '';
+    return [`The floor gave the service's answers${sql} (bench/parity.ts).`, ''];
+  }
+  return [
+    "The floor's work differed from the service's (bench/parity.ts), so the ratios above compare more than the stack:",
+    '',
+    ...warnings.map((warning) => `- ${warning}`),
+    '',
+  ];
 }
 
 /**

@@ -17,6 +17,8 @@ export function signToken(secret: string, userId: string, ttlSeconds = 6 * 3600)
 
 export interface VerifiedToken {
   sub: string;
+  /** Seconds since the epoch. */
+  exp: number;
 }
 
 /** specification §3: 60 s of clock skew is allowed. */
@@ -44,8 +46,37 @@ export function verifyToken(secret: string, token: string): VerifiedToken | null
     if (typeof claims.exp !== 'number' || claims.exp < now - CLOCK_SKEW_SECONDS) return null;
     if (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_SKEW_SECONDS) return null;
     if (typeof claims.sub !== 'string' || claims.sub === '') return null;
-    return { sub: claims.sub };
+    return { sub: claims.sub, exp: claims.exp };
   } catch {
     return null;
+  }
+}
+
+/** How many verified tokens the floor remembers: as many as the service (about 3 MB). */
+export const VERIFIED_TOKENS = 10_000;
+
+/**
+ * Verified tokens remembered by their exact text until their `exp`, as the service does; the
+ * oldest goes first past `capacity`, and a token that failed is never remembered.
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<string, VerifiedToken>();
+
+  constructor(
+    private readonly secret: string,
+    private readonly capacity = VERIFIED_TOKENS,
+  ) {}
+
+  verify(token: string): VerifiedToken | null {
+    const known = this.entries.get(token);
+    if (known && known.exp * 1000 > Date.now()) return known;
+    if (known) this.entries.delete(token);
+    const verified = verifyToken(this.secret, token);
+    if (!verified) return null;
+    if (this.entries.size >= this.capacity) {
+      this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(token, verified);
+    return verified;
   }
 }
