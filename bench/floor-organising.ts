@@ -8,8 +8,8 @@ import { type Pool, type QueryConfig, types } from 'pg';
  * `sort` and `q` (search) over keyset pages, and the tasks' changes feed. They send the service's
  * very SQL: its statements as `npm run sql:update` writes them into docs/sql/tasks.sql, read from
  * there by name, so that the floor does the database work the service does and no more. Each
- * statement is prepared as the service prepares it: the feed by name, the list unnamed (planned
- * with each call's values, task-list.statements.ts). Cursors and feed tokens are sealed with
+ * statement is prepared as the service prepares it: the feed and a page with no filter by name,
+ * a search unnamed (planned with each call's values, task-list.statements.ts). Cursors and feed tokens are sealed with
  * AES-256-GCM, as the service seals them, so that a client can neither read nor forge them.
  * Other filters of §13 are not benchmarked and not served here.
  */
@@ -212,10 +212,11 @@ async function listPage(pool: Pool, userId: string, url: URL): Promise<Answer> {
     after.slice(1, -1).forEach((value: unknown, index) => (values[`after${index}`] = value));
     values.afterId = after.at(-1);
   }
-  const name =
-    `tasks.list sort=${sort} indexedFilter=${words ? 'words' : 'none'}` +
-    ` resumed=${cursor !== null}`;
-  const rows = await run<TaskRow & PageAccounting>(pool, name, values, false);
+  // As the service: a search is planned with its values, a page with no filter is prepared.
+  const name = words
+    ? `tasks.list sort=${sort} indexedFilter=words resumed=${cursor !== null}`
+    : `tasks.listAll sort=${sort} resumed=${cursor !== null}`;
+  const rows = await run<TaskRow & PageAccounting>(pool, name, values, !words);
   const { page, more } = budgeted(rows, limit);
   const headers: Record<string, string> = {};
   if (more) {

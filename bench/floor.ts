@@ -58,7 +58,8 @@ interface Statement {
   prepared: boolean;
 }
 
-// The service plans its list with each call's values (src/tasks/task-list.statements.ts).
+// The service plans a filtered list with each call's values; the unfiltered one (tasks.listAll)
+// is prepared (src/tasks/task-list.statements.ts).
 const UNPREPARED = new Set(['tasks.list']);
 
 /**
@@ -91,8 +92,8 @@ const statement = (heading: string): Statement => {
   return found;
 };
 const FIND_ONE = statement('tasks.findOne');
-const LIST_FIRST = statement('tasks.list sort=-created_at indexedFilter=none resumed=false');
-const LIST_AFTER = statement('tasks.list sort=-created_at indexedFilter=none resumed=true');
+const LIST_FIRST = statement('tasks.listAll sort=-created_at resumed=false');
+const LIST_AFTER = statement('tasks.listAll sort=-created_at resumed=true');
 const CREATE = statement('tasks.create');
 const UPDATE = statement('tasks.update checked=false');
 const TOGGLE = statement('tasks.toggleCompleted checked=false');
@@ -293,7 +294,7 @@ async function list(
   const cursor = url.searchParams.get('cursor');
   const after = cursor === null ? null : decodeCursor(cursor);
   if (cursor !== null && !after) return problem(request, response, 400, 'VALIDATION_ERROR');
-  // Every filter of the statement is off (null); the page is `limit` rows within the byte budget.
+  // No filter: the statement without any; the page is `limit` rows within the byte budget.
   const found = await rows<PagedRow>(after ? LIST_AFTER : LIST_FIRST, {
     userId,
     after0: after?.[0],
