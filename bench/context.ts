@@ -165,7 +165,11 @@ const deepPathCache = new WeakMap<Pair, DeepPaths>();
  * once per pair by walking its Link headers; the first time, the two servers' answers to every
  * big-user route asked for are also compared.
  */
-export async function deepPaths(context: Context, pair: Pair): Promise<DeepPaths> {
+export async function deepPaths(
+  context: Context,
+  pair: Pair,
+  other: 'floor' | 'peer' = 'floor',
+): Promise<DeepPaths> {
   const cached = deepPathCache.get(pair);
   if (cached) return cached;
   const token = (user: string): string => signToken(SECRET, user);
@@ -175,7 +179,7 @@ export async function deepPaths(context: Context, pair: Pair): Promise<DeepPaths
     paths.floor[route] = await deepPath(pair.floor, token(BIG_USER), route, 200);
   }
   if (pair.service !== pair.floor) {
-    await compareAnswers(pair, answerChecks(context, paths, context.pairs[0]), token);
+    await compareAnswers(pair, answerChecks(context, paths, context.pairs[0]), token, other);
   }
   deepPathCache.set(pair, paths);
   return paths;

@@ -22,7 +22,9 @@ export const parityWarnings = (): readonly string[] => warnings;
 
 // Headers whose value is each response's own (or a server's own encoding of the same thing):
 // compared by name only.
-const OWN_VALUES = new Set(['date', 'x-request-id', 'link']);
+const OWN_VALUES = new Set(['date', 'x-request-id', 'link', 'content-length']);
+// Body keys whose value is each server's own sealing of the same position (random IV).
+const OWN_BODY_VALUES = new Set(['next']);
 // How many differences of one answer are listed before "…".
 const SHOWN = 4;
 
@@ -33,7 +35,13 @@ interface Answer {
 }
 
 /** The differences between two JSON values, by path: keys, their order, and values. */
-function differences(service: unknown, floor: unknown, path: string, found: string[]): void {
+function differences(
+  service: unknown,
+  floor: unknown,
+  path: string,
+  found: string[],
+  other = 'floor',
+): void {
   if (found.length > SHOWN) return;
   if (Array.isArray(service) && Array.isArray(floor)) {
     if (service.length !== floor.length) {
@@ -43,7 +51,7 @@ function differences(service: unknown, floor: unknown, path: string, found: stri
     let differing = 0;
     for (let i = 0; i < Math.min(service.length, floor.length); i++) {
       const own: string[] = [];
-      differences(service[i], floor[i], `${path}[${i}]`, own);
+      differences(service[i], floor[i], `${path}[${i}]`, own, other);
       if (own.length > 0 && differing++ === 0) found.push(...own);
     }
     if (differing > 1) found.push(`${path || 'body'}: ${differing} items differ`);
@@ -57,13 +65,14 @@ function differences(service: unknown, floor: unknown, path: string, found: stri
     const missing = serviceKeys.filter((key) => !(key in floor));
     const extra = floorKeys.filter((key) => !(key in service));
     const where = path || 'body';
-    if (missing.length > 0) found.push(`${where}: the floor lacks ${missing.join(', ')}`);
-    if (extra.length > 0) found.push(`${where}: the floor adds ${extra.join(', ')}`);
+    if (missing.length > 0) found.push(`${where}: the ${other} lacks ${missing.join(', ')}`);
+    if (extra.length > 0) found.push(`${where}: the ${other} adds ${extra.join(', ')}`);
     if (missing.length === 0 && extra.length === 0 && serviceKeys.join() !== floorKeys.join()) {
       found.push(`${where}: keys in another order (${floorKeys.join(', ')})`);
     }
     for (const key of serviceKeys.filter((name) => name in floor)) {
-      differences(service[key], floor[key], `${path}.${key}`, found);
+      if (OWN_BODY_VALUES.has(key) && typeof service[key] === typeof floor[key]) continue;
+      differences(service[key], floor[key], `${path}.${key}`, found, other);
     }
     return;
   }
@@ -106,18 +115,20 @@ export async function compareAnswers(
   pair: { service: ServerProcess; floor: ServerProcess },
   checks: [what: string, servicePath: string, floorPath: string, user: string][],
   token: (user: string) => string,
+  /** The other server's name in warnings; the conventional peer is not held to the headers. */
+  other: 'floor' | 'peer' = 'floor',
 ): Promise<void> {
   for (const [what, servicePath, floorPath, user] of checks) {
     const service = await answer(pair.service, servicePath, token(user));
     const floor = await answer(pair.floor, floorPath, token(user));
     const found: string[] = [];
     if (service.status !== floor.status) found.push(`status ${service.status} vs ${floor.status}`);
-    differences(service.body, floor.body, '', found);
-    found.push(...headerDifferences(service.headers, floor.headers));
+    differences(service.body, floor.body, '', found, other);
+    if (other === 'floor') found.push(...headerDifferences(service.headers, floor.headers));
     if (found.length > 0) {
       const shown = found.slice(0, SHOWN).join('; ');
       warn(
-        `${what}: the floor's answer differs from the service's (service vs floor): ${shown}` +
+        `${what}: the ${other}'s answer differs from the service's (service vs ${other}): ${shown}` +
           (found.length > SHOWN ? '; …' : ''),
       );
     }

@@ -121,7 +121,9 @@ export async function measureRoutes(
         routes: context.options.routes.filter((route) => PEER_ROUTES.includes(route)),
       },
     };
-    paths.peer = (await deepPaths(peerContext, { service: pair.service, floor: peer })).floor;
+    paths.peer = (
+      await deepPaths(peerContext, { service: pair.service, floor: peer }, 'peer')
+    ).floor;
   }
 
   const { durationSec, warmupSec } = context.options;

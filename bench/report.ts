@@ -227,9 +227,10 @@ export function evaluateTargets(m: Measurements): Target[] {
       : 'not measured',
     met: trips ? trips.every((trip) => Math.abs(trip.service - 1) < 0.005) : null,
   });
-  targets.push(ratioTarget('get one: service req/s ÷ floor req/s', ['get-one'], 0.75));
-  targets.push(ratioTarget('list first page: ratio', ['list-first'], 0.75));
-  targets.push(ratioTarget('create / update / toggle: ratio', ['create', 'update', 'toggle'], 0.7));
+  // Against the floor that takes every lever the service takes (bench/floor.ts).
+  targets.push(ratioTarget('get one: service req/s ÷ floor req/s', ['get-one'], 0.8));
+  targets.push(ratioTarget('list first page: ratio', ['list-first'], 0.8));
+  targets.push(ratioTarget('create / update / toggle: ratio', ['create', 'update', 'toggle'], 0.8));
   targets.push(peerTarget(m.throughput));
 
   const getOne = find('get-one');
