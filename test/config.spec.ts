@@ -49,7 +49,11 @@ describe('environment validation', () => {
 
   it('listens on loopback unless in production: the development secret is public', () => {
     expect(validateEnvironment({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1');
-    const production = { DATABASE_URL: 'postgresql://db/tasks', AUTH_JWKS_URL: 'https://id/jwks' };
+    const production = {
+      DATABASE_URL: 'postgresql://db/tasks',
+      AUTH_JWKS_URL: 'https://id/jwks',
+      CURSOR_KEY: 'k'.repeat(32),
+    };
     expect(validateEnvironment({ NODE_ENV: 'production', ...production }).HOST).toBe('0.0.0.0');
     expect(validateEnvironment({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
   });

@@ -77,8 +77,11 @@ export class ChangeListener implements OnApplicationBootstrap, OnApplicationShut
       if (this.client === client) this.client = null;
       client.end().catch(() => undefined);
       if (this.stopped) return;
+      // Expected in operation (a restart, a failover): a warning with what the driver said, and
+      // no stack, like the request log's database outages.
+      const { code, message } = (error ?? {}) as { code?: string; message?: string };
       this.logger.warn(
-        { err: error, retryInMs: this.delayMs },
+        { error: message, sqlState: code, retryInMs: this.delayMs },
         'the LISTEN connection was lost; reconnecting',
       );
       this.scheduleReconnect();

@@ -237,14 +237,16 @@ export function ownedCrudController<
   }
 
   // The validation pipe and the OpenAPI document read a parameter's class from its declared
-  // type, which a generic function cannot declare: each route says it here.
+  // type, which a generic function cannot declare: each route says it here. An optional header
+  // (`If-Match`) is an Object, as TypeScript declares `string | undefined`: a String would make
+  // the document call it required.
   const parameterTypes: Record<Route, unknown[]> = {
     list: [String, ListQuery, Object, Object],
     create: [String, routes.createBody, Object, Object],
-    changes: [String, ChangesQueryDto],
+    changes: [String, ChangesQueryDto, Object],
     findOne: [String, String, Object],
-    update: [String, String, routes.updateBody, String, Object],
-    remove: [String, String, String],
+    update: [String, String, routes.updateBody, Object, Object],
+    remove: [String, String, Object],
   };
   for (const [route, types] of Object.entries(parameterTypes)) {
     Reflect.defineMetadata('design:paramtypes', types, OwnedCrudController.prototype, route);
