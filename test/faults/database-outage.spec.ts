@@ -54,7 +54,11 @@ async function appRole(
   await admin(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
   const client = await inspect(database.url);
   try {
-    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO ${role}`);
+    // What the app's statements touch: tasks, and the tables a write reads or writes beside them
+    // (tombstones, lists, the idempotency keys).
+    await client.query(
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`,
+    );
   } finally {
     await client.end();
   }
