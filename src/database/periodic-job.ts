@@ -1,3 +1,5 @@
+import { DatabaseUnavailableError } from './data-layer.errors';
+
 /**
  * The SQL of work that no request asked for (a job on a timer, the events listener), opened by
  * a comment that names the job (JOB_STATEMENT_PREFIX, the name, then the comment's end):
@@ -9,6 +11,17 @@ export const jobStatement = (job: string, text: string): string =>
 
 /** How every statement marked by `jobStatement` starts. */
 export const JOB_STATEMENT_PREFIX = '/* job: ';
+
+/**
+ * What a job logs of its failure: an outage, expected in operation, as what the driver said
+ * (a warning without a stack, like the request log's 503s); anything else with its stack.
+ */
+export function jobFailure(error: unknown): Record<string, unknown> {
+  if (error instanceof DatabaseUnavailableError) {
+    return { error: error.message, sqlState: error.sqlState };
+  }
+  return { err: error };
+}
 
 /**
  * A job every process runs on its own timer (the purges, the reminder claims): a run still in

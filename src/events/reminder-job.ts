@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CompiledStatements } from '../database/compiled-statements';
-import { PeriodicJob } from '../database/periodic-job';
+import { jobFailure, PeriodicJob } from '../database/periodic-job';
 import { ShutdownService } from '../health/shutdown.service';
 import { CLAIM_DUE_REMINDERS } from './events.statements';
 
@@ -60,7 +60,7 @@ export class ReminderJob implements OnApplicationBootstrap, OnModuleDestroy {
         if (rows.length < REMINDER_BATCH_SIZE) break;
       }
     } catch (error) {
-      this.logger.warn({ err: error }, 'claiming due reminders failed; retried next run');
+      this.logger.warn(jobFailure(error), 'claiming due reminders failed; retried next run');
     }
     if (claimed > 0) this.logger.debug({ claimed }, 'reminders claimed');
     return claimed;

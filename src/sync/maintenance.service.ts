@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { PeriodicJob } from '../database/periodic-job';
+import { jobFailure, PeriodicJob } from '../database/periodic-job';
 import { poolOf } from '../database/pg-pool';
 import { PURGE_EXPIRED_KEYS, PURGE_TOMBSTONES, purgeTrashStatement } from './sync.statements';
 
@@ -91,7 +91,10 @@ export class MaintenanceService implements OnApplicationBootstrap, OnModuleDestr
       try {
         report[purge.name] = await this.drain(purge);
       } catch (error) {
-        this.logger.warn({ err: error, purge: purge.name }, 'purge failed; retried next run');
+        this.logger.warn(
+          { ...jobFailure(error), purge: purge.name },
+          'purge failed; retried next run',
+        );
       }
     }
     if (Object.values(report).some((purged) => purged)) this.logger.log({ purged: report });
