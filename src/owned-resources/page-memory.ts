@@ -39,6 +39,9 @@ export class PageMemory {
   /** Holds `bytes` until `reply`'s response is over; throws `PagesInFlightError` past the bound.
    * A page alone is always let through, so a bound below one page cannot refuse everything. */
   hold(reply: FastifyReply, bytes: number): void {
+    // A client gone while its page was read: its response closed already, and would never say
+    // so again (the bytes would stay held for ever, and the process refuse every page).
+    if (reply.raw.destroyed || reply.raw.closed) return;
     if (this.held > 0 && this.held + bytes > this.limits.bytesInFlight) throw FULL;
     this.held += bytes;
     reply.raw.once('close', () => {
