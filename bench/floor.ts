@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import helmet from 'helmet';
 import { Pool, types } from 'pg';
 import { openEventStream } from './floor-events';
-import { organisingRoute } from './floor-organising';
+import { organisingRoute, toWire } from './floor-organising';
 import { VerifiedTokens } from './tokens';
 
 /**
@@ -134,30 +134,6 @@ interface TaskRow {
   updatedAt: string;
   remindAt: string | null;
 }
-
-/** The task on the wire, as the service's `toTaskResponse`. */
-const toWire = (task: TaskRow) => ({
-  id: task.id,
-  user_id: task.userId,
-  title: task.title,
-  description: task.description,
-  completed: task.completed,
-  list_id: task.listId,
-  priority: task.priority,
-  due_date: task.dueDate,
-  due_time: task.dueTime === null ? null : task.dueTime.slice(0, 5),
-  time_zone: task.timeZone,
-  due_at: task.dueAt,
-  tags: task.tags,
-  recurrence:
-    task.recurrence === null || task.recurrenceCount === null
-      ? task.recurrence
-      : `${task.recurrence};COUNT=${task.recurrenceCount}`,
-  next_id: task.nextId,
-  remind_at: task.remindAt,
-  created_at: task.createdAt,
-  updated_at: task.updatedAt,
-});
 
 /** helmet's headers for the service's options, computed once: none of them varies per request. */
 function securityHeaders(): string[] {
