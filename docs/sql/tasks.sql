@@ -3,36 +3,17 @@
 
 -- tasks.bulkUpdate
 -- parameters: $1 fieldsSent, $2 completed, $3 listId, $4 priority, $5 removeTags, $6 userId, $7 addTags, $8 ids
-WITH written AS (UPDATE "tasks" SET "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $2 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $3 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $4 ELSE "priority" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_sorted(
+UPDATE "tasks" SET "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $2 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $3 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $4 ELSE "priority" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_sorted(
   ARRAY(SELECT tag FROM unnest("tags") AS tag
          WHERE lower(tag) <> ALL (task_tag_keys(CAST($5 AS text[]))))
   || (SELECT task_tags_spelled($6, CAST($7 AS text[])))) ELSE "tags" END, "next_id" = CASE WHEN (CASE WHEN 'completed' = ANY($1::text[]) THEN $2 ELSE "completed" END) AND NOT "completed" AND "next_id" IS NULL
       AND ("upcoming")[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $6 AND "deleted_at" IS NULL AND "id" = ANY($8::uuid[]) AND (SELECT count(*) FROM (SELECT "id" FROM tasks
             WHERE "user_id" = $6 AND "deleted_at" IS NULL AND "id" = ANY($8::uuid[])
             ORDER BY "id" FOR UPDATE) AS locked)
-         = cardinality(ARRAY(SELECT DISTINCT unnest($8::uuid[]))) RETURNING "id", "user_id", "title", "description", "completed", "list_id", "priority", "due_date", "due_time", "time_zone", "due_at", "tags", "recurrence", "recurrence_count", "next_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "upcoming"), followed AS (INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
-    SELECT next_id, user_id, id, title, description, list_id, priority, tags,
-           upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
-           -- The reminder at the same offset from the new due time (timed), or as many days later.
-           CASE WHEN remind_at IS NULL THEN NULL
-                WHEN due_at IS NOT NULL
-                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
-                       + (remind_at - due_at)
-                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
-      FROM written
-     WHERE completed AND next_id IS NOT NULL AND upcoming[1] < 'infinity'
-       AND NOT EXISTS (SELECT 1 FROM tombstones
-                        WHERE tombstones.user_id = written.user_id
-                          AND tombstones.resource = 'tasks' AND tombstones.id = written.next_id)
-    ON CONFLICT DO NOTHING
-    RETURNING id, previous_id, due_date, due_time, time_zone, recurrence, recurrence_count,
-              upcoming)
-     SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", (SELECT to_jsonb(followed) FROM followed
-     WHERE followed.previous_id = written.id
-       AND cardinality(followed.upcoming) < 10
-       AND followed.upcoming[cardinality(followed.upcoming)] = 'infinity') AS "followUp" FROM written;
+         = cardinality(ARRAY(SELECT DISTINCT unnest($8::uuid[]))) RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", CASE WHEN "completed" AND "next_id" IS NOT NULL AND upcoming[1] < 'infinity'
+      THEN task_next_occurrence(tasks,
+             cardinality("upcoming") - 1 < 10
+             AND upcoming[cardinality("upcoming")] = 'infinity') END AS "followUp";
 
 -- tasks.changes
 -- parameters: $1 userId, $2 sinceXid, $3 sinceId, $4 limit, $5 incremental, $6 maxBytes
@@ -853,57 +834,19 @@ UPDATE "tasks" SET "deleted_at" = NULL, "tags" = task_tags_spelled("user_id", "t
 
 -- tasks.toggleCompleted checked=false
 -- parameters: $1 userId, $2 id
-WITH written AS (UPDATE "tasks" SET "completed" = NOT "completed", "next_id" = CASE WHEN (NOT "completed") AND NOT "completed" AND "next_id" IS NULL
-      AND ("upcoming")[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id", "user_id", "title", "description", "completed", "list_id", "priority", "due_date", "due_time", "time_zone", "due_at", "tags", "recurrence", "recurrence_count", "next_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "upcoming"), followed AS (INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
-    SELECT next_id, user_id, id, title, description, list_id, priority, tags,
-           upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
-           -- The reminder at the same offset from the new due time (timed), or as many days later.
-           CASE WHEN remind_at IS NULL THEN NULL
-                WHEN due_at IS NOT NULL
-                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
-                       + (remind_at - due_at)
-                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
-      FROM written
-     WHERE completed AND next_id IS NOT NULL AND upcoming[1] < 'infinity'
-       AND NOT EXISTS (SELECT 1 FROM tombstones
-                        WHERE tombstones.user_id = written.user_id
-                          AND tombstones.resource = 'tasks' AND tombstones.id = written.next_id)
-    ON CONFLICT DO NOTHING
-    RETURNING id, previous_id, due_date, due_time, time_zone, recurrence, recurrence_count,
-              upcoming)
-     SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", (SELECT to_jsonb(followed) FROM followed
-     WHERE followed.previous_id = written.id
-       AND cardinality(followed.upcoming) < 10
-       AND followed.upcoming[cardinality(followed.upcoming)] = 'infinity') AS "followUp" FROM written;
+UPDATE "tasks" SET "completed" = NOT "completed", "next_id" = CASE WHEN (NOT "completed") AND NOT "completed" AND "next_id" IS NULL
+      AND ("upcoming")[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", CASE WHEN "completed" AND "next_id" IS NOT NULL AND upcoming[1] < 'infinity'
+      THEN task_next_occurrence(tasks,
+             cardinality("upcoming") - 1 < 10
+             AND upcoming[cardinality("upcoming")] = 'infinity') END AS "followUp";
 
 -- tasks.toggleCompleted checked=true
 -- parameters: $1 userId, $2 id, $3 expectedVersion
-WITH written AS (UPDATE "tasks" SET "completed" = NOT "completed", "next_id" = CASE WHEN (NOT "completed") AND NOT "completed" AND "next_id" IS NULL
-      AND ("upcoming")[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id", "user_id", "title", "description", "completed", "list_id", "priority", "due_date", "due_time", "time_zone", "due_at", "tags", "recurrence", "recurrence_count", "next_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "upcoming"), followed AS (INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
-    SELECT next_id, user_id, id, title, description, list_id, priority, tags,
-           upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
-           -- The reminder at the same offset from the new due time (timed), or as many days later.
-           CASE WHEN remind_at IS NULL THEN NULL
-                WHEN due_at IS NOT NULL
-                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
-                       + (remind_at - due_at)
-                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
-      FROM written
-     WHERE completed AND next_id IS NOT NULL AND upcoming[1] < 'infinity'
-       AND NOT EXISTS (SELECT 1 FROM tombstones
-                        WHERE tombstones.user_id = written.user_id
-                          AND tombstones.resource = 'tasks' AND tombstones.id = written.next_id)
-    ON CONFLICT DO NOTHING
-    RETURNING id, previous_id, due_date, due_time, time_zone, recurrence, recurrence_count,
-              upcoming)
-     SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", (SELECT to_jsonb(followed) FROM followed
-     WHERE followed.previous_id = written.id
-       AND cardinality(followed.upcoming) < 10
-       AND followed.upcoming[cardinality(followed.upcoming)] = 'infinity') AS "followUp" FROM written;
+UPDATE "tasks" SET "completed" = NOT "completed", "next_id" = CASE WHEN (NOT "completed") AND NOT "completed" AND "next_id" IS NULL
+      AND ("upcoming")[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $1 AND "deleted_at" IS NULL AND "id" = $2 AND "version" = $3 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", CASE WHEN "completed" AND "next_id" IS NOT NULL AND upcoming[1] < 'infinity'
+      THEN task_next_occurrence(tasks,
+             cardinality("upcoming") - 1 < 10
+             AND upcoming[cardinality("upcoming")] = 'infinity') END AS "followUp";
 
 -- tasks.trash checked=false
 -- parameters: $1 userId, $2 id
@@ -915,54 +858,16 @@ UPDATE "tasks" SET "deleted_at" = now() WHERE "user_id" = $1 AND "deleted_at" IS
 
 -- tasks.update checked=false
 -- parameters: $1 fieldsSent, $2 title, $3 description, $4 completed, $5 listId, $6 priority, $7 dueDate, $8 dueTime, $9 timeZone, $10 userId, $11 tags, $12 recurrence, $13 recurrenceCount, $14 upcoming, $15 remindAt, $16 id
-WITH written AS (UPDATE "tasks" SET "title" = CASE WHEN 'title' = ANY($1::text[]) THEN $2 ELSE "title" END, "description" = CASE WHEN 'description' = ANY($1::text[]) THEN $3 ELSE "description" END, "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $5 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $6 ELSE "priority" END, "due_date" = CASE WHEN 'dueDate' = ANY($1::text[]) THEN $7 ELSE "due_date" END, "due_time" = CASE WHEN 'dueTime' = ANY($1::text[]) THEN $8 ELSE "due_time" END, "time_zone" = CASE WHEN 'timeZone' = ANY($1::text[]) THEN $9 ELSE "time_zone" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_spelled($10, $11::text[]) ELSE "tags" END, "recurrence" = CASE WHEN 'recurrence' = ANY($1::text[]) THEN $12 ELSE "recurrence" END, "recurrence_count" = CASE WHEN 'recurrenceCount' = ANY($1::text[]) THEN $13 ELSE "recurrence_count" END, "upcoming" = CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END, "remind_at" = CASE WHEN 'remindAt' = ANY($1::text[]) THEN $15 ELSE "remind_at" END, "next_id" = CASE WHEN (CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END) AND NOT "completed" AND "next_id" IS NULL
-      AND (CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END)[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $10 AND "deleted_at" IS NULL AND "id" = $16 RETURNING "id", "user_id", "title", "description", "completed", "list_id", "priority", "due_date", "due_time", "time_zone", "due_at", "tags", "recurrence", "recurrence_count", "next_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "upcoming"), followed AS (INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
-    SELECT next_id, user_id, id, title, description, list_id, priority, tags,
-           upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
-           -- The reminder at the same offset from the new due time (timed), or as many days later.
-           CASE WHEN remind_at IS NULL THEN NULL
-                WHEN due_at IS NOT NULL
-                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
-                       + (remind_at - due_at)
-                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
-      FROM written
-     WHERE completed AND next_id IS NOT NULL AND upcoming[1] < 'infinity'
-       AND NOT EXISTS (SELECT 1 FROM tombstones
-                        WHERE tombstones.user_id = written.user_id
-                          AND tombstones.resource = 'tasks' AND tombstones.id = written.next_id)
-    ON CONFLICT DO NOTHING
-    RETURNING id, previous_id, due_date, due_time, time_zone, recurrence, recurrence_count,
-              upcoming)
-     SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", (SELECT to_jsonb(followed) FROM followed
-     WHERE followed.previous_id = written.id
-       AND cardinality(followed.upcoming) < 10
-       AND followed.upcoming[cardinality(followed.upcoming)] = 'infinity') AS "followUp" FROM written;
+UPDATE "tasks" SET "title" = CASE WHEN 'title' = ANY($1::text[]) THEN $2 ELSE "title" END, "description" = CASE WHEN 'description' = ANY($1::text[]) THEN $3 ELSE "description" END, "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $5 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $6 ELSE "priority" END, "due_date" = CASE WHEN 'dueDate' = ANY($1::text[]) THEN $7 ELSE "due_date" END, "due_time" = CASE WHEN 'dueTime' = ANY($1::text[]) THEN $8 ELSE "due_time" END, "time_zone" = CASE WHEN 'timeZone' = ANY($1::text[]) THEN $9 ELSE "time_zone" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_spelled($10, $11::text[]) ELSE "tags" END, "recurrence" = CASE WHEN 'recurrence' = ANY($1::text[]) THEN $12 ELSE "recurrence" END, "recurrence_count" = CASE WHEN 'recurrenceCount' = ANY($1::text[]) THEN $13 ELSE "recurrence_count" END, "upcoming" = CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END, "remind_at" = CASE WHEN 'remindAt' = ANY($1::text[]) THEN $15 ELSE "remind_at" END, "next_id" = CASE WHEN (CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END) AND NOT "completed" AND "next_id" IS NULL
+      AND (CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END)[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $10 AND "deleted_at" IS NULL AND "id" = $16 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", CASE WHEN "completed" AND "next_id" IS NOT NULL AND upcoming[1] < 'infinity'
+      THEN task_next_occurrence(tasks,
+             cardinality("upcoming") - 1 < 10
+             AND upcoming[cardinality("upcoming")] = 'infinity') END AS "followUp";
 
 -- tasks.update checked=true
 -- parameters: $1 fieldsSent, $2 title, $3 description, $4 completed, $5 listId, $6 priority, $7 dueDate, $8 dueTime, $9 timeZone, $10 userId, $11 tags, $12 recurrence, $13 recurrenceCount, $14 upcoming, $15 remindAt, $16 id, $17 expectedVersion
-WITH written AS (UPDATE "tasks" SET "title" = CASE WHEN 'title' = ANY($1::text[]) THEN $2 ELSE "title" END, "description" = CASE WHEN 'description' = ANY($1::text[]) THEN $3 ELSE "description" END, "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $5 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $6 ELSE "priority" END, "due_date" = CASE WHEN 'dueDate' = ANY($1::text[]) THEN $7 ELSE "due_date" END, "due_time" = CASE WHEN 'dueTime' = ANY($1::text[]) THEN $8 ELSE "due_time" END, "time_zone" = CASE WHEN 'timeZone' = ANY($1::text[]) THEN $9 ELSE "time_zone" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_spelled($10, $11::text[]) ELSE "tags" END, "recurrence" = CASE WHEN 'recurrence' = ANY($1::text[]) THEN $12 ELSE "recurrence" END, "recurrence_count" = CASE WHEN 'recurrenceCount' = ANY($1::text[]) THEN $13 ELSE "recurrence_count" END, "upcoming" = CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END, "remind_at" = CASE WHEN 'remindAt' = ANY($1::text[]) THEN $15 ELSE "remind_at" END, "next_id" = CASE WHEN (CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END) AND NOT "completed" AND "next_id" IS NULL
-      AND (CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END)[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $10 AND "deleted_at" IS NULL AND "id" = $16 AND "version" = $17 RETURNING "id", "user_id", "title", "description", "completed", "list_id", "priority", "due_date", "due_time", "time_zone", "due_at", "tags", "recurrence", "recurrence_count", "next_id", "version", "created_at", "updated_at", "deleted_at", "remind_at", "upcoming"), followed AS (INSERT INTO tasks (id, user_id, previous_id, title, description, list_id, priority, tags,
-      due_date, due_time, time_zone, recurrence, recurrence_count, upcoming, remind_at)
-    SELECT next_id, user_id, id, title, description, list_id, priority, tags,
-           upcoming[1]::date, CASE WHEN due_time IS NULL THEN NULL ELSE upcoming[1]::time END,
-           time_zone, recurrence, recurrence_count - 1, upcoming[2:],
-           -- The reminder at the same offset from the new due time (timed), or as many days later.
-           CASE WHEN remind_at IS NULL THEN NULL
-                WHEN due_at IS NOT NULL
-                  THEN task_due_at(upcoming[1]::date, upcoming[1]::time, time_zone)
-                       + (remind_at - due_at)
-                ELSE remind_at + (upcoming[1]::date - due_date) * interval '1 day' END
-      FROM written
-     WHERE completed AND next_id IS NOT NULL AND upcoming[1] < 'infinity'
-       AND NOT EXISTS (SELECT 1 FROM tombstones
-                        WHERE tombstones.user_id = written.user_id
-                          AND tombstones.resource = 'tasks' AND tombstones.id = written.next_id)
-    ON CONFLICT DO NOTHING
-    RETURNING id, previous_id, due_date, due_time, time_zone, recurrence, recurrence_count,
-              upcoming)
-     SELECT "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", (SELECT to_jsonb(followed) FROM followed
-     WHERE followed.previous_id = written.id
-       AND cardinality(followed.upcoming) < 10
-       AND followed.upcoming[cardinality(followed.upcoming)] = 'infinity') AS "followUp" FROM written;
+UPDATE "tasks" SET "title" = CASE WHEN 'title' = ANY($1::text[]) THEN $2 ELSE "title" END, "description" = CASE WHEN 'description' = ANY($1::text[]) THEN $3 ELSE "description" END, "completed" = CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END, "list_id" = CASE WHEN 'listId' = ANY($1::text[]) THEN $5 ELSE "list_id" END, "priority" = CASE WHEN 'priority' = ANY($1::text[]) THEN $6 ELSE "priority" END, "due_date" = CASE WHEN 'dueDate' = ANY($1::text[]) THEN $7 ELSE "due_date" END, "due_time" = CASE WHEN 'dueTime' = ANY($1::text[]) THEN $8 ELSE "due_time" END, "time_zone" = CASE WHEN 'timeZone' = ANY($1::text[]) THEN $9 ELSE "time_zone" END, "tags" = CASE WHEN 'tags' = ANY($1::text[]) THEN task_tags_spelled($10, $11::text[]) ELSE "tags" END, "recurrence" = CASE WHEN 'recurrence' = ANY($1::text[]) THEN $12 ELSE "recurrence" END, "recurrence_count" = CASE WHEN 'recurrenceCount' = ANY($1::text[]) THEN $13 ELSE "recurrence_count" END, "upcoming" = CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END, "remind_at" = CASE WHEN 'remindAt' = ANY($1::text[]) THEN $15 ELSE "remind_at" END, "next_id" = CASE WHEN (CASE WHEN 'completed' = ANY($1::text[]) THEN $4 ELSE "completed" END) AND NOT "completed" AND "next_id" IS NULL
+      AND (CASE WHEN 'upcoming' = ANY($1::text[]) THEN $14 ELSE "upcoming" END)[1] < 'infinity' THEN gen_random_uuid() ELSE "next_id" END, "version" = "version" + 1 WHERE "user_id" = $10 AND "deleted_at" IS NULL AND "id" = $16 AND "version" = $17 RETURNING "id" AS "id", "user_id" AS "userId", "title" AS "title", "description" AS "description", "completed" AS "completed", "list_id" AS "listId", "priority" AS "priority", "due_date" AS "dueDate", "due_time" AS "dueTime", "time_zone" AS "timeZone", to_char("due_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "dueAt", "tags" AS "tags", "recurrence" AS "recurrence", "recurrence_count" AS "recurrenceCount", "next_id" AS "nextId", "version" AS "version", to_char("created_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt", to_char("updated_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt", to_char("deleted_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deletedAt", to_char("remind_at" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "remindAt", CASE WHEN "completed" AND "next_id" IS NOT NULL AND upcoming[1] < 'infinity'
+      THEN task_next_occurrence(tasks,
+             cardinality("upcoming") - 1 < 10
+             AND upcoming[cardinality("upcoming")] = 'infinity') END AS "followUp";

@@ -4,18 +4,15 @@ import { ResourceNotFoundError } from '../database/resource.errors';
 import { type NotFoundCode, registerNotFoundCode } from '../http/error-codes';
 
 /**
- * A data-modifying statement that runs with each update of a resource, one statement with it: the
- * update becomes the CTE `written` (the rows as written), this the CTE
- * `followed`, and the rows answered are `written`'s.
+ * What runs with each update of a resource's rows, in the same statement: columns the update also
+ * sets, and an expression its `RETURNING` answers as `followUp` for each row. The expression may
+ * call a function that writes (tasks create their next occurrence so), guarded so that a row with
+ * nothing to follow pays nothing: PostgreSQL evaluates a `CASE` branch only when it is taken.
  */
 export interface WriteFollowUp {
   /** Columns the update also sets, from `after(property)`: the SQL of a property's new value. */
   set(after: (property: string) => string): Record<string, string>;
-  /** The columns it reads from `written` beyond the selected ones. */
-  reads: readonly string[];
-  /** The statement, reading `written` (it may return rows, as `followed`). */
-  statement: string;
-  /** SQL over `written` and `followed`, answered with each row as `followUp`. */
+  /** SQL over the row as written: its unqualified columns, and the whole row by the table's name. */
   answered: string;
 }
 

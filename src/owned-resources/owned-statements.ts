@@ -329,9 +329,8 @@ export function withFollowUpChanges<E extends OwnedEntity>(
 }
 
 /**
- * The end of an update of existing rows: `RETURNING <columns>`, or, with the resource's
- * `writeFollowUp`, the update as the CTE `written` and the follow-up after it, in one statement
- * that answers the rows as written (and the follow-up's `followUp` column).
+ * The end of an update of existing rows: `RETURNING <columns>`, and with the resource's
+ * `writeFollowUp`, its `followUp` column too.
  */
 export function returningWritten<E extends OwnedEntity>(
   dataSource: DataSource,
@@ -339,21 +338,8 @@ export function returningWritten<E extends OwnedEntity>(
   builder: UpdateQueryBuilder<ObjectLiteral>,
 ): StatementText {
   const followUp = resource.writeFollowUp;
-  if (!followUp) return builder.returning(columnList(dataSource, resource));
-  // The selected columns and those the follow-up reads besides: not `*`, which would copy every
-  // row's unselected columns (a search document) into the CTE.
-  const columns = [
-    ...selectedColumns(dataSource, resource).map((column) => column.databaseName),
-    ...followUp.reads,
-  ];
-  const [text, parameters] = builder
-    .returning(columns.map((column) => `"${column}"`).join(', '))
-    .getQueryAndParameters();
-  return sqlText(
-    `WITH written AS (${text}), followed AS (${followUp.statement})
-     SELECT ${columnList(dataSource, resource)}, ${followUp.answered} AS "followUp" FROM written`,
-    parameters as string[],
-  );
+  const columns = columnList(dataSource, resource);
+  return builder.returning(followUp ? `${columns}, ${followUp.answered} AS "followUp"` : columns);
 }
 
 /**
