@@ -1,4 +1,6 @@
 import request from 'supertest';
+import { ReminderJob } from '../src/events/reminder-job';
+import { MaintenanceService } from '../src/sync/maintenance.service';
 import { startTestApp, TestApp } from './support/test-app';
 import { bearer, signToken } from './support/tokens';
 
@@ -53,6 +55,10 @@ describe('metrics', () => {
   });
 
   it('reports the database pool: in use, idle and waiting', async () => {
+    // The jobs on a timer (the reminder claim runs every second) take a connection for their
+    // statement; stopped (waiting for a run in progress), nothing but this test uses the pool.
+    await testApp.app.get(ReminderJob).onModuleDestroy();
+    await testApp.app.get(MaintenanceService).onModuleDestroy();
     const text = await scrape();
     const inUse = sample(text, 'db_pool_connections_in_use');
     const idle = sample(text, 'db_pool_connections_idle');
